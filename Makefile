@@ -1,0 +1,38 @@
+# PGXS build of zero_downtime.  `make && make install` with pg_config on PATH.
+# Every C++ file under src/ is part of the module; tests are discovered from their folders
+# so that no test file can be forgotten by a schedule.
+
+EXTENSION  = zero_downtime
+MODULE_big = zero_downtime
+
+SRCS := $(sort $(shell find src -name '*.cpp'))
+OBJS  = $(SRCS:.cpp=.o)
+
+DATA = $(sort $(wildcard sql/zero_downtime--*.sql))
+
+# pg_regress: every sql/<name>.sql except the install/upgrade scripts, in name order.
+REGRESS = $(sort $(basename $(notdir $(filter-out sql/zero_downtime--%,$(wildcard sql/*.sql)))))
+REGRESS_OPTS = --temp-config=test/regress.conf
+
+ISOLATION = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --temp-config=test/regress.conf
+
+PG_CPPFLAGS = -I$(srcdir)/src -std=c++17 -Wall -Wextra -Wno-unused-parameter \
+              -Wno-missing-field-initializers -Wno-cast-function-type -Wno-register
+SHLIB_LINK  = -lstdc++
+
+# Debian's PGXS is configured --with-llvm and would emit LLVM bitcode for JIT inlining with
+# clang-14.  Inlining an extension's C++ into JIT-compiled expressions buys nothing here (the
+# guard runs in utility statements, which are never JIT-compiled), and it would make clang a
+# build dependency.  Switch it off deliberately.
+override with_llvm = no
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# PGXS compiles .cpp with CXXFLAGS that carry C-only warnings in some builds; keep them quiet.
+override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement,$(CXXFLAGS))
+
+print-%:
+	@echo '$($*)'

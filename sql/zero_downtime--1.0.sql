@@ -1,0 +1,29 @@
+-- zero_downtime 1.0 install script
+\echo Use "CREATE EXTENSION zero_downtime" to load this file. \quit
+
+-- How this backend loaded the library, and whether the guard is active in every session.
+CREATE FUNCTION zd_status(
+    OUT version text,
+    OUT mode text,
+    OUT loaded_by text,
+    OUT active_in_all_sessions boolean)
+RETURNS record
+AS 'MODULE_PATHNAME', 'zd_status'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+DO $$
+DECLARE
+    s record;
+BEGIN
+    SELECT * INTO s FROM @extschema@.zd_status();
+    IF NOT s.active_in_all_sessions THEN
+        RAISE WARNING 'zero_downtime: the guard is active in this session only'
+            USING DETAIL = format('The library was loaded by %s, not by shared_preload_libraries: '
+                                  'DDL from other sessions is not guarded.', s.loaded_by),
+                  HINT = 'Add zero_downtime to shared_preload_libraries in postgresql.conf and '
+                         'restart the server: ALTER SYSTEM SET shared_preload_libraries = '
+                         '''zero_downtime'' (append to any existing list).';
+    END IF;
+END
+$$;

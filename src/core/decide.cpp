@@ -1,0 +1,120 @@
+#include "core/decide.hpp"
+
+#include <algorithm>
+
+#include "core/rules/rules.hpp"
+#include "core/pg_free.hpp"
+
+namespace zd {
+namespace {
+
+rules::RuleResult check_operation(const rules::RuleContext &ctx) {
+  using namespace rules;
+  switch (ctx.op.kind) {
+    case OpKind::CreateIndex: return create_index(ctx);
+    case OpKind::DropIndex: return drop_index(ctx);
+    case OpKind::Reindex: return reindex(ctx);
+    case OpKind::RefreshMatView: return refresh_materialized_view(ctx);
+    case OpKind::AddColumn: return add_column(ctx);
+    case OpKind::AlterColumnType: return alter_column_type(ctx);
+    case OpKind::SetNotNull: return set_not_null(ctx);
+    case OpKind::AddCheck:
+    case OpKind::AddForeignKey: return add_check_or_foreign_key(ctx);
+    case OpKind::AddUnique:
+    case OpKind::AddPrimaryKey: return add_unique_or_primary_key(ctx);
+    case OpKind::AddExclude: return add_exclude(ctx);
+    case OpKind::DropColumn: return drop_column(ctx);
+    case OpKind::RenameColumn: return rename_column(ctx);
+    case OpKind::RenameTable: return rename_table(ctx);
+    case OpKind::DropTable: return drop_table(ctx);
+    case OpKind::VacuumFull:
+    case OpKind::Cluster:
+    case OpKind::SetLogged:
+    case OpKind::SetUnlogged:
+    case OpKind::SetTablespace:
+    case OpKind::SetAccessMethod: return table_rewrite(ctx);
+    case OpKind::DetachPartition: return detach_partition(ctx);
+    case OpKind::OtherLocking: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The lock cap protects the application from the lock queue: it applies to every lock that
+// blocks the application, on a table other sessions can see.
+bool needs_lock_cap(const Operation &op) {
+  return blocks_application(op.lock) && op.table.exists && !op.table.created_in_transaction &&
+         !op.table.temporary;
+}
+
+}  // namespace
+
+bool Policy::allows(const std::string &rule) const {
+  return std::find(allowed_rules.begin(), allowed_rules.end(), rule) != allowed_rules.end();
+}
+
+Decision decide(const StatementFacts &facts, const Policy &policy) {
+  Decision d;
+  if (policy.mode == Mode::Off) return d;
+  for (const Operation &op : facts.ops) {
+    if (needs_lock_cap(op) && op.lock > d.cap_lock) {
+      d.cap_lock = op.lock;
+      d.capped_table = op.table.name;
+    }
+    rules::RuleResult finding = check_operation(rules::RuleContext{facts, op, policy});
+    if (finding && !policy.allows(finding->rule)) d.findings.push_back(std::move(*finding));
+  }
+  if (d.findings.empty()) return d;
+
+  if (policy.mode == Mode::Warn) {
+    d.verdict = Verdict::Warn;
+    return d;
+  }
+  // A statement is refused when any of its operations is; a rewrite only ever has one.
+  auto refused = std::find_if(d.findings.begin(), d.findings.end(),
+                              [](const Finding &f) { return f.verdict == Verdict::Refuse; });
+  if (refused != d.findings.end()) {
+    std::rotate(d.findings.begin(), refused, refused + 1);  // the refusal is reported first
+    d.verdict = Verdict::Refuse;
+    return d;
+  }
+  d.verdict = Verdict::Rewrite;
+  d.steps = d.findings.front().steps;
+  return d;
+}
+
+FailureReport describe_failed_rewrite(const std::string &rule, const std::vector<Step> &steps,
+                                      size_t failed) {
+  FailureReport r;
+  const Step &bad = steps.at(failed);
+  r.detail = "zero_downtime (" + rule + ") ran this statement as " + std::to_string(steps.size()) +
+             " step" + (steps.size() > 1 ? "s" : "") + "; step " + std::to_string(failed + 1) +
+             " failed: " + bad.sql + ".";
+  if (failed > 0)
+    r.detail += " Steps 1 to " + std::to_string(failed) + " had committed.";
+
+  std::vector<std::string> left;
+  if (!bad.leaves_on_failure.empty()) left.push_back(bad.leaves_on_failure);
+  for (size_t i = 0; i < failed; ++i)
+    if (!steps[i].undo_sql.empty()) left.push_back("the effect of step " + std::to_string(i + 1));
+  if (left.empty()) {
+    r.detail += " Nothing is left behind.";
+  } else {
+    r.detail += " Left behind:";
+    for (const std::string &l : left) r.detail += " " + l + ";";
+  }
+
+  r.hint = "To finish, fix the cause and run, outside a transaction block:";
+  if (!bad.cleanup_sql.empty() && !bad.leaves_on_failure.empty())
+    r.hint += "\n" + bad.cleanup_sql + ";";
+  for (size_t i = failed; i < steps.size(); ++i) r.hint += "\n" + steps[i].sql + ";";
+
+  std::string undo;
+  if (!bad.cleanup_sql.empty()) undo += "\n" + bad.cleanup_sql + ";";
+  for (size_t i = failed; i-- > 0;)
+    if (!steps[i].undo_sql.empty() && steps[i].undo_sql != bad.cleanup_sql)
+      undo += "\n" + steps[i].undo_sql + ";";
+  if (!undo.empty()) r.hint += "\nTo undo instead:" + undo;
+  return r;
+}
+
+}  // namespace zd

@@ -1,0 +1,49 @@
+// What the decide step concludes about a statement: allow it, rewrite it into steps, or refuse
+// it; plus whether its strong lock must be capped.
+#pragma once
+
+#include "core/lock.hpp"
+
+#include <string>
+#include <vector>
+
+namespace zd {
+
+enum class Verdict {
+  Allow,    // run as written
+  Rewrite,  // run `steps` instead, each in its own transaction
+  Refuse,   // raise the finding as an ERROR (enforce) ...
+  Warn,     // ... or as a WARNING and run as written (warn mode)
+};
+
+// One step of a rewrite.
+struct Step {
+  std::string sql;
+  Lock lock = Lock::None;        // the strongest lock it takes on an existing table
+  std::string leaves_on_failure; // what a failure of this step leaves behind ("" = nothing)
+  std::string cleanup_sql;       // removes what a failure leaves behind
+  std::string undo_sql;          // reverts this step once it has committed ("" = keep it)
+};
+
+// A rule's conclusion about one operation.
+struct Finding {
+  std::string rule;      // stable kebab-case name: create-index, set-not-null, ...
+  Verdict verdict = Verdict::Allow;
+  std::string sqlstate;  // for refusals
+  std::string message;   // names the rule, the operation and the table
+  std::string detail;    // the lock, what it blocks, the table's size
+  std::string hint;      // the exact safe SQL
+  std::vector<Step> steps;  // for rewrites
+};
+
+struct Decision {
+  Verdict verdict = Verdict::Allow;
+  std::vector<Finding> findings;  // one per operation a rule fired on
+  std::vector<Step> steps;        // the rewrite, when verdict == Rewrite
+  Lock cap_lock = Lock::None;     // cap lock_timeout when this lock blocks the application
+  std::string capped_table;       // the table whose lock is capped
+
+  const Finding *primary() const { return findings.empty() ? nullptr : &findings.front(); }
+};
+
+}  // namespace zd

@@ -1,0 +1,110 @@
+// What the gather step (src/pg/gather_*.cpp) learns about a utility statement from its parse
+// tree and the live catalog, as plain data.  The decide step reads nothing else.
+#pragma once
+
+#include "core/lock.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zd {
+
+// Where the statement runs.  Only in autocommit can a rewrite commit between its steps.
+enum class TxContext {
+  Autocommit,        // a top-level statement alone in its own transaction
+  TransactionBlock,  // BEGIN ... COMMIT, or an implicit block (several statements in one query)
+  Nested,            // inside a function, procedure or DO block
+};
+
+struct TableFacts {
+  std::string name;  // schema-qualified, quoted for SQL: public.orders
+  bool exists = false;
+  bool created_in_transaction = false;  // nobody else can see it yet
+  bool temporary = false;               // private to the session
+  bool partitioned = false;
+  bool size_known = false;
+  int64_t size_bytes = 0;       // heap of the table (of all its partitions when partitioned)
+  double estimated_rows = -1;   // pg_class.reltuples; -1 when never analysed
+  bool empty = false;           // no row at all (checked, not estimated)
+};
+
+// One thing a statement does to one table.  An ALTER TABLE with several subcommands yields
+// several operations.
+enum class OpKind {
+  CreateIndex,
+  DropIndex,
+  Reindex,
+  RefreshMatView,
+  AddColumn,
+  AlterColumnType,
+  SetNotNull,
+  AddCheck,
+  AddForeignKey,
+  AddUnique,
+  AddPrimaryKey,
+  AddExclude,
+  DropColumn,
+  RenameColumn,
+  RenameTable,
+  DropTable,
+  VacuumFull,
+  Cluster,
+  SetLogged,
+  SetUnlogged,
+  SetTablespace,
+  SetAccessMethod,
+  DetachPartition,
+  OtherLocking,  // any other statement that locks an existing table (the lock cap only)
+};
+
+struct Operation {
+  OpKind kind = OpKind::OtherLocking;
+  TableFacts table;
+  Lock lock = Lock::None;      // the lock it takes on the table, as written
+  std::string command;         // "CREATE INDEX", "ALTER TABLE ... ADD COLUMN", ...
+  bool concurrently = false;   // already in its CONCURRENTLY form
+
+  // Columns and constraints (quoted names).
+  std::string column;
+  std::string column_type;            // format_type output: numeric(10,2)
+  std::string new_column_type;        // ALTER TYPE target
+  std::string default_sql;            // deparsed default expression, "" if none
+  bool default_volatile = false;      // clock_timestamp(), random(), nextval (serial) ...
+  bool identity = false;              // GENERATED ... AS IDENTITY
+  bool generated_stored = false;      // GENERATED ALWAYS AS (...) STORED
+  bool not_null = false;              // NOT NULL in the column definition
+  bool type_change_rewrites = false;  // ALTER TYPE needs a table rewrite (from the catalog)
+  bool has_valid_not_null_check = false;  // a valid CHECK (col IS NOT NULL) exists
+  std::string constraint_name;        // given or chosen
+  bool not_valid = false;             // already NOT VALID
+  std::vector<std::string> key_columns;  // UNIQUE / PRIMARY KEY columns
+  std::vector<std::string> nullable_key_columns;  // of those, the ones not yet NOT NULL
+  bool constraint_rewritable = true;  // false when options we cannot carry over are present
+  std::string new_name;               // RENAME target
+  std::string partition_name;         // DETACH PARTITION: the partition
+
+  // The statement's own text and where the gather step found insertion points (byte offsets
+  // into statement_sql, found with PostgreSQL's lexer; -1 when not applicable).
+  std::string statement_sql;
+  int concurrently_at = -1;   // where " CONCURRENTLY" goes
+  std::string index_name;     // CREATE INDEX: the name, chosen when the statement gave none
+  bool index_named = true;    // the statement named the index
+  int not_valid_at = -1;      // where " NOT VALID" goes (end of the constraint)
+  int constraint_name_at = -1;  // where "CONSTRAINT name " goes for an unnamed constraint
+
+  // REFRESH MATERIALIZED VIEW
+  bool matview_has_unique_index = false;
+  bool matview_populated = false;
+
+  // DROP INDEX: a single index without CASCADE can go CONCURRENTLY.
+  bool drop_single_without_cascade = false;
+};
+
+struct StatementFacts {
+  TxContext tx = TxContext::Autocommit;
+  std::string sql;  // the statement's text
+  std::vector<Operation> ops;
+};
+
+}  // namespace zd

@@ -1,0 +1,77 @@
+// drop-column, rename-column, rename-table, drop-table: no long lock, but the code still
+// running breaks at once (and a drop loses data).  They fire on tables holding rows even when
+// small: a DBA wants these caught on every table the application uses.
+#include "core/rules/rules.hpp"
+
+#include "core/pg_free.hpp"
+
+namespace zd::rules {
+namespace {
+
+std::string allow_once(const std::string &rule, const std::string &sql) {
+  return "BEGIN;\nSET LOCAL zero_downtime.allow = '" + rule + "';\n" + sql + ";\nCOMMIT;";
+}
+
+}  // namespace
+
+RuleResult drop_column(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_breaking_rules(op.table)) return std::nullopt;
+  return make_refusal(
+      "drop-column",
+      "drop-column: DROP COLUMN " + op.column + " on " + op.table.name +
+          " breaks the code that still uses it",
+      "Every deployed query that names " + op.table.name + "." + op.column +
+          " fails as soon as this commits, and its data is gone; " + describe_table(op.table) +
+          " holds rows.",
+      "First deploy code that no longer reads or writes the column; then, with a role allowed "
+      "to set zero_downtime.allow:\n" + allow_once("drop-column", op.statement_sql));
+}
+
+RuleResult rename_column(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_breaking_rules(op.table)) return std::nullopt;
+  const std::string alter = "ALTER TABLE " + op.table.name + " ";
+  return make_refusal(
+      "rename-column",
+      "rename-column: RENAME COLUMN " + op.column + " on " + op.table.name +
+          " breaks the code that still uses it",
+      "Every deployed query that names " + op.table.name + "." + op.column +
+          " fails as soon as this commits; " + describe_table(op.table) + " holds rows.",
+      "Rename by expand/contract:\n" + alter + "ADD COLUMN " + op.new_name + " " +
+          op.column_type + ";\n-- a trigger that copies " + op.column + " into " + op.new_name +
+          " on INSERT and UPDATE\nCALL zd_backfill(relation => '" + op.table.name +
+          "', set_clause => '" + op.new_name + " = " + op.column + "', where_clause => '" +
+          op.new_name + " IS DISTINCT FROM " + op.column + "');\n-- switch the code to " +
+          op.new_name + ", then drop " + op.column + ".\nOr, once no running code uses the old "
+          "name:\n" + allow_once("rename-column", op.statement_sql));
+}
+
+RuleResult rename_table(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_breaking_rules(op.table)) return std::nullopt;
+  return make_refusal(
+      "rename-table",
+      "rename-table: RENAME of " + op.table.name + " to " + op.new_name +
+          " breaks the code that still uses the old name",
+      "Every deployed query that names " + op.table.name + " fails as soon as this commits; " +
+          describe_table(op.table) + " holds rows.",
+      "Rename it and leave a view under the old name in the same transaction, so old and new "
+      "code both work; drop the view once nothing uses it:\nBEGIN;\nSET LOCAL "
+      "zero_downtime.allow = 'rename-table';\n" + op.statement_sql + ";\nCREATE VIEW " +
+          op.table.name + " AS SELECT * FROM " + op.new_name + ";\nCOMMIT;");
+}
+
+RuleResult drop_table(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_breaking_rules(op.table)) return std::nullopt;
+  return make_refusal(
+      "drop-table",
+      "drop-table: DROP TABLE " + op.table.name + " breaks the code that still uses it",
+      "Every deployed query that names " + op.table.name + " fails as soon as this commits, "
+          "and its rows are gone; " + describe_table(op.table) + " holds rows.",
+      "First deploy code that no longer uses the table; then, with a role allowed to set "
+      "zero_downtime.allow:\n" + allow_once("drop-table", op.statement_sql));
+}
+
+}  // namespace zd::rules

@@ -1,0 +1,97 @@
+// add-column-volatile-default, add-column-generated-stored, add-column-not-null,
+// alter-column-type: column changes that rewrite or scan the whole table.  Their safe form is
+// expand/contract: add a plain column (instant), fill it in batches with zd_backfill, switch.
+#include "core/rules/rules.hpp"
+
+#include "core/pg_free.hpp"
+
+namespace zd::rules {
+namespace {
+
+std::string backfill_call(const Operation &op, const std::string &column,
+                          const std::string &value) {
+  return "CALL zd_backfill(relation => '" + op.table.name + "', set_clause => '" + column +
+         " = " + value + "', where_clause => '" + column + " IS NULL');";
+}
+
+std::string quote_literal_text(const std::string &text) {
+  std::string quoted;
+  for (char c : text) quoted += (c == '\'') ? std::string("''") : std::string(1, c);
+  return quoted;
+}
+
+}  // namespace
+
+RuleResult add_column(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  const std::string alter = "ALTER TABLE " + op.table.name + " ";
+  const std::string add_plain = alter + "ADD COLUMN " + op.column + " " + op.column_type + ";";
+  const std::string rewrite_detail =
+      lock_detail(op, Lock::AccessExclusive, "while it rewrites every row");
+
+  if (op.generated_stored)
+    return make_refusal(
+        "add-column-generated-stored",
+        "add-column-generated-stored: ADD COLUMN " + op.column + " GENERATED ... STORED would "
+            "rewrite " + op.table.name,
+        rewrite_detail,
+        "Add a plain column, fill new rows with a trigger, and existing rows in batches:\n" +
+            add_plain + "\n-- a BEFORE INSERT OR UPDATE trigger that sets " + op.column +
+            "\n" + backfill_call(op, op.column, quote_literal_text(op.default_sql)));
+
+  if (op.identity || op.default_volatile) {
+    const std::string what = op.identity ? "a serial or identity column" : "a volatile default";
+    std::string hint = "Add the column without it, set the default for new rows, then fill the "
+                       "existing rows in batches:\n" + add_plain + "\n";
+    if (op.identity)
+      hint += "CREATE SEQUENCE <sequence> OWNED BY " + op.table.name + "." + op.column + ";\n" +
+              alter + "ALTER COLUMN " + op.column + " SET DEFAULT nextval('<sequence>');\n" +
+              backfill_call(op, op.column, "nextval(''<sequence>'')");
+    else
+      hint += alter + "ALTER COLUMN " + op.column + " SET DEFAULT " + op.default_sql + ";\n" +
+              backfill_call(op, op.column, quote_literal_text(op.default_sql));
+    return make_refusal("add-column-volatile-default",
+                        "add-column-volatile-default: ADD COLUMN " + op.column + " with " + what +
+                            " would rewrite " + op.table.name,
+                        rewrite_detail + " A volatile default must be computed for every "
+                                         "existing row; a constant or STABLE default would not.",
+                        hint);
+  }
+
+  if (op.not_null && op.default_sql.empty() && !op.table.empty)
+    return make_refusal(
+        "add-column-not-null",
+        "add-column-not-null: ADD COLUMN " + op.column + " NOT NULL without a default on "
+            "non-empty table " + op.table.name,
+        lock_detail(op, Lock::AccessExclusive, "while it checks every row") +
+            " The existing rows have no value, so the statement can only fail after that scan.",
+        "Add it with a constant default (instant since PostgreSQL 11):\n" + alter +
+            "ADD COLUMN " + op.column + " " + op.column_type + " NOT NULL DEFAULT <constant>;\n"
+            "or add it nullable, backfill it with zd_backfill, then SET NOT NULL (zero_downtime "
+            "makes that safe).");
+  return std::nullopt;
+}
+
+RuleResult alter_column_type(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (!op.type_change_rewrites || exempt_from_lock_rules(op.table, ctx.policy))
+    return std::nullopt;
+  const std::string alter = "ALTER TABLE " + op.table.name + " ";
+  const std::string new_col = "<new_column>";
+  return make_refusal(
+      "alter-column-type",
+      "alter-column-type: ALTER COLUMN " + op.column + " TYPE " + op.new_column_type +
+          " would rewrite " + op.table.name,
+      lock_detail(op, Lock::AccessExclusive,
+                  "while it rewrites every row and rebuilds every index") +
+          " The change from " + op.column_type + " to " + op.new_column_type +
+          " is not binary-coercible.",
+      "Change it by expand/contract:\n" + alter + "ADD COLUMN " + new_col + " " +
+          op.new_column_type + ";\n-- a trigger that keeps " + new_col + " equal to " +
+          op.column + "::" + op.new_column_type + " on INSERT and UPDATE\n" +
+          backfill_call(op, new_col, op.column + "::" + op.new_column_type) +
+          "\n-- switch the application to " + new_col + ", then drop " + op.column + ".");
+}
+
+}  // namespace zd::rules

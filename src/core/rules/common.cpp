@@ -1,0 +1,134 @@
+#include "core/rules/common.hpp"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+
+#include "core/pg_free.hpp"
+#include "core/zd_error.hpp"
+
+namespace zd::rules {
+
+bool RuleContext::can_rewrite() const {
+  return stmt.tx == TxContext::Autocommit && stmt.ops.size() == 1;
+}
+
+bool exempt_from_lock_rules(const TableFacts &table, const Policy &policy) {
+  if (!table.exists || table.created_in_transaction || table.temporary) return true;
+  return policy.small_table_bytes > 0 && table.size_known &&
+         table.size_bytes < policy.small_table_bytes;
+}
+
+bool exempt_from_breaking_rules(const TableFacts &table) {
+  return !table.exists || table.created_in_transaction || table.temporary || table.empty;
+}
+
+std::string format_bytes(int64_t bytes) {
+  static const char *const kUnits[] = {"bytes", "kB", "MB", "GB", "TB", "PB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 * 10 && unit < 5) {  // like pg_size_pretty: switch units above 10x
+    value /= 1024.0;
+    ++unit;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f %s", std::round(value), kUnits[unit]);
+  return buf;
+}
+
+std::string describe_table(const TableFacts &table) {
+  std::string text = table.name;
+  if (!table.size_known) return text + " (size unknown)";
+  text += " (" + format_bytes(table.size_bytes);
+  if (table.estimated_rows >= 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, ", ~%.0f rows", table.estimated_rows);
+    text += buf;
+  }
+  return text + ")";
+}
+
+std::string lock_detail(const Operation &op, Lock lock, const std::string &duration) {
+  return op.command + " takes " + (lock == Lock::AccessExclusive ? "an " : "a ") +
+         lock_name(lock) + " lock on " + describe_table(op.table) + ", which blocks " +
+         lock_blocks(lock) + ", " + duration + ".";
+}
+
+std::string insert_at(const std::string &sql, int at, const std::string &text) {
+  if (at < 0 || static_cast<size_t>(at) > sql.size())
+    throw ZdError(sqlstate::kInternal, "zero_downtime: rewrite position out of range");
+  return sql.substr(0, at) + text + sql.substr(at);
+}
+
+std::string outside_transaction_hint(const std::string &safe_sql) {
+  return "Run instead, outside any transaction block:\n" + safe_sql +
+         "\npsql: send each statement on its own (not in BEGIN ... COMMIT, not several in one -c)."
+         "\nKnex: in that migration, exports.config = { transaction: false };"
+         "\nPrisma Migrate: put the statement alone in a migration file of its own."
+         "\nDrizzle Kit: its migrator wraps migrations in one transaction; run the statement from "
+         "a script of its own, outside migrate().";
+}
+
+std::string why_no_rewrite(const RuleContext &ctx) {
+  if (ctx.stmt.ops.size() > 1)
+    return "it is one of several changes in a single ALTER TABLE; split them into statements "
+           "of their own";
+  switch (ctx.stmt.tx) {
+    case TxContext::TransactionBlock:
+      return "it runs inside a transaction block, where the safe form cannot commit between its "
+             "steps";
+    case TxContext::Nested:
+      return "it runs inside a function, procedure or DO block, where the safe form cannot "
+             "commit between its steps";
+    case TxContext::Autocommit:
+      break;
+  }
+  return "it cannot be rewritten here";
+}
+
+Finding make_refusal(const std::string &rule, std::string message, std::string detail,
+                     std::string hint) {
+  Finding f;
+  f.rule = rule;
+  f.verdict = Verdict::Refuse;
+  f.sqlstate = sqlstate::kRefused;
+  f.message = std::move(message);
+  f.detail = std::move(detail);
+  f.hint = std::move(hint);
+  return f;
+}
+
+Finding make_rewrite(const std::string &rule, std::string message, std::string detail,
+                     std::vector<Step> steps) {
+  Finding f;
+  f.rule = rule;
+  f.verdict = Verdict::Rewrite;
+  f.message = std::move(message);
+  f.detail = std::move(detail);
+  f.steps = std::move(steps);
+  f.hint = steps_sql(f.steps);
+  return f;
+}
+
+std::string steps_sql(const std::vector<Step> &steps) {
+  std::string text;
+  for (const Step &s : steps) {
+    if (!text.empty()) text += "\n";
+    text += s.sql + ";";
+  }
+  return text;
+}
+
+Finding rewrite_or_refuse(const RuleContext &ctx, const std::string &rule,
+                          const std::string &problem, const std::string &detail,
+                          std::vector<Step> steps) {
+  if (ctx.can_rewrite())
+    return make_rewrite(rule, rule + ": " + problem + "; rewritten into its safe form", detail,
+                        std::move(steps));
+  return make_refusal(rule, rule + ": " + problem,
+                      detail + " The safe form cannot be used because " + why_no_rewrite(ctx) +
+                          ".",
+                      outside_transaction_hint(steps_sql(steps)));
+}
+
+}  // namespace zd::rules

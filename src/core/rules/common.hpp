@@ -1,0 +1,64 @@
+// Helpers every rule family shares: exemptions from live context, wording of errors, and the
+// client-specific advice for running SQL outside a transaction block.
+#pragma once
+
+#include "core/decision.hpp"
+#include "core/facts.hpp"
+#include "core/policy.hpp"
+
+#include <optional>
+#include <string>
+
+namespace zd::rules {
+
+struct RuleContext {
+  const StatementFacts &stmt;
+  const Operation &op;
+  const Policy &policy;
+  // A rewrite may commit between steps: autocommit, and the statement does nothing else.
+  bool can_rewrite() const;
+};
+
+using RuleResult = std::optional<Finding>;
+
+// Lock and rewrite rules do not fire where no other session can be blocked for long: tables
+// created in this transaction, temporary tables, and tables under zero_downtime.small_table_size.
+bool exempt_from_lock_rules(const TableFacts &table, const Policy &policy);
+
+// Rules about breaking running code (RENAME, DROP) do not fire on tables nobody else can see or
+// that hold no data.
+bool exempt_from_breaking_rules(const TableFacts &table);
+
+// "1.2 GB", "640 kB"
+std::string format_bytes(int64_t bytes);
+
+// "public.orders (1.2 GB, ~8000000 rows)"
+std::string describe_table(const TableFacts &table);
+
+// "CREATE INDEX takes a SHARE lock on public.orders (1.2 GB, ...), which blocks every INSERT,
+// UPDATE and DELETE (reads go on), <duration>."
+std::string lock_detail(const Operation &op, Lock lock, const std::string &duration);
+
+// Inserts `text` at byte offset `at` of `sql`.
+std::string insert_at(const std::string &sql, int at, const std::string &text);
+
+// How to run `safe_sql` outside a transaction block, in plain SQL and in common migration tools.
+std::string outside_transaction_hint(const std::string &safe_sql);
+
+// Why a rewrite could not be applied to this statement as sent.
+std::string why_no_rewrite(const RuleContext &ctx);
+
+Finding make_refusal(const std::string &rule, std::string message, std::string detail,
+                     std::string hint);
+Finding make_rewrite(const std::string &rule, std::string message, std::string detail,
+                     std::vector<Step> steps);
+
+// A rewritable operation: rewrite it when possible, else refuse with the steps as the hint.
+Finding rewrite_or_refuse(const RuleContext &ctx, const std::string &rule,
+                          const std::string &problem, const std::string &detail,
+                          std::vector<Step> steps);
+
+// Semicolon-terminated SQL of all steps, one per line.
+std::string steps_sql(const std::vector<Step> &steps);
+
+}  // namespace zd::rules

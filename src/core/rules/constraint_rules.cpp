@@ -1,0 +1,147 @@
+// add-check, add-foreign-key, set-not-null, add-unique, add-primary-key, add-exclude:
+// constraints whose validation scans the table under a strong lock.  The safe forms add the
+// constraint without scanning (NOT VALID, or an index built CONCURRENTLY) and validate under
+// SHARE UPDATE EXCLUSIVE, which blocks no reads or writes.
+#include "core/rules/rules.hpp"
+
+#include "core/pg_free.hpp"
+
+namespace zd::rules {
+namespace {
+
+std::string alter(const Operation &op) { return "ALTER TABLE " + op.table.name + " "; }
+
+std::string join(const std::vector<std::string> &items, const std::string &separator) {
+  std::string text;
+  for (const std::string &item : items) text += (text.empty() ? "" : separator) + item;
+  return text;
+}
+
+// Steps that make `columns` NOT NULL without a long lock: a NOT VALID check, validated under
+// SHARE UPDATE EXCLUSIVE, lets SET NOT NULL skip its scan; then the helper check goes.
+std::vector<Step> not_null_steps(const Operation &op, const std::string &helper,
+                                 const std::vector<std::string> &columns) {
+  std::vector<std::string> conditions, set_clauses, drop_clauses;
+  for (const std::string &c : columns) {
+    conditions.push_back(c + " IS NOT NULL");
+    set_clauses.push_back("ALTER COLUMN " + c + " SET NOT NULL");
+    drop_clauses.push_back("ALTER COLUMN " + c + " DROP NOT NULL");
+  }
+  Step add;
+  add.sql = alter(op) + "ADD CONSTRAINT " + helper + " CHECK (" + join(conditions, " AND ") +
+            ") NOT VALID";
+  add.lock = Lock::AccessExclusive;
+  add.undo_sql = alter(op) + "DROP CONSTRAINT IF EXISTS " + helper;
+  Step validate;
+  validate.sql = alter(op) + "VALIDATE CONSTRAINT " + helper;
+  validate.lock = Lock::ShareUpdateExclusive;
+  validate.leaves_on_failure = "the helper constraint " + helper +
+                               " (NOT VALID, enforced for new rows only)";
+  validate.cleanup_sql = add.undo_sql;
+  Step set;
+  set.sql = alter(op) + join(set_clauses, ", ");
+  set.lock = Lock::AccessExclusive;
+  set.undo_sql = alter(op) + join(drop_clauses, ", ");
+  Step drop;
+  drop.sql = alter(op) + "DROP CONSTRAINT " + helper;
+  drop.lock = Lock::AccessExclusive;
+  return {add, validate, set, drop};
+}
+
+}  // namespace
+
+RuleResult add_check_or_foreign_key(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (op.not_valid || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  const bool fk = op.kind == OpKind::AddForeignKey;
+  const std::string rule = fk ? "add-foreign-key" : "add-check";
+  std::string add_sql = op.statement_sql;
+  // Insert at the later offset first so the earlier one stays valid.
+  add_sql = insert_at(add_sql, op.not_valid_at, " NOT VALID");
+  if (op.constraint_name_at >= 0)
+    add_sql = insert_at(add_sql, op.constraint_name_at, "CONSTRAINT " + op.constraint_name + " ");
+  Step add;
+  add.sql = add_sql;
+  add.lock = op.lock;
+  add.undo_sql = alter(op) + "DROP CONSTRAINT IF EXISTS " + op.constraint_name;
+  Step validate;
+  validate.sql = alter(op) + "VALIDATE CONSTRAINT " + op.constraint_name;
+  validate.lock = Lock::ShareUpdateExclusive;
+  validate.leaves_on_failure = "constraint " + op.constraint_name +
+                               " NOT VALID: enforced for new rows, not yet checked on existing ones";
+  validate.cleanup_sql = add.undo_sql;
+  const std::string what = fk ? "ADD FOREIGN KEY" : "ADD CHECK";
+  return rewrite_or_refuse(
+      ctx, rule, what + " on " + op.table.name + " would scan it under a " + lock_name(op.lock) +
+                     " lock",
+      lock_detail(op, op.lock,
+                  fk ? "on both tables while it checks every existing row"
+                     : "while it checks every existing row"),
+      {add, validate});
+}
+
+RuleResult set_not_null(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  // With a valid CHECK (col IS NOT NULL), SET NOT NULL is a catalog change without a scan.
+  if (op.has_valid_not_null_check || exempt_from_lock_rules(op.table, ctx.policy))
+    return std::nullopt;
+  return rewrite_or_refuse(
+      ctx, "set-not-null",
+      "SET NOT NULL on " + op.table.name + "." + op.column + " would scan the table under an "
+          "ACCESS EXCLUSIVE lock",
+      lock_detail(op, op.lock, "while it checks every row for NULLs"),
+      not_null_steps(op, op.constraint_name, {op.column}));
+}
+
+RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  const bool pk = op.kind == OpKind::AddPrimaryKey;
+  const std::string rule = pk ? "add-primary-key" : "add-unique";
+  const std::string problem = std::string(pk ? "ADD PRIMARY KEY" : "ADD UNIQUE") + " on " +
+                              op.table.name + " would build its index under an ACCESS "
+                              "EXCLUSIVE lock";
+  const std::string detail = lock_detail(op, op.lock, "for the whole index build");
+  std::vector<Step> steps;
+  if (pk && !op.nullable_key_columns.empty())
+    steps = not_null_steps(op, op.constraint_name + "_not_null", op.nullable_key_columns);
+  Step build;
+  build.sql = "CREATE UNIQUE INDEX CONCURRENTLY " + op.constraint_name + " ON " + op.table.name +
+              " (" + join(op.key_columns, ", ") + ")";
+  build.lock = Lock::ShareUpdateExclusive;
+  build.leaves_on_failure =
+      "an INVALID index " + op.constraint_name + " that every write still updates";
+  build.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.constraint_name;
+  build.undo_sql = build.cleanup_sql;
+  Step attach;
+  attach.sql = alter(op) + "ADD CONSTRAINT " + op.constraint_name +
+               (pk ? " PRIMARY KEY" : " UNIQUE") + " USING INDEX " + op.constraint_name;
+  attach.lock = Lock::AccessExclusive;
+  steps.push_back(build);
+  steps.push_back(attach);
+  if (!op.constraint_rewritable)
+    return make_refusal(rule, rule + ": " + problem,
+                        detail + " The constraint has options (INCLUDE, WITH, USING INDEX "
+                                 "TABLESPACE, NULLS NOT DISTINCT, DEFERRABLE or an existing "
+                                 "index) that zero_downtime does not carry over by itself.",
+                        outside_transaction_hint(steps_sql(steps)) +
+                            "\nAdd the constraint's options to the CREATE UNIQUE INDEX and ADD "
+                            "CONSTRAINT statements above.");
+  return rewrite_or_refuse(ctx, rule, problem, detail, steps);
+}
+
+RuleResult add_exclude(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  return make_refusal(
+      "add-exclude",
+      "add-exclude: ADD EXCLUDE on " + op.table.name + " would build its index under an ACCESS "
+          "EXCLUSIVE lock",
+      lock_detail(op, op.lock, "for the whole index build") +
+          " Exclusion constraints have no CONCURRENTLY form.",
+      "Add it in a maintenance window, allowing this rule for that transaction only (needs a "
+      "role allowed to set zero_downtime.allow):\nBEGIN;\nSET LOCAL zero_downtime.allow = "
+      "'add-exclude';\n" + op.statement_sql + ";\nCOMMIT;");
+}
+
+}  // namespace zd::rules

@@ -1,0 +1,93 @@
+// create-index, drop-index, reindex, refresh-materialized-view: build or drop with
+// CONCURRENTLY so that writes (and reads) go on.
+#include "core/rules/rules.hpp"
+
+#include "core/pg_free.hpp"
+
+namespace zd::rules {
+
+RuleResult create_index(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (op.concurrently || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  if (op.table.partitioned) {
+    return make_refusal(
+        "create-index", "create-index: CREATE INDEX on partitioned table " + op.table.name +
+                            " would block writes to every partition",
+        lock_detail(op, op.lock, "on every partition for the whole build") +
+            " CONCURRENTLY is not supported on a partitioned table.",
+        "Build it partition by partition, outside a transaction block:\n"
+        "CREATE INDEX " + op.index_name + " ON ONLY " + op.table.name + " (...);\n"
+        "CREATE INDEX CONCURRENTLY ... ON <each partition> (...);\n"
+        "ALTER INDEX " + op.index_name + " ATTACH PARTITION <each partition's index>;");
+  }
+  Step step;
+  step.sql = insert_at(op.statement_sql, op.concurrently_at,
+                       op.index_named ? " CONCURRENTLY" : " CONCURRENTLY " + op.index_name);
+  step.lock = Lock::ShareUpdateExclusive;
+  step.leaves_on_failure = "an INVALID index " + op.index_name + " that every write still updates";
+  step.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.index_name;
+  return rewrite_or_refuse(ctx, "create-index",
+                           "CREATE INDEX on " + op.table.name + " would block writes",
+                           lock_detail(op, op.lock, "for the whole index build"), {step});
+}
+
+RuleResult drop_index(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (op.concurrently || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  Step step;
+  step.sql = "DROP INDEX CONCURRENTLY " + op.index_name;
+  step.lock = Lock::ShareUpdateExclusive;
+  step.leaves_on_failure = "index " + op.index_name + ", possibly marked INVALID";
+  step.cleanup_sql = step.sql;
+  const std::string problem =
+      "DROP INDEX " + op.index_name + " would block every query on " + op.table.name;
+  const std::string detail = lock_detail(op, op.lock, "until every query using it has finished");
+  if (!op.drop_single_without_cascade)
+    return make_refusal("drop-index", "drop-index: " + problem,
+                        detail + " DROP INDEX CONCURRENTLY takes one index at a time, without "
+                                 "CASCADE.",
+                        outside_transaction_hint(step.sql + ";"));
+  return rewrite_or_refuse(ctx, "drop-index", problem, detail, {step});
+}
+
+RuleResult reindex(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (op.concurrently || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  Step step;
+  step.sql = insert_at(op.statement_sql, op.concurrently_at, " CONCURRENTLY");
+  step.lock = Lock::ShareUpdateExclusive;
+  step.leaves_on_failure =
+      "INVALID indexes named *_ccnew on " + op.table.name + " that every write still updates";
+  step.cleanup_sql = "SELECT format('DROP INDEX CONCURRENTLY %s;', indexrelid::regclass) FROM "
+                     "pg_index WHERE NOT indisvalid AND indexrelid::regclass::text LIKE "
+                     "'%_ccnew%' \\gexec";
+  return rewrite_or_refuse(
+      ctx, "reindex", "REINDEX of " + op.table.name + " would block writes",
+      lock_detail(op, op.lock,
+                  "and an ACCESS EXCLUSIVE lock on each index, which blocks every query that "
+                  "would use it, for the whole rebuild"),
+      {step});
+}
+
+RuleResult refresh_materialized_view(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  // An unpopulated view cannot be read by anybody, so nothing waits on its refresh.
+  if (op.concurrently || !op.matview_populated || exempt_from_lock_rules(op.table, ctx.policy))
+    return std::nullopt;
+  const std::string problem =
+      "REFRESH MATERIALIZED VIEW " + op.table.name + " would block every read of it";
+  const std::string detail = lock_detail(op, op.lock, "for the whole refresh");
+  if (!op.matview_has_unique_index)
+    return make_refusal(
+        "refresh-materialized-view", "refresh-materialized-view: " + problem,
+        detail + " REFRESH ... CONCURRENTLY needs a unique index on the view, and it has none.",
+        outside_transaction_hint("CREATE UNIQUE INDEX CONCURRENTLY ON " + op.table.name +
+                                 " (<columns that identify a row>);\nREFRESH MATERIALIZED VIEW "
+                                 "CONCURRENTLY " + op.table.name + ";"));
+  Step step;
+  step.sql = insert_at(op.statement_sql, op.concurrently_at, " CONCURRENTLY");
+  step.lock = Lock::Exclusive;
+  return rewrite_or_refuse(ctx, "refresh-materialized-view", problem, detail, {step});
+}
+
+}  // namespace zd::rules

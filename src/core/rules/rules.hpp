@@ -1,0 +1,35 @@
+// The rule families, one file each.  Every function looks at one operation and returns a
+// finding when its rule fires, or nothing when the operation is safe as written.
+#pragma once
+
+#include "core/rules/common.hpp"
+
+namespace zd::rules {
+
+// index_rules.cpp
+RuleResult create_index(const RuleContext &ctx);
+RuleResult drop_index(const RuleContext &ctx);
+RuleResult reindex(const RuleContext &ctx);
+RuleResult refresh_materialized_view(const RuleContext &ctx);
+
+// constraint_rules.cpp
+RuleResult add_check_or_foreign_key(const RuleContext &ctx);
+RuleResult set_not_null(const RuleContext &ctx);
+RuleResult add_unique_or_primary_key(const RuleContext &ctx);
+RuleResult add_exclude(const RuleContext &ctx);
+
+// column_rules.cpp
+RuleResult add_column(const RuleContext &ctx);
+RuleResult alter_column_type(const RuleContext &ctx);
+
+// breaking_rules.cpp: changes that break the code still running
+RuleResult drop_column(const RuleContext &ctx);
+RuleResult rename_column(const RuleContext &ctx);
+RuleResult rename_table(const RuleContext &ctx);
+RuleResult drop_table(const RuleContext &ctx);
+
+// table_rewrite_rules.cpp: statements that rewrite the whole table
+RuleResult table_rewrite(const RuleContext &ctx);
+RuleResult detach_partition(const RuleContext &ctx);
+
+}  // namespace zd::rules

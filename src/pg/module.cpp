@@ -1,0 +1,23 @@
+// The module's entry point: settings, the ProcessUtility hook, and how the library was loaded.
+#include "pg/module.hpp"
+
+#include "pg/guc.hpp"
+#include "pg/utility_hook.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+}
+
+namespace zd::pg {
+bool loaded_at_server_start = false;
+}
+
+// PostgreSQL 15 never unloads a library (_PG_fini is no longer called), so the hook stays
+// installed for the life of the backend; there is nothing to restore.
+extern "C" void _PG_init(void) {
+  zd::pg::loaded_at_server_start = process_shared_preload_libraries_in_progress;
+  zd::pg::define_gucs();
+  zd::pg::install_utility_hook();
+}

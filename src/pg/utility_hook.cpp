@@ -1,0 +1,58 @@
+// The ProcessUtility hook.  Cheap exits first (this runs for every utility statement of the
+// cluster), then the guard: gather facts -> decide -> act (src/pg/guard.cpp).
+#include "pg/utility_hook.hpp"
+
+#include "pg/boundary.hpp"
+#include "pg/guard.hpp"
+#include "pg/guc.hpp"
+#include "pg/selftest.hpp"
+
+extern "C" {
+#include "commands/extension.h"
+#include "nodes/parsenodes.h"
+}
+
+namespace zd::pg {
+namespace {
+
+ProcessUtility_hook_type prev_process_utility = nullptr;
+
+extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
+                                   bool read_only_tree, ProcessUtilityContext context,
+                                   ParamListInfo params, QueryEnvironment *query_env,
+                                   DestReceiver *dest, QueryCompletion *qc) {
+  // Fast path: no catalog access, no allocation.  Statements the guard has no rule for
+  // (transaction control, SET, SHOW, GRANT, ...) leave here after one switch on the node tag.
+  if (guc_mode == kModeOff || IsBinaryUpgrade || creating_extension ||
+      guard_is_running_own_step() || !guard_has_rules_for(pstmt->utilityStmt)) {
+    call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
+                              dest, qc);
+    return;
+  }
+  if (guc_debug_fault != kFaultNone)
+    run_cpp("the ProcessUtility hook", [] { inject_debug_fault(guc_debug_fault); });
+
+  guard_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
+                        qc);
+}
+
+}  // namespace
+
+void install_utility_hook() {
+  prev_process_utility = ProcessUtility_hook;
+  ProcessUtility_hook = zd_process_utility;
+}
+
+void call_next_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
+                               ProcessUtilityContext context, ParamListInfo params,
+                               QueryEnvironment *query_env, DestReceiver *dest,
+                               QueryCompletion *qc) {
+  if (prev_process_utility != nullptr)
+    prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
+                         qc);
+  else
+    standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
+                            dest, qc);
+}
+
+}  // namespace zd::pg

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Runs every test of zero_downtime against real, throwaway PostgreSQL 15 servers:
+#   1. pg_regress        sql/*.sql against expected/*.out
+#   2. isolation         test/isolation/specs/*.spec (pg_isolation_regress)
+#   3. TAP               test/t/*.pl (PostgreSQL::Test::Cluster: restart, crash, standby)
+#   4. unit              test/unit/*.cpp (GoogleTest through CMake and ctest)
+# As root it first installs the packages it needs and builds and installs the extension; the
+# servers then run as the OS user `postgres` (PostgreSQL refuses to run as root).
+# The last line is "N passed, N failed" over all layers; the exit code is 0 only if none failed.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+layers=${ZD_TEST_LAYERS:-"regress isolation tap unit"}
+
+if [ "$(id -u)" -eq 0 ]; then
+  bash "$repo/scripts/install-deps.sh" || exit 1
+fi
+pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+bindir=$("$pg_config" --bindir)
+pgxs_dir=$(cd "$(dirname "$("$pg_config" --pgxs)")/../.." && pwd)
+
+echo "== build and install"
+make -C "$repo" -s PG_CONFIG="$pg_config" >/dev/null || exit 1
+make -C "$repo" -s PG_CONFIG="$pg_config" install >/dev/null || exit 1
+
+work=$(mktemp -d /tmp/zd-test.XXXXXX)
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then
+  chown postgres: "$work"
+  as_pg=(runuser -u postgres --)
+fi
+pg_env=(env PATH="$bindir:$PATH" PGHOST=/tmp)
+
+passed=0
+failed=0
+count() {  # count LAYER PASSED FAILED
+  echo "-- $1: $2 passed, $3 failed"
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+}
+
+# pg_regress and pg_isolation_regress print one "... ok" or "... FAILED" line per test.
+count_regress_log() {  # count_regress_log LAYER LOG DIFFS STATUS
+  local ok bad
+  ok=$(grep -cE '\.\.\. ok' "$2")
+  bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$2")
+  if [ "$4" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+  [ -f "$3" ] && [ "$bad" -gt 0 ] && head -n 200 "$3"
+  count "$1" "$ok" "$bad"
+}
+
+run_regress() {
+  echo "== pg_regress"
+  local tests out="$work/regress"
+  tests=$(make -s -C "$repo" print-REGRESS)
+  "${as_pg[@]}" mkdir -p "$out"
+  "${as_pg[@]}" "${pg_env[@]}" "$pgxs_dir/src/test/regress/pg_regress" \
+    --inputdir="$repo" --outputdir="$out" --bindir="$bindir" \
+    --temp-instance="$out/instance" --temp-config="$repo/test/regress.conf" \
+    --dbname=contrib_regression $tests 2>&1 | tee "$work/regress.log"
+  count_regress_log pg_regress "$work/regress.log" "$out/regression.diffs" "${PIPESTATUS[0]}"
+}
+
+run_isolation() {
+  echo "== isolation"
+  local tests out="$work/isolation"
+  tests=$(make -s -C "$repo" print-ISOLATION)
+  [ -n "$tests" ] || { count isolation 0 0; return; }
+  "${as_pg[@]}" mkdir -p "$out"
+  "${as_pg[@]}" "${pg_env[@]}" "$pgxs_dir/src/test/isolation/pg_isolation_regress" \
+    --inputdir="$repo/test/isolation" --outputdir="$out" --bindir="$bindir" \
+    --temp-instance="$out/instance" --temp-config="$repo/test/regress.conf" \
+    --dbname=isolation_regression $tests 2>&1 | tee "$work/isolation.log"
+  count_regress_log isolation "$work/isolation.log" "$out/regression.diffs" "${PIPESTATUS[0]}"
+}
+
+# TAP: every assertion counts; a script that dies before its plan is done counts one failure.
+run_tap() {
+  echo "== TAP"
+  local t ok=0 bad=0 log status o b
+  "${as_pg[@]}" mkdir -p "$work/tap"
+  for t in "$repo"/test/t/*.pl; do
+    [ -e "$t" ] || continue
+    log="$work/tap/$(basename "$t" .pl).log"
+    (cd "$repo/test" && "${as_pg[@]}" "${pg_env[@]}" TESTDIR="$work/tap" \
+      PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" REPO="$repo" \
+      prove -v -I "$pgxs_dir/src/test/perl" -I "$repo/test" "t/$(basename "$t")") >"$log" 2>&1
+    status=$?
+    o=$(grep -cE '^\s*ok [0-9]+' "$log")
+    b=$(grep -cE '^\s*not ok [0-9]+' "$log")
+    if [ "$status" -ne 0 ] && [ "$b" -eq 0 ]; then b=1; fi
+    echo "$(basename "$t"): $o ok, $b not ok"
+    if [ "$b" -gt 0 ]; then
+      tail -n 60 "$log"
+      ls "$work"/tap/tmp_check/log/ 2>/dev/null | head
+    fi
+    ok=$((ok + o)); bad=$((bad + b))
+  done
+  count TAP "$ok" "$bad"
+}
+
+run_unit() {
+  echo "== unit (GoogleTest)"
+  local build="$work/build" line total bad
+  if ! cmake -S "$repo" -B "$build" -DPG_CONFIG="$pg_config" >"$work/cmake.log" 2>&1 ||
+     ! cmake --build "$build" -j"$(nproc)" >>"$work/cmake.log" 2>&1; then
+    tail -n 40 "$work/cmake.log"
+    count unit 0 1
+    return
+  fi
+  (cd "$build" && ctest --output-on-failure) 2>&1 | tee "$work/ctest.log" | tail -n 5
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$work/ctest.log")
+  if [ -z "$line" ]; then count unit 0 1; return; fi
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  bad=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+  count unit $((total - bad)) "$bad"
+}
+
+for layer in $layers; do
+  case "$layer" in
+    regress) run_regress ;;
+    isolation) run_isolation ;;
+    tap) run_tap ;;
+    unit) run_unit ;;
+    *) echo "unknown layer $layer"; failed=$((failed + 1)) ;;
+  esac
+done
+
+[ "$failed" -eq 0 ] && [ -z "${ZD_KEEP_TEST_DIR:-}" ] && rm -rf "$work"
+[ "$failed" -ne 0 ] && echo "test outputs kept in $work"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
