@@ -34,5 +34,11 @@ include $(PGXS)
 # PGXS compiles .cpp with CXXFLAGS that carry C-only warnings in some builds; keep them quiet.
 override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement,$(CXXFLAGS))
 
+# PGXS tracks no header dependencies for C++: have g++ write them, so that a changed header
+# rebuilds every object that includes it.
+override CXXFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d)
+
 print-%:
 	@echo '$($*)'

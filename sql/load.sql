@@ -3,6 +3,7 @@
 CREATE EXTENSION zero_downtime;
 SELECT version, mode, loaded_by, active_in_all_sessions FROM zd_status();
 SHOW zero_downtime.mode;
+SELECT name, summary FROM zd_rules() ORDER BY name;
 
 SET zero_downtime.mode = 'warn';
 SELECT mode FROM zd_status();

@@ -27,3 +27,10 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The guard's rules: the names zero_downtime.allow takes, and what each one catches.
+CREATE FUNCTION zd_rules(OUT name text, OUT summary text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'zd_rules'
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;

@@ -87,33 +87,30 @@ FailureReport describe_failed_rewrite(const std::string &rule, const std::vector
   FailureReport r;
   const Step &bad = steps.at(failed);
   r.detail = "zero_downtime (" + rule + ") ran this statement as " + std::to_string(steps.size()) +
-             " step" + (steps.size() > 1 ? "s" : "") + "; step " + std::to_string(failed + 1) +
-             " failed: " + bad.sql + ".";
-  if (failed > 0)
-    r.detail += " Steps 1 to " + std::to_string(failed) + " had committed.";
-
-  std::vector<std::string> left;
-  if (!bad.leaves_on_failure.empty()) left.push_back(bad.leaves_on_failure);
+             " step" + (steps.size() > 1 ? "s" : "") + ", each in its own transaction; step " +
+             std::to_string(failed + 1) + " failed: " + bad.sql + ".";
+  std::string committed;
   for (size_t i = 0; i < failed; ++i)
-    if (!steps[i].undo_sql.empty()) left.push_back("the effect of step " + std::to_string(i + 1));
-  if (left.empty()) {
-    r.detail += " Nothing is left behind.";
-  } else {
-    r.detail += " Left behind:";
-    for (const std::string &l : left) r.detail += " " + l + ";";
-  }
+    if (!steps[i].effect.empty()) committed += (committed.empty() ? "" : "; ") + steps[i].effect;
+  if (!committed.empty()) r.detail += " Committed before it: " + committed + ".";
+  r.detail += bad.leaves_on_failure.empty()
+                  ? " The failed step left nothing behind."
+                  : " The failed step left behind " + bad.leaves_on_failure + ".";
 
-  r.hint = "To finish, fix the cause and run, outside a transaction block:";
-  if (!bad.cleanup_sql.empty() && !bad.leaves_on_failure.empty())
-    r.hint += "\n" + bad.cleanup_sql + ";";
+  r.hint = "To finish, fix the cause, then run outside a transaction block:";
+  if (bad.retry_needs_cleanup) r.hint += "\n" + bad.cleanup_sql + ";";
   for (size_t i = failed; i < steps.size(); ++i) r.hint += "\n" + steps[i].sql + ";";
 
-  std::string undo;
-  if (!bad.cleanup_sql.empty()) undo += "\n" + bad.cleanup_sql + ";";
+  std::vector<std::string> undo;
+  if (!bad.leaves_on_failure.empty() && !bad.cleanup_sql.empty()) undo.push_back(bad.cleanup_sql);
   for (size_t i = failed; i-- > 0;)
-    if (!steps[i].undo_sql.empty() && steps[i].undo_sql != bad.cleanup_sql)
-      undo += "\n" + steps[i].undo_sql + ";";
-  if (!undo.empty()) r.hint += "\nTo undo instead:" + undo;
+    if (!steps[i].undo_sql.empty() &&
+        std::find(undo.begin(), undo.end(), steps[i].undo_sql) == undo.end())
+      undo.push_back(steps[i].undo_sql);
+  if (!undo.empty()) {
+    r.hint += "\nTo undo instead:";
+    for (const std::string &u : undo) r.hint += "\n" + u + ";";
+  }
   return r;
 }
 

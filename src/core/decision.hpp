@@ -16,13 +16,15 @@ enum class Verdict {
   Warn,     // ... or as a WARNING and run as written (warn mode)
 };
 
-// One step of a rewrite.
+// One step of a rewrite, and what to tell the user if it, or a later step, fails.
 struct Step {
   std::string sql;
-  Lock lock = Lock::None;        // the strongest lock it takes on an existing table
-  std::string leaves_on_failure; // what a failure of this step leaves behind ("" = nothing)
-  std::string cleanup_sql;       // removes what a failure leaves behind
-  std::string undo_sql;          // reverts this step once it has committed ("" = keep it)
+  Lock lock = Lock::None;          // the strongest lock it takes on an existing table
+  std::string effect;              // what it changes once committed ("" = nothing lasting)
+  std::string undo_sql;            // reverts that effect ("" = nothing to revert)
+  std::string leaves_on_failure;   // what its own failure leaves behind ("" = nothing)
+  std::string cleanup_sql;         // removes what its failure leaves behind
+  bool retry_needs_cleanup = false;  // the leftover must go before the step can run again
 };
 
 // A rule's conclusion about one operation.

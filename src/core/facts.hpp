@@ -3,10 +3,10 @@
 #pragma once
 
 #include "core/lock.hpp"
+#include "core/text.hpp"
 
 #include <cstdint>
-#include <string>
-#include <vector>
+#include <type_traits>
 
 namespace zd {
 
@@ -18,7 +18,7 @@ enum class TxContext {
 };
 
 struct TableFacts {
-  std::string name;  // schema-qualified, quoted for SQL: public.orders
+  Text name;  // schema-qualified, quoted for SQL: public.orders
   bool exists = false;
   bool created_in_transaction = false;  // nobody else can see it yet
   bool temporary = false;               // private to the session
@@ -62,33 +62,36 @@ struct Operation {
   OpKind kind = OpKind::OtherLocking;
   TableFacts table;
   Lock lock = Lock::None;      // the lock it takes on the table, as written
-  std::string command;         // "CREATE INDEX", "ALTER TABLE ... ADD COLUMN", ...
+  Text command;         // "CREATE INDEX", "ALTER TABLE ... ADD COLUMN", ...
   bool concurrently = false;   // already in its CONCURRENTLY form
 
   // Columns and constraints (quoted names).
-  std::string column;
-  std::string column_type;            // format_type output: numeric(10,2)
-  std::string new_column_type;        // ALTER TYPE target
-  std::string default_sql;            // deparsed default expression, "" if none
+  Text column;
+  Text column_type;            // format_type output: numeric(10,2)
+  Text column_base_type;       // for a domain, its base type; else the same as column_type
+  Text new_column_type;        // ALTER TYPE target
+  Text default_sql;            // deparsed default expression, "" if none
   bool default_volatile = false;      // clock_timestamp(), random(), nextval (serial) ...
-  bool identity = false;              // GENERATED ... AS IDENTITY
+  bool domain_checked = false;        // a domain type with constraints: checked on every row
+  bool identity = false;              // serial, or GENERATED ... AS IDENTITY
   bool generated_stored = false;      // GENERATED ALWAYS AS (...) STORED
   bool not_null = false;              // NOT NULL in the column definition
   bool type_change_rewrites = false;  // ALTER TYPE needs a table rewrite (from the catalog)
   bool has_valid_not_null_check = false;  // a valid CHECK (col IS NOT NULL) exists
-  std::string constraint_name;        // given or chosen
+  Text constraint_name;        // given or chosen
   bool not_valid = false;             // already NOT VALID
-  std::vector<std::string> key_columns;  // UNIQUE / PRIMARY KEY columns
-  std::vector<std::string> nullable_key_columns;  // of those, the ones not yet NOT NULL
+  Span<const Text> key_columns;  // UNIQUE / PRIMARY KEY columns
+  Span<const Text> nullable_key_columns;  // of those, the ones not yet NOT NULL
   bool constraint_rewritable = true;  // false when options we cannot carry over are present
-  std::string new_name;               // RENAME target
-  std::string partition_name;         // DETACH PARTITION: the partition
+  Text new_name;               // RENAME target
+  Text partition_name;         // DETACH PARTITION: the partition
 
   // The statement's own text and where the gather step found insertion points (byte offsets
   // into statement_sql, found with PostgreSQL's lexer; -1 when not applicable).
-  std::string statement_sql;
+  Text statement_sql;
   int concurrently_at = -1;   // where " CONCURRENTLY" goes
-  std::string index_name;     // CREATE INDEX: the name, chosen when the statement gave none
+  Text index_name;     // CREATE INDEX: the name, chosen when the statement gave none
+  Text index_qualified_name;  // the same, schema-qualified (for DROP INDEX)
   bool index_named = true;    // the statement named the index
   int not_valid_at = -1;      // where " NOT VALID" goes (end of the constraint)
   int constraint_name_at = -1;  // where "CONSTRAINT name " goes for an unnamed constraint
@@ -103,8 +106,11 @@ struct Operation {
 
 struct StatementFacts {
   TxContext tx = TxContext::Autocommit;
-  std::string sql;  // the statement's text
-  std::vector<Operation> ops;
+  Text sql;  // the statement's text
+  Span<const Operation> ops;
 };
+
+static_assert(std::is_trivially_destructible_v<StatementFacts>,
+              "facts live in palloc memory and must need no destructor");
 
 }  // namespace zd

@@ -1,11 +1,63 @@
+// The guard: gather -> decide -> act, for the statements some rule looks at.
 #include "pg/guard.hpp"
 
+#include "pg/gather.hpp"
+#include "pg/guc.hpp"
+#include "pg/lock_cap.hpp"
+#include "pg/plan.hpp"
+#include "pg/rewrite.hpp"
 #include "pg/utility_hook.hpp"
 
 namespace zd::pg {
 namespace {
-int own_step_depth = 0;
+
+struct OriginalStatement {
+  PlannedStmt *pstmt;
+  const char *query_string;
+  bool read_only_tree;
+  ProcessUtilityContext context;
+  ParamListInfo params;
+  QueryEnvironment *query_env;
+  DestReceiver *dest;
+  QueryCompletion *qc;
+};
+
+void run_original(void *arg) {
+  OriginalStatement *s = (OriginalStatement *) arg;
+  call_next_process_utility(s->pstmt, s->query_string, s->read_only_tree, s->context, s->params,
+                            s->query_env, s->dest, s->qc);
 }
+
+int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
+
+pg_attribute_noreturn() void refuse(const Plan *plan) {
+  const PlanFinding &f = plan->findings[0];
+  ereport(LOG, (errmsg("zero_downtime: refused (%s): %s", f.rule, f.message), errhidestmt(true)));
+  ereport(ERROR, (errcode(sqlstate_code(f.sqlstate)), errmsg("%s", f.message),
+                  errdetail("%s", f.detail), errhint("%s", f.hint)));
+  pg_unreachable();
+}
+
+void warn(const Plan *plan) {
+  for (int i = 0; i < plan->n_findings; i++) {
+    const PlanFinding &f = plan->findings[i];
+    ereport(WARNING, (errmsg("zero_downtime: %s", f.message), errdetail("%s", f.detail),
+                      errhint("%s", f.hint)));
+  }
+}
+
+// Statements that PostgreSQL refuses to run inside a subtransaction (PreventInTransactionBlock)
+// can only be capped, not retried.
+bool can_run_in_subtransaction(const Node *stmt) {
+  switch (nodeTag(stmt)) {
+    case T_VacuumStmt: return false;
+    case T_ClusterStmt: return ((const ClusterStmt *) stmt)->relation != nullptr;
+    case T_ReindexStmt: return ((const ReindexStmt *) stmt)->relation != nullptr;
+    default: return true;
+  }
+}
+
+}  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
   switch (nodeTag(stmt)) {
@@ -17,19 +69,45 @@ bool guard_has_rules_for(const Node *stmt) {
     case T_VacuumStmt:
     case T_ClusterStmt:
     case T_RenameStmt:
+    case T_LockStmt:
+    case T_CreateTrigStmt:
+    case T_TruncateStmt:
       return true;
     default:
       return false;
   }
 }
 
-bool guard_is_running_own_step() { return own_step_depth > 0; }
-
 void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
                            ProcessUtilityContext context, ParamListInfo params,
                            QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
-  call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
-                            dest, qc);
+  OriginalStatement original{pstmt, query_string, read_only_tree, context,
+                             params, query_env,    dest,           qc};
+  const zd::TxContext tx = current_tx_context(context);
+  zd::StatementFacts *facts = gather_statement(pstmt->utilityStmt, query_string,
+                                               pstmt->stmt_location, pstmt->stmt_len, tx);
+  if (facts == nullptr) {
+    run_original(&original);
+    return;
+  }
+  Plan *plan = decide_plan(facts);
+  switch (plan->verdict) {
+    case zd::Verdict::Refuse:
+      refuse(plan);
+    case zd::Verdict::Warn:
+      warn(plan);
+      run_original(&original);
+      return;
+    case zd::Verdict::Rewrite:
+      run_rewrite(plan);
+      return;
+    case zd::Verdict::Allow: {
+      CapTarget target{plan->cap_lock, plan->capped_table, tx == zd::TxContext::Autocommit,
+                       can_run_in_subtransaction(pstmt->utilityStmt)};
+      run_with_lock_cap(target, run_original, &original);
+      return;
+    }
+  }
 }
 
 }  // namespace zd::pg

@@ -13,9 +13,6 @@ namespace zd::pg {
 // fast path calls it for every utility statement.
 bool guard_has_rules_for(const Node *stmt);
 
-// True while the guard itself runs the steps of a rewrite (they are not guarded again).
-bool guard_is_running_own_step();
-
 void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
                            ProcessUtilityContext context, ParamListInfo params,
                            QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc);

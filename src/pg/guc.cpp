@@ -1,14 +1,32 @@
 // Definitions of the zero_downtime.* settings (see guc.hpp and the README's reference).
 #include "pg/guc.hpp"
 
+#include "core/rule_catalog.hpp"
+
+#include <climits>
+#include <cstdlib>
+
 extern "C" {
 #include "utils/guc.h"
+#include "utils/varlena.h"
 }
 
 namespace zd::pg {
 
 int guc_mode = kModeEnforce;
 int guc_debug_fault = kFaultNone;
+int guc_small_table_size_kb = 10 * 1024;
+int guc_lock_timeout_ms = 1000;
+int guc_lock_retries = 5;
+int guc_lock_retry_budget_ms = 60 * 1000;
+
+namespace {
+char *guc_allow = nullptr;
+const char *const kNoRules[] = {nullptr};
+const char *const *allowed_rule_list = kNoRules;
+}  // namespace
+
+const char *const *allowed_rules() { return allowed_rule_list; }
 
 namespace {
 
@@ -28,6 +46,42 @@ const struct config_enum_entry kFaultOptions[] = {
     {nullptr, 0, false},
 };
 
+// Parses and validates zero_downtime.allow once, when it is set, into a malloc'd array of names
+// (GUC "extra" memory, freed by the GUC machinery).
+bool check_allow(char **newval, void **extra, GucSource source) {
+  char *raw = pstrdup(*newval);
+  List *names = NIL;
+  if (!SplitIdentifierString(raw, ',', &names)) {
+    GUC_check_errdetail("List syntax is invalid.");
+    return false;
+  }
+  size_t bytes = sizeof(char *) * (list_length(names) + 1) + strlen(*newval) + 1;
+  char **list = (char **) malloc(bytes);  // GUC "extra" must be malloc memory
+  if (list == nullptr) return false;
+  char *strings = (char *) (list + list_length(names) + 1);
+  int i = 0;
+  ListCell *lc;
+  foreach (lc, names) {
+    const char *name = (const char *) lfirst(lc);
+    if (zd::find_rule(name) == nullptr) {
+      GUC_check_errdetail("\"%s\" is not a zero_downtime rule.", name);
+      GUC_check_errhint("See the rule catalogue in the README, or SELECT name FROM zd_rules().");
+      free(list);
+      return false;
+    }
+    strcpy(strings, name);
+    list[i++] = strings;
+    strings += strlen(name) + 1;
+  }
+  list[i] = nullptr;
+  *extra = list;
+  return true;
+}
+
+void assign_allow(const char *newval, void *extra) {
+  allowed_rule_list = extra ? (const char *const *) extra : kNoRules;
+}
+
 }  // namespace
 
 void define_gucs() {
@@ -43,6 +97,38 @@ void define_gucs() {
       "that failures surface as clean errors.",
       &guc_debug_fault, kFaultNone, kFaultOptions, PGC_SUSET,
       GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+
+  DefineCustomIntVariable(
+      "zero_downtime.small_table_size",
+      "Tables smaller than this are exempt from the lock and rewrite rules.",
+      "Their lock is held for milliseconds; the lock cap still applies.  0: no table is small.",
+      &guc_small_table_size_kb, 10 * 1024, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr,
+      nullptr);
+
+  DefineCustomStringVariable(
+      "zero_downtime.allow", "Rules that do not apply (comma-separated rule names).",
+      "For a maintenance window: SET LOCAL zero_downtime.allow = 'vacuum-full'.", &guc_allow, "",
+      PGC_SUSET, GUC_LIST_INPUT, check_allow, assign_allow, nullptr);
+
+  DefineCustomIntVariable(
+      "zero_downtime.lock_timeout",
+      "The highest lock_timeout for DDL that takes a lock blocking the application.",
+      "A statement waiting for such a lock makes every later query on the table queue behind "
+      "it; this caps that stall.  A lower lock_timeout of the session is kept.",
+      &guc_lock_timeout_ms, 1000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+
+  DefineCustomIntVariable(
+      "zero_downtime.lock_retries",
+      "How many times a capped statement is retried after a lock timeout (autocommit only).",
+      nullptr, &guc_lock_retries, 5, 0, 1000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
+  DefineCustomIntVariable(
+      "zero_downtime.lock_retry_budget",
+      "The most time spent waiting between retries of one statement.",
+      "Backoff doubles from 100 ms (with jitter) up to this total; then the last lock timeout "
+      "is reported with the backends blocking the lock.",
+      &guc_lock_retry_budget_ms, 60 * 1000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr,
+      nullptr);
 
   MarkGUCPrefixReserved("zero_downtime");
 }

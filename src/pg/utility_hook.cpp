@@ -23,8 +23,10 @@ extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
                                    DestReceiver *dest, QueryCompletion *qc) {
   // Fast path: no catalog access, no allocation.  Statements the guard has no rule for
   // (transaction control, SET, SHOW, GRANT, ...) leave here after one switch on the node tag.
+  // The steps of a rewrite run through the rest of the chain, below this hook, so they are not
+  // guarded twice.
   if (guc_mode == kModeOff || IsBinaryUpgrade || creating_extension ||
-      guard_is_running_own_step() || !guard_has_rules_for(pstmt->utilityStmt)) {
+      !guard_has_rules_for(pstmt->utilityStmt)) {
     call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
                               dest, qc);
     return;

@@ -9,7 +9,17 @@ namespace {
 
 constexpr int64_t kGiB = 1024LL * 1024 * 1024;
 
-TableFacts big_table(const std::string &name = "public.orders") {
+// Facts point at their operations; a test keeps them alive in a vector.
+struct Stmt {
+  StatementFacts facts;
+  std::vector<Operation> ops;
+  const StatementFacts &get() {
+    facts.ops = {ops.data(), ops.size()};
+    return facts;
+  }
+};
+
+TableFacts big_table(const char *name = "public.orders") {
   TableFacts t;
   t.name = name;
   t.exists = true;
@@ -19,9 +29,9 @@ TableFacts big_table(const std::string &name = "public.orders") {
   return t;
 }
 
-StatementFacts create_index_stmt(TableFacts table, TxContext tx = TxContext::Autocommit) {
-  StatementFacts s;
-  s.tx = tx;
+Stmt create_index_stmt(TableFacts table, TxContext tx = TxContext::Autocommit) {
+  Stmt s;
+  s.facts.tx = tx;
   Operation op;
   op.kind = OpKind::CreateIndex;
   op.table = std::move(table);
@@ -30,13 +40,13 @@ StatementFacts create_index_stmt(TableFacts table, TxContext tx = TxContext::Aut
   op.statement_sql = "CREATE INDEX orders_a_idx ON orders (a)";
   op.concurrently_at = 12;  // after "CREATE INDEX"
   op.index_name = "orders_a_idx";
-  s.sql = op.statement_sql;
+  s.facts.sql = op.statement_sql;
   s.ops.push_back(op);
   return s;
 }
 
 TEST(CreateIndex, RewrittenToConcurrentlyInAutocommit) {
-  Decision d = decide(create_index_stmt(big_table()), Policy{});
+  Decision d = decide(create_index_stmt(big_table()).get(), Policy{});
   ASSERT_EQ(d.verdict, Verdict::Rewrite);
   ASSERT_EQ(d.steps.size(), 1u);
   EXPECT_EQ(d.steps[0].sql, "CREATE INDEX CONCURRENTLY orders_a_idx ON orders (a)");
@@ -45,16 +55,16 @@ TEST(CreateIndex, RewrittenToConcurrentlyInAutocommit) {
 }
 
 TEST(CreateIndex, UnnamedIndexGetsItsChosenName) {
-  StatementFacts s = create_index_stmt(big_table());
+  Stmt s = create_index_stmt(big_table());
   s.ops[0].statement_sql = "CREATE INDEX ON orders (a)";
   s.ops[0].index_named = false;
-  Decision d = decide(s, Policy{});
+  Decision d = decide(s.get(), Policy{});
   ASSERT_EQ(d.verdict, Verdict::Rewrite);
   EXPECT_EQ(d.steps[0].sql, "CREATE INDEX CONCURRENTLY orders_a_idx ON orders (a)");
 }
 
 TEST(CreateIndex, RefusedInsideTransactionBlockWithClientHints) {
-  Decision d = decide(create_index_stmt(big_table(), TxContext::TransactionBlock), Policy{});
+  Decision d = decide(create_index_stmt(big_table(), TxContext::TransactionBlock).get(), Policy{});
   ASSERT_EQ(d.verdict, Verdict::Refuse);
   const Finding &f = d.findings[0];
   EXPECT_EQ(f.sqlstate, "ZD001");
@@ -78,11 +88,11 @@ TEST(CreateIndex, AllowedOnSmallNewAndTemporaryTables) {
   TableFacts temp = big_table();
   temp.temporary = true;
   for (const TableFacts &t : {small, fresh, temp})
-    EXPECT_EQ(decide(create_index_stmt(t), Policy{}).verdict, Verdict::Allow);
+    EXPECT_EQ(decide(create_index_stmt(t).get(), Policy{}).verdict, Verdict::Allow);
   // The small table still gets its lock capped; new and temporary tables need no cap.
-  EXPECT_EQ(decide(create_index_stmt(small), Policy{}).cap_lock, Lock::Share);
-  EXPECT_EQ(decide(create_index_stmt(fresh), Policy{}).cap_lock, Lock::None);
-  EXPECT_EQ(decide(create_index_stmt(temp), Policy{}).cap_lock, Lock::None);
+  EXPECT_EQ(decide(create_index_stmt(small).get(), Policy{}).cap_lock, Lock::Share);
+  EXPECT_EQ(decide(create_index_stmt(fresh).get(), Policy{}).cap_lock, Lock::None);
+  EXPECT_EQ(decide(create_index_stmt(temp).get(), Policy{}).cap_lock, Lock::None);
 }
 
 TEST(CreateIndex, SmallTableSizeZeroMeansNoTableIsSmall) {
@@ -90,18 +100,18 @@ TEST(CreateIndex, SmallTableSizeZeroMeansNoTableIsSmall) {
   small.size_bytes = 8192;
   Policy p;
   p.small_table_bytes = 0;
-  EXPECT_EQ(decide(create_index_stmt(small), p).verdict, Verdict::Rewrite);
+  EXPECT_EQ(decide(create_index_stmt(small).get(), p).verdict, Verdict::Rewrite);
 }
 
 TEST(Modes, WarnKeepsTheFindingAndOffDecidesNothing) {
   Policy warn;
   warn.mode = Mode::Warn;
-  Decision d = decide(create_index_stmt(big_table()), warn);
+  Decision d = decide(create_index_stmt(big_table()).get(), warn);
   EXPECT_EQ(d.verdict, Verdict::Warn);
   EXPECT_EQ(d.findings.size(), 1u);
   Policy off;
   off.mode = Mode::Off;
-  Decision o = decide(create_index_stmt(big_table()), off);
+  Decision o = decide(create_index_stmt(big_table()).get(), off);
   EXPECT_EQ(o.verdict, Verdict::Allow);
   EXPECT_EQ(o.cap_lock, Lock::None);
 }
@@ -109,13 +119,13 @@ TEST(Modes, WarnKeepsTheFindingAndOffDecidesNothing) {
 TEST(Modes, AllowListSilencesOneRule) {
   Policy p;
   p.allowed_rules = {"create-index"};
-  Decision d = decide(create_index_stmt(big_table()), p);
+  Decision d = decide(create_index_stmt(big_table()).get(), p);
   EXPECT_EQ(d.verdict, Verdict::Allow);
   EXPECT_EQ(d.cap_lock, Lock::Share);  // still capped
 }
 
-StatementFacts set_not_null_stmt() {
-  StatementFacts s;
+Stmt set_not_null_stmt() {
+  Stmt s;
   Operation op;
   op.kind = OpKind::SetNotNull;
   op.table = big_table();
@@ -124,13 +134,13 @@ StatementFacts set_not_null_stmt() {
   op.column = "customer_id";
   op.constraint_name = "orders_customer_id_not_null";
   op.statement_sql = "ALTER TABLE orders ALTER customer_id SET NOT NULL";
-  s.sql = op.statement_sql;
+  s.facts.sql = op.statement_sql;
   s.ops.push_back(op);
   return s;
 }
 
 TEST(SetNotNull, FourStepsEachInItsOwnTransaction) {
-  Decision d = decide(set_not_null_stmt(), Policy{});
+  Decision d = decide(set_not_null_stmt().get(), Policy{});
   ASSERT_EQ(d.verdict, Verdict::Rewrite);
   ASSERT_EQ(d.steps.size(), 4u);
   EXPECT_EQ(d.steps[0].sql,
@@ -145,17 +155,23 @@ TEST(SetNotNull, FourStepsEachInItsOwnTransaction) {
 }
 
 TEST(SetNotNull, AllowedWhenAValidCheckExists) {
-  StatementFacts s = set_not_null_stmt();
+  Stmt s = set_not_null_stmt();
   s.ops[0].has_valid_not_null_check = true;
-  EXPECT_EQ(decide(s, Policy{}).verdict, Verdict::Allow);
+  EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Allow);
 }
 
 TEST(FailureReport, SaysWhatIsLeftAndHowToFinishOrUndo) {
-  Decision d = decide(set_not_null_stmt(), Policy{});
+  Decision d = decide(set_not_null_stmt().get(), Policy{});
   FailureReport r = describe_failed_rewrite("set-not-null", d.steps, 1);
   EXPECT_NE(r.detail.find("step 2 failed"), std::string::npos);
-  EXPECT_NE(r.detail.find("Steps 1 to 1 had committed"), std::string::npos);
-  EXPECT_NE(r.detail.find("helper constraint orders_customer_id_not_null"), std::string::npos);
+  EXPECT_NE(r.detail.find("Committed before it: the helper constraint "
+                          "orders_customer_id_not_null (NOT VALID)."),
+            std::string::npos);
+  EXPECT_NE(r.detail.find("The failed step left nothing behind."), std::string::npos);
+  // The NOT VALID constraint is progress: finishing validates it, it does not drop it.
+  EXPECT_NE(r.hint.find("then run outside a transaction block:\nALTER TABLE public.orders "
+                        "VALIDATE"),
+            std::string::npos);
   EXPECT_NE(r.hint.find("VALIDATE CONSTRAINT orders_customer_id_not_null;\nALTER TABLE "
                         "public.orders ALTER COLUMN customer_id SET NOT NULL;"),
             std::string::npos);
@@ -168,23 +184,53 @@ TEST(FailureReport, FirstStepFailingLeavesNothingWhenItLeavesNothing) {
   Step s;
   s.sql = "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID";
   FailureReport r = describe_failed_rewrite("add-check", {s}, 0);
-  EXPECT_NE(r.detail.find("Nothing is left behind"), std::string::npos);
+  EXPECT_NE(r.detail.find("The failed step left nothing behind"), std::string::npos);
+  EXPECT_EQ(r.hint.find("To undo"), std::string::npos);
 }
 
 TEST(AlterTable, SeveralSubcommandsCannotBeRewritten) {
-  StatementFacts s = set_not_null_stmt();
+  Stmt s = set_not_null_stmt();
   Operation other;
   other.kind = OpKind::OtherLocking;
   other.table = big_table();
   other.lock = Lock::AccessExclusive;
   s.ops.push_back(other);
-  Decision d = decide(s, Policy{});
+  Decision d = decide(s.get(), Policy{});
   ASSERT_EQ(d.verdict, Verdict::Refuse);
   EXPECT_NE(d.findings[0].detail.find("split them"), std::string::npos);
 }
 
+TEST(FailureReport, AFailedConcurrentBuildIsCleanedUpBeforeTheRetry) {
+  Step build;
+  build.sql = "CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)";
+  build.leaves_on_failure = "an INVALID index i";
+  build.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS public.i";
+  build.retry_needs_cleanup = true;
+  FailureReport r = describe_failed_rewrite("create-index", {build}, 0);
+  EXPECT_NE(r.hint.find("then run outside a transaction block:\nDROP INDEX CONCURRENTLY IF "
+                        "EXISTS public.i;\nCREATE UNIQUE INDEX CONCURRENTLY i ON t (a);"),
+            std::string::npos);
+  EXPECT_NE(r.hint.find("To undo instead:\nDROP INDEX CONCURRENTLY IF EXISTS public.i;"),
+            std::string::npos);
+}
+
+TEST(Locks, ConflictTableMatchesPostgres) {
+  EXPECT_TRUE(locks_conflict(Lock::AccessShare, Lock::AccessExclusive));
+  EXPECT_FALSE(locks_conflict(Lock::AccessShare, Lock::Share));
+  EXPECT_TRUE(locks_conflict(Lock::RowExclusive, Lock::Share));
+  EXPECT_FALSE(locks_conflict(Lock::RowExclusive, Lock::ShareUpdateExclusive));
+  EXPECT_TRUE(locks_conflict(Lock::ShareUpdateExclusive, Lock::ShareUpdateExclusive));
+  EXPECT_FALSE(locks_conflict(Lock::Share, Lock::Share));
+  EXPECT_TRUE(locks_conflict(Lock::RowShare, Lock::Exclusive));
+  for (int held = 1; held <= 8; ++held)
+    for (int requested = 1; requested <= 8; ++requested)
+      EXPECT_EQ(locks_conflict(Lock(held), Lock(requested)),
+                locks_conflict(Lock(requested), Lock(held)))
+          << "PostgreSQL's conflict table is symmetric";
+}
+
 TEST(Breaking, DropTableRefusedEvenWhenSmallButNotWhenEmpty) {
-  StatementFacts s;
+  Stmt s;
   Operation op;
   op.kind = OpKind::DropTable;
   op.table = big_table();
@@ -192,9 +238,9 @@ TEST(Breaking, DropTableRefusedEvenWhenSmallButNotWhenEmpty) {
   op.lock = Lock::AccessExclusive;
   op.statement_sql = "DROP TABLE orders";
   s.ops.push_back(op);
-  EXPECT_EQ(decide(s, Policy{}).verdict, Verdict::Refuse);
+  EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Refuse);
   s.ops[0].table.empty = true;
-  EXPECT_EQ(decide(s, Policy{}).verdict, Verdict::Allow);
+  EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Allow);
 }
 
 TEST(Format, BytesLikePgSizePretty) {

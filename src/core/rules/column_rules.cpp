@@ -38,24 +38,45 @@ RuleResult add_column(const RuleContext &ctx) {
         rewrite_detail,
         "Add a plain column, fill new rows with a trigger, and existing rows in batches:\n" +
             add_plain + "\n-- a BEFORE INSERT OR UPDATE trigger that sets " + op.column +
-            "\n" + backfill_call(op, op.column, quote_literal_text(op.default_sql)));
+            " to the generation expression\n" +
+            backfill_call(op, op.column, "<the generation expression>"));
 
-  if (op.identity || op.default_volatile) {
-    const std::string what = op.identity ? "a serial or identity column" : "a volatile default";
+  if (op.identity || op.default_volatile || op.domain_checked) {
+    const std::string what = op.identity         ? "a serial or identity column"
+                             : op.domain_checked ? "a domain type with constraints"
+                                                 : "a volatile default";
+    const std::string why =
+        op.identity         ? "Every existing row needs its own sequence value."
+        : op.domain_checked ? "The domain's constraints must be checked against every row."
+                            : "A volatile default must be computed for every existing row; a "
+                              "constant or STABLE default would not.";
     std::string hint = "Add the column without it, set the default for new rows, then fill the "
                        "existing rows in batches:\n" + add_plain + "\n";
-    if (op.identity)
+    if (op.domain_checked)
+      hint = "Add it with the domain's base type, enforce the domain's checks as a CHECK "
+             "constraint added NOT VALID and validated (zero_downtime makes ADD CHECK safe), and "
+             "fill it in batches:\n" + alter + "ADD COLUMN " + op.column + " " +
+             op.column_base_type + ";\n" + alter + "ADD CONSTRAINT <name> CHECK (<the domain's "
+             "checks on " + op.column + ">);\n" +
+             (op.default_sql.empty() ? std::string()
+                                     : alter + "ALTER COLUMN " + op.column + " SET DEFAULT " +
+                                           op.default_sql + ";\n") +
+             backfill_call(op, op.column,
+                           op.default_sql.empty() ? std::string("<value>")
+                                                  : quote_literal_text(op.default_sql));
+    else if (op.identity)
       hint += "CREATE SEQUENCE <sequence> OWNED BY " + op.table.name + "." + op.column + ";\n" +
               alter + "ALTER COLUMN " + op.column + " SET DEFAULT nextval('<sequence>');\n" +
               backfill_call(op, op.column, "nextval(''<sequence>'')");
-    else
+    else if (!op.default_sql.empty())
       hint += alter + "ALTER COLUMN " + op.column + " SET DEFAULT " + op.default_sql + ";\n" +
               backfill_call(op, op.column, quote_literal_text(op.default_sql));
+    else
+      hint += backfill_call(op, op.column, "<value>");
     return make_refusal("add-column-volatile-default",
                         "add-column-volatile-default: ADD COLUMN " + op.column + " with " + what +
                             " would rewrite " + op.table.name,
-                        rewrite_detail + " A volatile default must be computed for every "
-                                         "existing row; a constant or STABLE default would not.",
+                        rewrite_detail + " " + why,
                         hint);
   }
 

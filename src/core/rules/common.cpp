@@ -48,10 +48,13 @@ std::string describe_table(const TableFacts &table) {
   return text + ")";
 }
 
+std::string lock_with_article(Lock lock) {
+  return std::string(lock == Lock::AccessExclusive ? "an " : "a ") + lock_name(lock) + " lock";
+}
+
 std::string lock_detail(const Operation &op, Lock lock, const std::string &duration) {
-  return op.command + " takes " + (lock == Lock::AccessExclusive ? "an " : "a ") +
-         lock_name(lock) + " lock on " + describe_table(op.table) + ", which blocks " +
-         lock_blocks(lock) + ", " + duration + ".";
+  return op.command + " takes " + lock_with_article(lock) + " on " + describe_table(op.table) +
+         ", which blocks " + lock_blocks(lock) + ", " + duration + ".";
 }
 
 std::string insert_at(const std::string &sql, int at, const std::string &text) {
@@ -71,15 +74,14 @@ std::string outside_transaction_hint(const std::string &safe_sql) {
 
 std::string why_no_rewrite(const RuleContext &ctx) {
   if (ctx.stmt.ops.size() > 1)
-    return "it is one of several changes in a single ALTER TABLE; split them into statements "
-           "of their own";
+    return "it is one of several changes in one ALTER TABLE: split them into statements of "
+           "their own";
   switch (ctx.stmt.tx) {
     case TxContext::TransactionBlock:
-      return "it runs inside a transaction block, where the safe form cannot commit between its "
-             "steps";
+      return "it runs inside a transaction block, and the safe form must commit between its steps";
     case TxContext::Nested:
-      return "it runs inside a function, procedure or DO block, where the safe form cannot "
-             "commit between its steps";
+      return "it runs inside a function, procedure or DO block, and the safe form must commit "
+             "between its steps";
     case TxContext::Autocommit:
       break;
   }
@@ -106,7 +108,7 @@ Finding make_rewrite(const std::string &rule, std::string message, std::string d
   f.message = std::move(message);
   f.detail = std::move(detail);
   f.steps = std::move(steps);
-  f.hint = steps_sql(f.steps);
+  f.hint = "The safe form, each statement in its own transaction:\n" + steps_sql(f.steps);
   return f;
 }
 
@@ -123,11 +125,10 @@ Finding rewrite_or_refuse(const RuleContext &ctx, const std::string &rule,
                           const std::string &problem, const std::string &detail,
                           std::vector<Step> steps) {
   if (ctx.can_rewrite())
-    return make_rewrite(rule, rule + ": " + problem + "; rewritten into its safe form", detail,
-                        std::move(steps));
+    return make_rewrite(rule, rule + ": " + problem, detail, std::move(steps));
   return make_refusal(rule, rule + ": " + problem,
-                      detail + " The safe form cannot be used because " + why_no_rewrite(ctx) +
-                          ".",
+                      detail + " zero_downtime cannot run the safe form for you: " +
+                          why_no_rewrite(ctx) + ".",
                       outside_transaction_hint(steps_sql(steps)));
 }
 

@@ -39,6 +39,9 @@ std::string describe_table(const TableFacts &table);
 // UPDATE and DELETE (reads go on), <duration>."
 std::string lock_detail(const Operation &op, Lock lock, const std::string &duration);
 
+// "a SHARE lock", "an ACCESS EXCLUSIVE lock"
+std::string lock_with_article(Lock lock);
+
 // Inserts `text` at byte offset `at` of `sql`.
 std::string insert_at(const std::string &sql, int at, const std::string &text);
 

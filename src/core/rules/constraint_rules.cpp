@@ -27,24 +27,30 @@ std::vector<Step> not_null_steps(const Operation &op, const std::string &helper,
     set_clauses.push_back("ALTER COLUMN " + c + " SET NOT NULL");
     drop_clauses.push_back("ALTER COLUMN " + c + " DROP NOT NULL");
   }
+  const std::string drop_helper = alter(op) + "DROP CONSTRAINT IF EXISTS " + helper;
   Step add;
   add.sql = alter(op) + "ADD CONSTRAINT " + helper + " CHECK (" + join(conditions, " AND ") +
             ") NOT VALID";
   add.lock = Lock::AccessExclusive;
-  add.undo_sql = alter(op) + "DROP CONSTRAINT IF EXISTS " + helper;
+  add.effect = "the helper constraint " + helper + " (NOT VALID)";
+  add.undo_sql = drop_helper;
   Step validate;
   validate.sql = alter(op) + "VALIDATE CONSTRAINT " + helper;
   validate.lock = Lock::ShareUpdateExclusive;
-  validate.leaves_on_failure = "the helper constraint " + helper +
-                               " (NOT VALID, enforced for new rows only)";
-  validate.cleanup_sql = add.undo_sql;
+  validate.effect = "the helper constraint " + helper + " validated";
   Step set;
   set.sql = alter(op) + join(set_clauses, ", ");
   set.lock = Lock::AccessExclusive;
+  set.effect = join(columns, ", ") + " NOT NULL";
   set.undo_sql = alter(op) + join(drop_clauses, ", ");
+  set.leaves_on_failure = "the validated helper constraint " + helper;
+  set.cleanup_sql = drop_helper;
   Step drop;
   drop.sql = alter(op) + "DROP CONSTRAINT " + helper;
   drop.lock = Lock::AccessExclusive;
+  drop.effect = "the helper constraint " + helper + " dropped";
+  drop.leaves_on_failure = "the helper constraint " + helper + " (redundant now, harmless)";
+  drop.cleanup_sql = drop_helper;
   return {add, validate, set, drop};
 }
 
@@ -63,21 +69,26 @@ RuleResult add_check_or_foreign_key(const RuleContext &ctx) {
   Step add;
   add.sql = add_sql;
   add.lock = op.lock;
+  add.effect = "constraint " + op.constraint_name +
+               " NOT VALID (enforced for new rows, not yet checked on existing ones)";
   add.undo_sql = alter(op) + "DROP CONSTRAINT IF EXISTS " + op.constraint_name;
   Step validate;
   validate.sql = alter(op) + "VALIDATE CONSTRAINT " + op.constraint_name;
   validate.lock = Lock::ShareUpdateExclusive;
-  validate.leaves_on_failure = "constraint " + op.constraint_name +
-                               " NOT VALID: enforced for new rows, not yet checked on existing ones";
-  validate.cleanup_sql = add.undo_sql;
   const std::string what = fk ? "ADD FOREIGN KEY" : "ADD CHECK";
-  return rewrite_or_refuse(
-      ctx, rule, what + " on " + op.table.name + " would scan it under a " + lock_name(op.lock) +
-                     " lock",
-      lock_detail(op, op.lock,
-                  fk ? "on both tables while it checks every existing row"
-                     : "while it checks every existing row"),
-      {add, validate});
+  const std::string problem =
+      what + " on " + op.table.name + " would scan it under " + lock_with_article(op.lock);
+  const std::string detail = lock_detail(
+      op, op.lock,
+      fk ? "on both tables while it checks every existing row" : "while it checks every existing row");
+  if (!op.constraint_rewritable)
+    return make_refusal(rule, rule + ": " + problem,
+                        detail + " PostgreSQL 15 cannot add a NOT VALID foreign key to a "
+                                 "partitioned table.",
+                        "Add it NOT VALID to each partition and VALIDATE it there, outside a "
+                        "transaction block, then add it to the partitioned table (the check "
+                        "then finds every partition already validated).");
+  return rewrite_or_refuse(ctx, rule, problem, detail, {add, validate});
 }
 
 RuleResult set_not_null(const RuleContext &ctx) {
@@ -90,7 +101,7 @@ RuleResult set_not_null(const RuleContext &ctx) {
       "SET NOT NULL on " + op.table.name + "." + op.column + " would scan the table under an "
           "ACCESS EXCLUSIVE lock",
       lock_detail(op, op.lock, "while it checks every row for NULLs"),
-      not_null_steps(op, op.constraint_name, {op.column}));
+      not_null_steps(op, op.constraint_name, {op.column.str()}));
 }
 
 RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
@@ -104,14 +115,16 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
   const std::string detail = lock_detail(op, op.lock, "for the whole index build");
   std::vector<Step> steps;
   if (pk && !op.nullable_key_columns.empty())
-    steps = not_null_steps(op, op.constraint_name + "_not_null", op.nullable_key_columns);
+    steps = not_null_steps(op, op.constraint_name + "_not_null", to_strings(op.nullable_key_columns));
   Step build;
   build.sql = "CREATE UNIQUE INDEX CONCURRENTLY " + op.constraint_name + " ON " + op.table.name +
-              " (" + join(op.key_columns, ", ") + ")";
+              " (" + join(to_strings(op.key_columns), ", ") + ")";
   build.lock = Lock::ShareUpdateExclusive;
+  build.effect = "the unique index " + op.constraint_name;
   build.leaves_on_failure =
       "an INVALID index " + op.constraint_name + " that every write still updates";
-  build.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.constraint_name;
+  build.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.index_qualified_name;
+  build.retry_needs_cleanup = true;
   build.undo_sql = build.cleanup_sql;
   Step attach;
   attach.sql = alter(op) + "ADD CONSTRAINT " + op.constraint_name +

@@ -25,7 +25,8 @@ RuleResult create_index(const RuleContext &ctx) {
                        op.index_named ? " CONCURRENTLY" : " CONCURRENTLY " + op.index_name);
   step.lock = Lock::ShareUpdateExclusive;
   step.leaves_on_failure = "an INVALID index " + op.index_name + " that every write still updates";
-  step.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.index_name;
+  step.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.index_qualified_name;
+  step.retry_needs_cleanup = true;
   return rewrite_or_refuse(ctx, "create-index",
                            "CREATE INDEX on " + op.table.name + " would block writes",
                            lock_detail(op, op.lock, "for the whole index build"), {step});
@@ -33,14 +34,16 @@ RuleResult create_index(const RuleContext &ctx) {
 
 RuleResult drop_index(const RuleContext &ctx) {
   const Operation &op = ctx.op;
-  if (op.concurrently || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  // Indexes of partitioned tables cannot be dropped CONCURRENTLY: only the lock cap applies.
+  if (op.concurrently || op.table.partitioned || exempt_from_lock_rules(op.table, ctx.policy))
+    return std::nullopt;
   Step step;
-  step.sql = "DROP INDEX CONCURRENTLY " + op.index_name;
+  step.sql = "DROP INDEX CONCURRENTLY " + op.index_qualified_name;
   step.lock = Lock::ShareUpdateExclusive;
-  step.leaves_on_failure = "index " + op.index_name + ", possibly marked INVALID";
+  step.leaves_on_failure = "index " + op.index_qualified_name + ", possibly marked INVALID";
   step.cleanup_sql = step.sql;
   const std::string problem =
-      "DROP INDEX " + op.index_name + " would block every query on " + op.table.name;
+      "DROP INDEX " + op.index_qualified_name + " would block every query on " + op.table.name;
   const std::string detail = lock_detail(op, op.lock, "until every query using it has finished");
   if (!op.drop_single_without_cascade)
     return make_refusal("drop-index", "drop-index: " + problem,
@@ -61,6 +64,7 @@ RuleResult reindex(const RuleContext &ctx) {
   step.cleanup_sql = "SELECT format('DROP INDEX CONCURRENTLY %s;', indexrelid::regclass) FROM "
                      "pg_index WHERE NOT indisvalid AND indexrelid::regclass::text LIKE "
                      "'%_ccnew%' \\gexec";
+  step.retry_needs_cleanup = true;
   return rewrite_or_refuse(
       ctx, "reindex", "REINDEX of " + op.table.name + " would block writes",
       lock_detail(op, op.lock,

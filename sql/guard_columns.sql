@@ -1,0 +1,45 @@
+-- add-column-volatile-default, add-column-generated-stored, add-column-not-null,
+-- alter-column-type: refused where PostgreSQL would rewrite or scan the table; the instant
+-- forms pass.  Rewrites are decided from the catalog (coercions, typmods, domains), as
+-- tablecmds.c decides them, not from type names.
+CREATE EXTENSION zero_downtime;
+SET zero_downtime.small_table_size = 0;
+CREATE TABLE accounts (id int, name varchar(20), balance numeric(10,2), created timestamp);
+INSERT INTO accounts SELECT g, 'a' || g, g, '2026-01-01' FROM generate_series(1, 100) g;
+
+-- Refused: a rewrite of every row.
+ALTER TABLE accounts ADD COLUMN seen timestamptz DEFAULT clock_timestamp();
+ALTER TABLE accounts ADD COLUMN token uuid DEFAULT gen_random_uuid();
+ALTER TABLE accounts ADD COLUMN seq bigserial;
+ALTER TABLE accounts ADD COLUMN ident int GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE accounts ADD COLUMN double_balance numeric GENERATED ALWAYS AS (balance * 2) STORED;
+CREATE DOMAIN positive_int AS int CHECK (VALUE > 0);
+ALTER TABLE accounts ADD COLUMN score positive_int DEFAULT 1;
+-- Refused: NOT NULL without a default can only fail on a table with rows.
+ALTER TABLE accounts ADD COLUMN region text NOT NULL;
+
+-- Allowed: instant since PostgreSQL 11 (constant or STABLE default, or none).
+ALTER TABLE accounts ADD COLUMN note text;
+ALTER TABLE accounts ADD COLUMN status text NOT NULL DEFAULT 'active';
+ALTER TABLE accounts ADD COLUMN updated timestamptz DEFAULT now();
+CREATE DOMAIN any_text AS text;
+ALTER TABLE accounts ADD COLUMN label any_text DEFAULT 'x';
+
+-- alter-column-type: refused when the stored bytes change ...
+ALTER TABLE accounts ALTER COLUMN id TYPE bigint;
+ALTER TABLE accounts ALTER COLUMN name TYPE varchar(10);
+ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(12,3);
+ALTER TABLE accounts ALTER COLUMN note TYPE positive_int USING 1;
+-- ... allowed when they do not (binary-coercible, wider typmod, unconstrained domain).
+ALTER TABLE accounts ALTER COLUMN name TYPE varchar(40);
+ALTER TABLE accounts ALTER COLUMN name TYPE text;
+ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(14,2);
+ALTER TABLE accounts ALTER COLUMN note TYPE any_text;
+\d accounts
+
+SET zero_downtime.mode = off;
+DROP TABLE accounts;
+DROP DOMAIN positive_int;
+DROP DOMAIN any_text;
+RESET zero_downtime.mode;
+DROP EXTENSION zero_downtime;

@@ -1,0 +1,73 @@
+-- add-check, add-foreign-key, set-not-null, add-unique, add-primary-key, add-exclude.  Each
+-- rewrite commits step by step; a failure part way says what was committed and left behind,
+-- with the SQL to finish or to undo.
+CREATE EXTENSION zero_downtime;
+SET zero_downtime.small_table_size = 0;
+CREATE TABLE customers (id int NOT NULL, email text);
+INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 100) g;
+CREATE UNIQUE INDEX CONCURRENTLY customers_id ON customers (id);
+CREATE TABLE orders (id int, customer int, qty int);
+INSERT INTO orders SELECT g, g % 100 + 1, g % 7 FROM generate_series(1, 1000) g;
+
+-- add-check: NOT VALID, then VALIDATE.  Unnamed: the guard names it.
+ALTER TABLE orders ADD CONSTRAINT orders_qty_nonneg CHECK (qty >= 0);
+ALTER TABLE orders ADD CHECK (id > 0);
+SELECT conname, convalidated FROM pg_constraint
+ WHERE conrelid = 'orders'::regclass AND contype = 'c' ORDER BY 1;
+-- Validation fails: the NOT VALID constraint stays, and the error says how to finish or undo.
+ALTER TABLE orders ADD CONSTRAINT orders_qty_pos CHECK (qty > 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT conname, convalidated FROM pg_constraint WHERE conname = 'orders_qty_pos';
+ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_qty_pos;
+-- The safe forms are untouched.
+ALTER TABLE orders ADD CONSTRAINT orders_qty_small CHECK (qty < 100) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_qty_small;
+
+-- add-foreign-key
+ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer) REFERENCES customers (id);
+ALTER TABLE orders ADD FOREIGN KEY (id) REFERENCES customers (id);
+\echo :LAST_ERROR_SQLSTATE
+SELECT conname, convalidated FROM pg_constraint
+ WHERE conrelid = 'orders'::regclass AND contype = 'f' ORDER BY 1;
+ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_id_fkey;
+
+-- set-not-null: four steps, each in its own transaction.
+ALTER TABLE orders ALTER COLUMN customer SET NOT NULL;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'customer';
+SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conname LIKE '%not_null%';
+-- With a valid CHECK (col IS NOT NULL) SET NOT NULL does not scan: allowed as written.
+ALTER TABLE orders ADD CONSTRAINT orders_qty_nn CHECK (qty IS NOT NULL) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_qty_nn;
+ALTER TABLE orders ALTER COLUMN qty SET NOT NULL;
+-- NULLs present: validation fails and the helper constraint is named.
+UPDATE orders SET id = NULL WHERE id = 1;
+ALTER TABLE orders ALTER COLUMN id SET NOT NULL;
+ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_id_not_null;
+SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conname LIKE '%not_null%';
+DELETE FROM orders WHERE id IS NULL;
+
+-- add-unique: CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX.
+ALTER TABLE customers ADD CONSTRAINT customers_email_key UNIQUE (email);
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'customers'::regclass ORDER BY 1;
+-- Options it does not carry over: refused, with the steps to adapt.
+ALTER TABLE customers ADD CONSTRAINT customers_email_key2 UNIQUE (email) INCLUDE (id);
+-- Already the safe form:
+ALTER TABLE customers ADD CONSTRAINT customers_id_key UNIQUE USING INDEX customers_id;
+
+-- add-primary-key: the NOT NULL steps first (id is nullable), then the index, then the key.
+ALTER TABLE orders ADD PRIMARY KEY (id);
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'p';
+-- Duplicates: the NOT NULL steps commit, the index build fails.
+CREATE TABLE items (id int, name text);
+INSERT INTO items VALUES (1, 'a'), (1, 'b');
+ALTER TABLE items ADD PRIMARY KEY (id);
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'id';
+SELECT indexrelid::regclass AS invalid_index FROM pg_index WHERE indrelid = 'items'::regclass AND NOT indisvalid;
+
+-- add-exclude: no online form.
+ALTER TABLE customers ADD CONSTRAINT customers_no_overlap EXCLUDE USING btree (id WITH =);
+
+SET zero_downtime.mode = off;
+DROP TABLE items, orders, customers;
+RESET zero_downtime.mode;
+DROP EXTENSION zero_downtime;

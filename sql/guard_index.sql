@@ -1,0 +1,58 @@
+-- create-index, drop-index, reindex, refresh-materialized-view: rewritten into their
+-- CONCURRENTLY form in autocommit, refused inside a transaction block; the safe forms run
+-- untouched (no NOTICE).
+CREATE EXTENSION zero_downtime;
+SET zero_downtime.small_table_size = 0;  -- every table counts as large here
+CREATE TABLE orders (id int, customer int, note text);
+INSERT INTO orders SELECT g, g % 10, 'n' || g FROM generate_series(1, 1000) g;
+
+-- create-index: rewritten; an unnamed index gets its name from the guard.
+CREATE INDEX orders_customer ON orders (customer);
+CREATE INDEX ON orders (note);
+-- The safe form is left alone.
+CREATE INDEX CONCURRENTLY orders_id ON orders (id);
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
+ WHERE indrelid = 'orders'::regclass ORDER BY 1;
+-- Inside a transaction block the rewrite is impossible: refused, with the safe SQL.
+BEGIN;
+CREATE INDEX orders_id2 ON orders (id);
+ROLLBACK;
+-- Several statements in one query string run as one implicit transaction block.
+CREATE INDEX orders_a ON orders (id)\; CREATE INDEX orders_b ON orders (id);
+\echo :LAST_ERROR_SQLSTATE
+-- Failure part way: duplicates make the concurrent build fail; its INVALID index is named,
+-- with the SQL to remove it.
+CREATE UNIQUE INDEX orders_customer_key ON orders (customer);
+\echo :LAST_ERROR_SQLSTATE
+SELECT indexrelid::regclass AS invalid_index FROM pg_index
+ WHERE indrelid = 'orders'::regclass AND NOT indisvalid;
+DROP INDEX CONCURRENTLY IF EXISTS public.orders_customer_key;
+SELECT count(*) AS invalid_indexes FROM pg_index WHERE indrelid = 'orders'::regclass AND NOT indisvalid;
+
+-- drop-index: rewritten when it is one index without CASCADE, else refused.
+DROP INDEX orders_id;
+DROP INDEX orders_customer, orders_note_idx;
+DROP INDEX orders_customer CASCADE;
+DROP INDEX CONCURRENTLY orders_note_idx;
+
+-- reindex: rewritten, whatever the options before the kind.
+REINDEX INDEX orders_customer;
+REINDEX (VERBOSE false) TABLE orders;
+REINDEX TABLE CONCURRENTLY orders;
+
+-- refresh-materialized-view: CONCURRENTLY needs a unique index.
+CREATE MATERIALIZED VIEW order_counts AS
+  SELECT customer, count(*) AS n FROM orders GROUP BY customer;
+REFRESH MATERIALIZED VIEW order_counts;
+CREATE UNIQUE INDEX order_counts_customer ON order_counts (customer);
+REFRESH MATERIALIZED VIEW order_counts;
+-- WITH NO DATA is instant, and refreshing an unpopulated view makes nobody wait.
+REFRESH MATERIALIZED VIEW order_counts WITH NO DATA;
+REFRESH MATERIALIZED VIEW order_counts;
+SELECT count(*) AS customers FROM order_counts;
+
+SET zero_downtime.mode = off;
+DROP MATERIALIZED VIEW order_counts;
+DROP TABLE orders;
+RESET zero_downtime.mode;
+DROP EXTENSION zero_downtime;

@@ -1,0 +1,65 @@
+// The call from the PostgreSQL side into the pure decide layer, through run_cpp, and the copy
+// of its C++ result into palloc memory.
+#include "core/decide.hpp"
+#include "pg/boundary.hpp"
+#include "pg/guc.hpp"
+#include "pg/plan.hpp"
+
+#include <string>
+
+namespace zd::pg {
+namespace {
+
+// palloc from C++ code: an out-of-memory ERROR becomes a C++ exception, never a longjmp.
+char *copy_text(const std::string &text) {
+  return call_pg([&text] { return pnstrdup(text.data(), text.size()); });
+}
+
+template <typename T>
+T *zeroed_array(size_t n) {
+  return static_cast<T *>(call_pg([n] { return palloc0(sizeof(T) * (n > 0 ? n : 1)); }));
+}
+
+zd::Policy current_policy() {
+  zd::Policy policy;
+  policy.mode = guc_mode == kModeOff    ? zd::Mode::Off
+                : guc_mode == kModeWarn ? zd::Mode::Warn
+                                        : zd::Mode::Enforce;
+  policy.small_table_bytes = static_cast<int64_t>(guc_small_table_size_kb) * 1024;
+  policy.lock_timeout_ms = guc_lock_timeout_ms;
+  for (const char *const *rule = allowed_rules(); *rule != nullptr; ++rule)
+    policy.allowed_rules.emplace_back(*rule);
+  return policy;
+}
+
+Plan *make_plan(const zd::StatementFacts *facts) {
+  const zd::Decision d = zd::decide(*facts, current_policy());
+  Plan *plan = zeroed_array<Plan>(1);
+  plan->verdict = d.verdict;
+  plan->cap_lock = d.cap_lock;
+  plan->capped_table = copy_text(d.capped_table);
+  plan->n_findings = static_cast<int>(d.findings.size());
+  plan->findings = zeroed_array<PlanFinding>(d.findings.size());
+  for (size_t i = 0; i < d.findings.size(); ++i) {
+    const zd::Finding &f = d.findings[i];
+    plan->findings[i] = PlanFinding{copy_text(f.rule), copy_text(f.sqlstate),
+                                    copy_text(f.message), copy_text(f.detail),
+                                    copy_text(f.hint)};
+  }
+  plan->n_steps = static_cast<int>(d.steps.size());
+  plan->steps = zeroed_array<PlanStep>(d.steps.size());
+  for (size_t i = 0; i < d.steps.size(); ++i) {
+    const zd::FailureReport r = zd::describe_failed_rewrite(d.findings[0].rule, d.steps, i);
+    plan->steps[i] = PlanStep{copy_text(d.steps[i].sql), d.steps[i].lock, copy_text(r.detail),
+                              copy_text(r.hint)};
+  }
+  return plan;
+}
+
+}  // namespace
+
+Plan *decide_plan(const zd::StatementFacts *facts) {
+  return run_cpp("the guard's decision", [facts] { return make_plan(facts); });
+}
+
+}  // namespace zd::pg

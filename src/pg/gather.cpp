@@ -1,0 +1,86 @@
+// Dispatch from node tag to the gather function of each statement family, and what all of
+// them share.
+#include "pg/gather_internal.hpp"
+
+#include "pg/table_facts.hpp"
+
+#include <new>
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/namespace.h"
+}
+
+namespace zd::pg {
+
+static_assert(AccessShareLock == 1 && AccessExclusiveLock == 8 &&
+                  (int) zd::Lock::AccessShare == 1 && (int) zd::Lock::AccessExclusive == 8,
+              "zd::Lock follows PostgreSQL's lock mode numbers");
+
+zd::Lock lock_from_lockmode(LOCKMODE mode) {
+  return (mode >= AccessShareLock && mode <= AccessExclusiveLock) ? (zd::Lock) mode
+                                                                  : zd::Lock::None;
+}
+
+Oid lookup_relation(const RangeVar *rv) {
+  return rv != nullptr ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+}
+
+int statement_offset(const Gathering *g, int parse_location) {
+  return parse_location >= 0 ? parse_location - g->location : -1;
+}
+
+zd::Operation *add_operation(Gathering *g, zd::OpKind kind, Oid relid, LOCKMODE lock,
+                             const char *command, bool check_empty) {
+  zd::Operation *op = new (palloc(sizeof(zd::Operation))) zd::Operation();
+  op->kind = kind;
+  op->lock = lock_from_lockmode(lock);
+  op->command = command;
+  op->statement_sql = g->sql;
+  fill_table_facts(relid, check_empty, &op->table);
+  g->ops = lappend(g->ops, op);
+  return op;
+}
+
+zd::TxContext current_tx_context(ProcessUtilityContext context) {
+  if (context != PROCESS_UTILITY_TOPLEVEL) return zd::TxContext::Nested;
+  if (IsTransactionBlock() || IsSubTransaction()) return zd::TxContext::TransactionBlock;
+  return zd::TxContext::Autocommit;
+}
+
+zd::StatementFacts *gather_statement(Node *statement, const char *query_string, int location,
+                                     int length, zd::TxContext tx) {
+  Gathering g;
+  if (location < 0) location = 0;
+  g.location = location;
+  g.sql = length > 0 ? pnstrdup(query_string + location, length)
+                     : pstrdup(query_string + location);
+  g.ops = NIL;
+
+  switch (nodeTag(statement)) {
+    case T_IndexStmt: gather_create_index(&g, (IndexStmt *) statement); break;
+    case T_DropStmt: gather_drop(&g, (DropStmt *) statement); break;
+    case T_ReindexStmt: gather_reindex(&g, (ReindexStmt *) statement); break;
+    case T_RefreshMatViewStmt: gather_refresh_matview(&g, (RefreshMatViewStmt *) statement); break;
+    case T_AlterTableStmt: gather_alter_table(&g, (AlterTableStmt *) statement); break;
+    case T_RenameStmt: gather_rename(&g, (RenameStmt *) statement); break;
+    case T_VacuumStmt: gather_vacuum(&g, (VacuumStmt *) statement); break;
+    case T_ClusterStmt: gather_cluster(&g, (ClusterStmt *) statement); break;
+    case T_LockStmt:
+    case T_CreateTrigStmt:
+    case T_TruncateStmt: gather_other_locking(&g, statement); break;
+    default: break;
+  }
+  if (g.ops == NIL) return nullptr;
+
+  int n = list_length(g.ops);
+  zd::Operation *ops = (zd::Operation *) palloc(sizeof(zd::Operation) * n);
+  for (int i = 0; i < n; i++) ops[i] = *(zd::Operation *) list_nth(g.ops, i);
+  zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
+  facts->tx = tx;
+  facts->sql = g.sql;
+  facts->ops = {ops, (size_t) n};
+  return facts;
+}
+
+}  // namespace zd::pg

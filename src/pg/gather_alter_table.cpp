@@ -1,0 +1,352 @@
+// Gathering for ALTER TABLE: one operation per subcommand, each with the statement's lock
+// (AlterTableGetLockLevel, PostgreSQL's own answer).  Whether a change rewrites or scans is
+// decided here the way tablecmds.c decides it, from the catalog, never from type names.
+#include "pg/gather_internal.hpp"
+
+#include "pg/sql_tokens.hpp"
+#include "pg/table_facts.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/heap.h"
+#include "catalog/indexing.h"
+#include "catalog/partition.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "commands/tablecmds.h"
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_node.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
+#include "commands/defrem.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+}
+
+namespace zd::pg {
+namespace {
+
+// The same test as tablecmds.c's ATColumnChangeRequiresRewrite, on the planned coercion of
+// the old column to the new type: only relabelling, unconstrained domains and (with UTC) the
+// timestamp <-> timestamptz pair leave the stored bytes as they are.
+bool change_requires_rewrite(Node *expr, AttrNumber attnum) {
+  for (;;) {
+    if (IsA(expr, Var) && ((Var *) expr)->varattno == attnum) return false;
+    if (IsA(expr, RelabelType)) {
+      expr = (Node *) ((RelabelType *) expr)->arg;
+    } else if (IsA(expr, CoerceToDomain)) {
+      CoerceToDomain *d = (CoerceToDomain *) expr;
+      if (DomainHasConstraints(d->resulttype)) return true;
+      expr = (Node *) d->arg;
+    } else if (IsA(expr, FuncExpr)) {
+      FuncExpr *f = (FuncExpr *) expr;
+      if ((f->funcid == F_TIMESTAMPTZ_TIMESTAMP || f->funcid == F_TIMESTAMP_TIMESTAMPTZ) &&
+          !TimestampTimestampTzRequiresRewrite())
+        expr = (Node *) linitial(f->args);
+      else
+        return true;
+    } else {
+      return true;
+    }
+  }
+}
+
+bool is_serial(const TypeName *type) {
+  if (list_length(type->names) != 1 || type->pct_type) return false;
+  const char *name = strVal(linitial(type->names));
+  return strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0 ||
+         strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0 ||
+         strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0;
+}
+
+Oid serial_base_type(const TypeName *type) {
+  const char *name = strVal(linitial(type->names));
+  if (strncmp(name, "small", 5) == 0 || strcmp(name, "serial2") == 0) return INT2OID;
+  if (strncmp(name, "big", 3) == 0 || strcmp(name, "serial8") == 0) return INT8OID;
+  return INT4OID;
+}
+
+// A valid CHECK constraint on the table implies `attnum IS NOT NULL` (then SET NOT NULL skips
+// its scan): PostgreSQL's NotNullImpliedByRelConstraints, with the same predicate prover.
+bool not_null_implied_by_checks(Oid relid, AttrNumber attnum) {
+  Oid typid;
+  int32 typmod;
+  Oid collation;
+  get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collation);
+  NullTest *test = makeNode(NullTest);
+  test->arg = (Expr *) makeVar(1, attnum, typid, typmod, collation, 0);
+  test->nulltesttype = IS_NOT_NULL;
+  test->argisrow = false;
+  test->location = -1;
+
+  List *checks = NIL;
+  Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(relid));
+  SysScanDesc scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true,
+                                        nullptr, 1, &key);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+    if (con->contype != CONSTRAINT_CHECK || !con->convalidated) continue;
+    bool isnull;
+    Datum bin = heap_getattr(tuple, Anum_pg_constraint_conbin, RelationGetDescr(pg_constraint),
+                             &isnull);
+    if (isnull) continue;
+    Node *expr = eval_const_expressions(nullptr, (Node *) stringToNode(TextDatumGetCString(bin)));
+    expr = (Node *) canonicalize_qual((Expr *) expr, true);
+    checks = list_concat(checks, make_ands_implicit((Expr *) expr));
+  }
+  systable_endscan(scan);
+  table_close(pg_constraint, AccessShareLock);
+  // Weak implication, as PostgreSQL uses: a CHECK constraint also passes when it yields NULL.
+  return checks != NIL && predicate_implied_by(list_make1(test), checks, true);
+}
+
+const char *join_names(List *names, const char *separator, bool quote) {
+  StringInfoData buf;
+  initStringInfo(&buf);
+  ListCell *lc;
+  foreach (lc, names) {
+    if (buf.len > 0) appendStringInfoString(&buf, separator);
+    appendStringInfoString(&buf, quote ? quote_identifier(strVal(lfirst(lc))) : strVal(lfirst(lc)));
+  }
+  return buf.data;
+}
+
+void gather_add_column(zd::Operation *op, Oid relid, ColumnDef *def) {
+  op->column = quote_identifier(def->colname);
+  Oid typid;
+  int32 typmod = -1;
+  if (is_serial(def->typeName)) {
+    typid = serial_base_type(def->typeName);
+    op->identity = true;
+  } else {
+    Type type = LookupTypeName(nullptr, def->typeName, &typmod, true);
+    if (type == nullptr) return;  // PostgreSQL reports the unknown type
+    typid = typeTypeId(type);
+    ReleaseSysCache(type);
+  }
+  op->column_type = format_type_with_typemod(typid, typmod);
+  int32 base_typmod = typmod;
+  Oid base = getBaseTypeAndTypmod(typid, &base_typmod);
+  op->column_base_type = format_type_with_typemod(base, base_typmod);
+
+  Node *raw_default = nullptr;
+  ListCell *lc;
+  foreach (lc, def->constraints) {
+    Constraint *c = lfirst_node(Constraint, lc);
+    if (c->contype == CONSTR_DEFAULT) raw_default = c->raw_expr;
+    if (c->contype == CONSTR_NOTNULL || c->contype == CONSTR_PRIMARY) op->not_null = true;
+    if (c->contype == CONSTR_IDENTITY) op->identity = true;
+    // (A raw expression cannot be deparsed before it is analysed; the hint names it instead.)
+    if (c->contype == CONSTR_GENERATED) op->generated_stored = true;
+  }
+  // Like ATExecAddColumn: a domain with constraints must be checked on every row.
+  op->domain_checked = DomainHasConstraints(typid);
+  if (raw_default != nullptr && !op->generated_stored) {
+    ParseState *pstate = make_parsestate(nullptr);
+    Node *cooked = cookDefault(pstate, raw_default, typid, typmod, def->colname, '\0');
+    op->default_volatile = contain_volatile_functions(cooked);
+    op->default_sql = deparse_expression(cooked, NIL, false, false);
+  }
+}
+
+void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnDef *def) {
+  AttrNumber attnum = get_attnum(relid, column);
+  if (attnum == InvalidAttrNumber) return;
+  Oid old_type, collation;
+  int32 old_typmod, new_typmod = -1;
+  get_atttypetypmodcoll(relid, attnum, &old_type, &old_typmod, &collation);
+  Type type = LookupTypeName(nullptr, def->typeName, &new_typmod, true);
+  if (type == nullptr) return;
+  Oid new_type = typeTypeId(type);
+  ReleaseSysCache(type);
+  op->column = quote_identifier(column);
+  op->column_type = format_type_with_typemod(old_type, old_typmod);
+  op->new_column_type = format_type_with_typemod(new_type, new_typmod);
+  if (def->raw_default != nullptr) {  // USING expression: assume it computes new values
+    op->type_change_rewrites = true;
+    return;
+  }
+  ParseState *pstate = make_parsestate(nullptr);
+  Node *transform = (Node *) makeVar(1, attnum, old_type, old_typmod, collation, 0);
+  transform = coerce_to_target_type(pstate, transform, old_type, new_type, new_typmod,
+                                    COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+  if (transform == nullptr) return;  // no cast: PostgreSQL reports it
+  transform = (Node *) expression_planner((Expr *) transform);
+  op->type_change_rewrites = change_requires_rewrite(transform, attnum);
+}
+
+void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {
+  AttrNumber attnum = get_attnum(relid, column);
+  if (attnum == InvalidAttrNumber) return;
+  op->column = quote_identifier(column);
+  HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+  bool already = HeapTupleIsValid(tuple) && ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
+  if (HeapTupleIsValid(tuple)) ReleaseSysCache(tuple);
+  op->has_valid_not_null_check = already || not_null_implied_by_checks(relid, attnum);
+  op->constraint_name = quote_identifier(ChooseConstraintName(
+      get_rel_name(relid), column, "not_null", get_rel_namespace(relid), NIL));
+}
+
+void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constraint *c,
+                           bool only_subcommand) {
+  const char *relname = get_rel_name(relid);
+  Oid nsp = get_rel_namespace(relid);
+  op->not_valid = c->skip_validation;
+  const char *name = c->conname;
+  switch (c->contype) {
+    case CONSTR_CHECK:
+      op->kind = zd::OpKind::AddCheck;
+      op->command = "ALTER TABLE ... ADD CHECK";
+      if (!name) name = ChooseConstraintName(relname, nullptr, "check", nsp, NIL);
+      break;
+    case CONSTR_FOREIGN:
+      op->kind = zd::OpKind::AddForeignKey;
+      op->command = "ALTER TABLE ... ADD FOREIGN KEY";
+      if (!name)
+        name = ChooseConstraintName(relname, join_names(c->fk_attrs, "_", false), "fkey", nsp,
+                                    NIL);
+      // PostgreSQL 15 cannot add a NOT VALID foreign key to a partitioned table.
+      op->constraint_rewritable = !op->table.partitioned;
+      break;
+    case CONSTR_UNIQUE:
+    case CONSTR_PRIMARY: {
+      const bool pk = c->contype == CONSTR_PRIMARY;
+      if (c->indexname != nullptr) return;  // ... USING INDEX: already the safe form
+      op->kind = pk ? zd::OpKind::AddPrimaryKey : zd::OpKind::AddUnique;
+      op->command = pk ? "ALTER TABLE ... ADD PRIMARY KEY" : "ALTER TABLE ... ADD UNIQUE";
+      if (!name)
+        name = ChooseRelationName(relname, pk ? nullptr : join_names(c->keys, "_", false),
+                                  pk ? "pkey" : "key", nsp, true);
+      int n = list_length(c->keys), nullable = 0;
+      zd::Text *keys = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
+      zd::Text *nullable_keys = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
+      for (int i = 0; i < n; i++) {
+        const char *column = strVal(list_nth(c->keys, i));
+        keys[i] = quote_identifier(column);
+        AttrNumber attnum = get_attnum(relid, column);
+        HeapTuple t = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+        bool notnull = HeapTupleIsValid(t) && ((Form_pg_attribute) GETSTRUCT(t))->attnotnull;
+        if (HeapTupleIsValid(t)) ReleaseSysCache(t);
+        if (!notnull) nullable_keys[nullable++] = keys[i];
+      }
+      op->key_columns = {keys, (size_t) n};
+      op->nullable_key_columns = {nullable_keys, (size_t) nullable};
+      op->constraint_rewritable = c->including == NIL && c->options == NIL &&
+                                  c->indexspace == nullptr && !c->nulls_not_distinct &&
+                                  !c->deferrable && !c->initdeferred &&
+                                  !op->table.partitioned;
+      break;
+    }
+    case CONSTR_EXCLUSION:
+      op->kind = zd::OpKind::AddExclude;
+      op->command = "ALTER TABLE ... ADD EXCLUDE";
+      break;
+    default:
+      return;  // other constraint kinds: the lock cap only
+  }
+  if (name != nullptr) {
+    op->constraint_name = quote_identifier(name);
+    op->index_qualified_name = quote_qualified_identifier(get_namespace_name(nsp), name);
+  }
+  if (c->conname == nullptr) op->constraint_name_at = statement_offset(g, c->location);
+  if (only_subcommand) op->not_valid_at = offset_after_last_token(g->sql);
+}
+
+zd::OpKind rewrite_kind(AlterTableType subtype) {
+  switch (subtype) {
+    case AT_SetLogged: return zd::OpKind::SetLogged;
+    case AT_SetUnLogged: return zd::OpKind::SetUnlogged;
+    case AT_SetTableSpace: return zd::OpKind::SetTablespace;
+    case AT_SetAccessMethod: return zd::OpKind::SetAccessMethod;
+    default: return zd::OpKind::OtherLocking;
+  }
+}
+
+const char *alter_command(AlterTableType subtype) {
+  switch (subtype) {
+    case AT_SetLogged: return "ALTER TABLE ... SET LOGGED";
+    case AT_SetUnLogged: return "ALTER TABLE ... SET UNLOGGED";
+    case AT_SetTableSpace: return "ALTER TABLE ... SET TABLESPACE";
+    case AT_SetAccessMethod: return "ALTER TABLE ... SET ACCESS METHOD";
+    default: return "ALTER TABLE";
+  }
+}
+
+}  // namespace
+
+void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
+  if (stmt->objtype != OBJECT_TABLE) return;
+  Oid relid = lookup_relation(stmt->relation);
+  if (!OidIsValid(relid)) return;
+  const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
+  const bool only = list_length(stmt->cmds) == 1;
+  ListCell *lc;
+  foreach (lc, stmt->cmds) {
+    AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+    switch (cmd->subtype) {
+      case AT_AddColumn: {
+        ColumnDef *def = castNode(ColumnDef, cmd->def);
+        zd::Operation *op = add_operation(g, zd::OpKind::AddColumn, relid, lock,
+                                          "ALTER TABLE ... ADD COLUMN", true);
+        gather_add_column(op, relid, def);
+        break;
+      }
+      case AT_AlterColumnType: {
+        zd::Operation *op = add_operation(g, zd::OpKind::AlterColumnType, relid, lock,
+                                          "ALTER TABLE ... ALTER COLUMN ... TYPE");
+        gather_alter_type(op, relid, cmd->name, castNode(ColumnDef, cmd->def));
+        break;
+      }
+      case AT_SetNotNull: {
+        zd::Operation *op = add_operation(g, zd::OpKind::SetNotNull, relid, lock,
+                                          "ALTER TABLE ... SET NOT NULL");
+        gather_set_not_null(op, relid, cmd->name);
+        break;
+      }
+      case AT_AddConstraint: {
+        zd::Operation *op = add_operation(g, zd::OpKind::OtherLocking, relid, lock,
+                                          "ALTER TABLE ... ADD CONSTRAINT");
+        gather_add_constraint(g, op, relid, castNode(Constraint, cmd->def), only);
+        break;
+      }
+      case AT_DropColumn: {
+        zd::Operation *op = add_operation(g, zd::OpKind::DropColumn, relid, lock,
+                                          "ALTER TABLE ... DROP COLUMN", true);
+        op->column = quote_identifier(cmd->name);
+        break;
+      }
+      case AT_DetachPartition: {
+        PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
+        zd::Operation *op = add_operation(g, zd::OpKind::DetachPartition, relid, lock,
+                                          "ALTER TABLE ... DETACH PARTITION");
+        op->concurrently = pc->concurrent;
+        op->partition_name = qualified_relation_name(lookup_relation(pc->name));
+        // DETACH ... CONCURRENTLY is impossible while the table has a default partition.
+        if (!OidIsValid(get_default_partition_oid(relid)))
+          op->concurrently_at = offset_after_last_token(g->sql);
+        break;
+      }
+      default:
+        add_operation(g, rewrite_kind(cmd->subtype), relid, lock, alter_command(cmd->subtype));
+        break;
+    }
+  }
+}
+
+}  // namespace zd::pg

@@ -1,0 +1,163 @@
+// Gathering for CREATE INDEX, DROP INDEX / DROP TABLE, REINDEX, REFRESH MATERIALIZED VIEW.
+#include "pg/gather_internal.hpp"
+
+#include "pg/sql_tokens.hpp"
+#include "pg/table_facts.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_class.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+}
+
+namespace zd::pg {
+namespace {
+
+// The name PostgreSQL would choose for an unnamed index: table_col1_col2_idx, made unique.
+char *choose_index_name(Oid relid, const IndexStmt *stmt) {
+  StringInfoData columns;
+  initStringInfo(&columns);
+  ListCell *lc;
+  foreach (lc, stmt->indexParams) {
+    IndexElem *elem = lfirst_node(IndexElem, lc);
+    const char *name = elem->indexcolname ? elem->indexcolname : elem->name ? elem->name : "expr";
+    if (columns.len > 0) appendStringInfoChar(&columns, '_');
+    appendStringInfoString(&columns, name);
+    if (columns.len >= NAMEDATALEN) break;
+  }
+  const char *label = stmt->primary ? "pkey" : stmt->isconstraint ? "key" : "idx";
+  return ChooseRelationName(get_rel_name(relid), columns.data, label, get_rel_namespace(relid),
+                            false);
+}
+
+// REFRESH ... CONCURRENTLY needs a valid unique index on plain columns, without WHERE.
+bool has_usable_unique_index(Oid relid) {
+  bool found = false;
+  Relation pg_index = table_open(IndexRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(relid));
+  SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
+  HeapTuple tuple;
+  while (!found && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_index index = (Form_pg_index) GETSTRUCT(tuple);
+    found = index->indisunique && index->indisvalid && index->indimmediate &&
+            heap_attisnull(tuple, Anum_pg_index_indpred, nullptr) &&
+            heap_attisnull(tuple, Anum_pg_index_indexprs, nullptr);
+  }
+  systable_endscan(scan);
+  table_close(pg_index, AccessShareLock);
+  return found;
+}
+
+bool relation_is_populated(Oid relid) {
+  HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tuple)) return false;
+  bool populated = ((Form_pg_class) GETSTRUCT(tuple))->relispopulated;
+  ReleaseSysCache(tuple);
+  return populated;
+}
+
+}  // namespace
+
+void gather_create_index(Gathering *g, IndexStmt *stmt) {
+  Oid relid = lookup_relation(stmt->relation);
+  if (!OidIsValid(relid)) return;  // PostgreSQL reports the missing table itself
+  zd::Operation *op = add_operation(g, zd::OpKind::CreateIndex, relid,
+                                    stmt->concurrent ? ShareUpdateExclusiveLock : ShareLock,
+                                    "CREATE INDEX");
+  op->concurrently = stmt->concurrent;
+  op->concurrently_at = offset_after_keyword(g->sql, "index");
+  op->index_named = stmt->idxname != nullptr;
+  const char *name = stmt->idxname ? stmt->idxname : choose_index_name(relid, stmt);
+  op->index_name = quote_identifier(name);
+  op->index_qualified_name =
+      quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+}
+
+void gather_drop(Gathering *g, DropStmt *stmt) {
+  if (stmt->removeType != OBJECT_INDEX && stmt->removeType != OBJECT_TABLE) return;
+  const bool single = list_length(stmt->objects) == 1 && stmt->behavior != DROP_CASCADE;
+  ListCell *lc;
+  foreach (lc, stmt->objects) {
+    RangeVar *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+    Oid relid = RangeVarGetRelid(rv, NoLock, true);
+    if (!OidIsValid(relid)) continue;
+    if (stmt->removeType == OBJECT_TABLE) {
+      zd::Operation *op = add_operation(g, zd::OpKind::DropTable, relid, AccessExclusiveLock,
+                                        "DROP TABLE", true);
+      op->statement_sql = g->sql;
+      continue;
+    }
+    Oid table = IndexGetRelation(relid, true);
+    zd::Operation *op =
+        add_operation(g, zd::OpKind::DropIndex, table,
+                      stmt->concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock,
+                      "DROP INDEX");
+    op->concurrently = stmt->concurrent;
+    op->drop_single_without_cascade = single;
+    op->index_qualified_name = qualified_relation_name(relid);
+    op->index_name = op->index_qualified_name;
+  }
+}
+
+void gather_reindex(Gathering *g, ReindexStmt *stmt) {
+  bool concurrently = false;
+  ListCell *lc;
+  foreach (lc, stmt->params) {
+    DefElem *opt = (DefElem *) lfirst(lc);
+    if (strcmp(opt->defname, "concurrently") == 0) concurrently = defGetBoolean(opt);
+  }
+  Oid table = InvalidOid;
+  switch (stmt->kind) {
+    case REINDEX_OBJECT_INDEX:
+      table = IndexGetRelation(lookup_relation(stmt->relation), true);
+      break;
+    case REINDEX_OBJECT_TABLE:
+      table = lookup_relation(stmt->relation);
+      break;
+    case REINDEX_OBJECT_SCHEMA:
+    case REINDEX_OBJECT_DATABASE:
+      break;
+    case REINDEX_OBJECT_SYSTEM:
+      return;  // system catalogs cannot be reindexed CONCURRENTLY
+  }
+  if (stmt->relation != nullptr && !OidIsValid(table)) return;
+  zd::Operation *op = add_operation(g, zd::OpKind::Reindex, table,
+                                    concurrently ? ShareUpdateExclusiveLock : ShareLock, "REINDEX");
+  if (stmt->relation == nullptr) {
+    // A whole schema or database: every table in it, of unknown total size.
+    op->table.exists = true;
+    op->table.name = quote_identifier(stmt->name ? stmt->name : get_database_name(MyDatabaseId));
+  }
+  op->concurrently = concurrently;
+  op->concurrently_at = offset_after_reindex_kind(g->sql);
+}
+
+void gather_refresh_matview(Gathering *g, RefreshMatViewStmt *stmt) {
+  Oid relid = lookup_relation(stmt->relation);
+  if (!OidIsValid(relid)) return;
+  zd::Operation *op =
+      add_operation(g, zd::OpKind::RefreshMatView, relid,
+                    stmt->concurrent ? ExclusiveLock : AccessExclusiveLock,
+                    "REFRESH MATERIALIZED VIEW");
+  op->concurrently = stmt->concurrent;
+  // WITH NO DATA only empties the view: instant, nothing for readers to wait on for long.
+  op->matview_populated = relation_is_populated(relid) && !stmt->skipData;
+  op->matview_has_unique_index = has_usable_unique_index(relid);
+  op->concurrently_at = offset_after_keyword(g->sql, "view");
+}
+
+}  // namespace zd::pg

@@ -1,0 +1,42 @@
+// Shared by the gather_*.cpp files: the statement being gathered and how to add an operation.
+#pragma once
+
+#include "pg/gather.hpp"
+
+extern "C" {
+#include "nodes/parsenodes.h"
+#include "storage/lockdefs.h"
+}
+
+namespace zd::pg {
+
+struct Gathering {
+  const char *sql;  // the statement's own text
+  int location;     // its offset in the query string (parse-tree locations are relative to it)
+  List *ops;        // of zd::Operation *
+};
+
+// Adds an operation on relation `relid` (InvalidOid: it does not exist).
+zd::Operation *add_operation(Gathering *g, zd::OpKind kind, Oid relid, LOCKMODE lock,
+                             const char *command, bool check_empty = false);
+
+zd::Lock lock_from_lockmode(LOCKMODE mode);
+
+// The relation a RangeVar names, looked up without locking; InvalidOid when absent.
+Oid lookup_relation(const RangeVar *rv);
+
+// Offset in the statement's text of a parse-tree location (which is relative to the query).
+int statement_offset(const Gathering *g, int parse_location);
+
+// Per statement family.
+void gather_create_index(Gathering *g, IndexStmt *stmt);
+void gather_drop(Gathering *g, DropStmt *stmt);
+void gather_reindex(Gathering *g, ReindexStmt *stmt);
+void gather_refresh_matview(Gathering *g, RefreshMatViewStmt *stmt);
+void gather_alter_table(Gathering *g, AlterTableStmt *stmt);
+void gather_rename(Gathering *g, RenameStmt *stmt);
+void gather_vacuum(Gathering *g, VacuumStmt *stmt);
+void gather_cluster(Gathering *g, ClusterStmt *stmt);
+void gather_other_locking(Gathering *g, Node *stmt);
+
+}  // namespace zd::pg

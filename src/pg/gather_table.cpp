@@ -1,0 +1,105 @@
+// Gathering for RENAME, VACUUM FULL, CLUSTER, and the statements that only need the lock cap
+// (LOCK TABLE, CREATE TRIGGER, TRUNCATE).
+#include "pg/gather_internal.hpp"
+
+#include "pg/table_facts.hpp"
+
+extern "C" {
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+}
+
+namespace zd::pg {
+namespace {
+
+// An operation on every table of the database (VACUUM FULL or CLUSTER without a table).
+void add_database_wide(Gathering *g, zd::OpKind kind, const char *command) {
+  zd::Operation *op = add_operation(g, kind, InvalidOid, AccessExclusiveLock, command);
+  op->table.exists = true;
+  op->table.name = psprintf("every table of database %s",
+                            quote_identifier(get_database_name(MyDatabaseId)));
+}
+
+}  // namespace
+
+void gather_rename(Gathering *g, RenameStmt *stmt) {
+  if (stmt->renameType == OBJECT_COLUMN && stmt->relationType == OBJECT_TABLE) {
+    Oid relid = lookup_relation(stmt->relation);
+    AttrNumber attnum = OidIsValid(relid) ? get_attnum(relid, stmt->subname) : InvalidAttrNumber;
+    if (attnum == InvalidAttrNumber) return;
+    zd::Operation *op = add_operation(g, zd::OpKind::RenameColumn, relid, AccessExclusiveLock,
+                                      "ALTER TABLE ... RENAME COLUMN", true);
+    op->column = quote_identifier(stmt->subname);
+    op->new_name = quote_identifier(stmt->newname);
+    Oid type, collation;
+    int32 typmod;
+    get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+    op->column_type = format_type_with_typemod(type, typmod);
+  } else if (stmt->renameType == OBJECT_TABLE) {
+    Oid relid = lookup_relation(stmt->relation);
+    if (!OidIsValid(relid)) return;
+    zd::Operation *op = add_operation(g, zd::OpKind::RenameTable, relid, AccessExclusiveLock,
+                                      "ALTER TABLE ... RENAME", true);
+    op->new_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                              stmt->newname);
+  }
+}
+
+void gather_vacuum(Gathering *g, VacuumStmt *stmt) {
+  bool full = false;
+  ListCell *lc;
+  foreach (lc, stmt->options) {
+    DefElem *opt = (DefElem *) lfirst(lc);
+    if (strcmp(opt->defname, "full") == 0) full = defGetBoolean(opt);
+  }
+  if (!stmt->is_vacuumcmd || !full) return;  // plain VACUUM and ANALYZE block nobody
+  if (stmt->rels == NIL) {
+    add_database_wide(g, zd::OpKind::VacuumFull, "VACUUM FULL");
+    return;
+  }
+  foreach (lc, stmt->rels) {
+    VacuumRelation *vrel = lfirst_node(VacuumRelation, lc);
+    Oid relid = lookup_relation(vrel->relation);
+    if (OidIsValid(relid))
+      add_operation(g, zd::OpKind::VacuumFull, relid, AccessExclusiveLock, "VACUUM FULL");
+  }
+}
+
+void gather_cluster(Gathering *g, ClusterStmt *stmt) {
+  if (stmt->relation == nullptr) {
+    add_database_wide(g, zd::OpKind::Cluster, "CLUSTER");
+    return;
+  }
+  Oid relid = lookup_relation(stmt->relation);
+  if (OidIsValid(relid))
+    add_operation(g, zd::OpKind::Cluster, relid, AccessExclusiveLock, "CLUSTER");
+}
+
+void gather_other_locking(Gathering *g, Node *stmt) {
+  ListCell *lc;
+  switch (nodeTag(stmt)) {
+    case T_LockStmt: {
+      LockStmt *lock = (LockStmt *) stmt;
+      foreach (lc, lock->relations)
+        add_operation(g, zd::OpKind::OtherLocking, lookup_relation(lfirst_node(RangeVar, lc)),
+                      lock->mode, "LOCK TABLE");
+      break;
+    }
+    case T_CreateTrigStmt:
+      add_operation(g, zd::OpKind::OtherLocking,
+                    lookup_relation(((CreateTrigStmt *) stmt)->relation), ShareRowExclusiveLock,
+                    "CREATE TRIGGER");
+      break;
+    case T_TruncateStmt:
+      foreach (lc, ((TruncateStmt *) stmt)->relations)
+        add_operation(g, zd::OpKind::OtherLocking, lookup_relation(lfirst_node(RangeVar, lc)),
+                      AccessExclusiveLock, "TRUNCATE");
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace zd::pg

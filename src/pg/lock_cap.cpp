@@ -1,0 +1,168 @@
+#include "pg/lock_cap.hpp"
+
+#include "pg/guc.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
+#include "utils/wait_event.h"
+}
+
+namespace zd::pg {
+namespace {
+
+const int kFirstBackoffMs = 100;
+const int kMaxBackoffMs = 10 * 1000;
+
+// The session's own lock_timeout is kept when it is lower.
+int capped_timeout_ms() {
+  return (LockTimeout > 0 && LockTimeout < guc_lock_timeout_ms) ? LockTimeout
+                                                                : guc_lock_timeout_ms;
+}
+
+void set_lock_timeout(int ms) {
+  char value[32];
+  snprintf(value, sizeof value, "%d", ms);
+  (void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                           true, 0, false);
+}
+
+void run_with_timeout(int ms, void (*run)(void *), void *arg) {
+  int nest_level = NewGUCNestLevel();
+  set_lock_timeout(ms);
+  run(arg);
+  AtEOXact_GUC(true, nest_level);
+}
+
+// Runs in a subtransaction; returns the error (rolled back) or nullptr.
+ErrorData *try_in_subtransaction(int ms, void (*run)(void *), void *arg) {
+  MemoryContext context = CurrentMemoryContext;
+  ResourceOwner owner = CurrentResourceOwner;
+  ErrorData *volatile error = nullptr;
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(context);
+  PG_TRY();
+  {
+    run_with_timeout(ms, run, arg);
+    ReleaseCurrentSubTransaction();
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(context);
+    error = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(context);
+  CurrentResourceOwner = owner;
+  return error;
+}
+
+// "pid 123 (idle in transaction, transaction open for 00:00:12, query started ...: ...)"
+char *describe_blockers(const CapTarget &target) {
+  StringInfoData modes;
+  initStringInfo(&modes);
+  for (int l = (int) zd::Lock::AccessShare; l <= (int) zd::Lock::AccessExclusive; l++)
+    if (zd::locks_conflict((zd::Lock) l, target.lock))
+      appendStringInfo(&modes, "%s%s", modes.len ? "," : "{", zd::pg_locks_mode((zd::Lock) l));
+  appendStringInfoChar(&modes, '}');
+
+  const char *query =
+      "SELECT string_agg(format('pid %s (%s, transaction open for %s, query started %s: %s)', "
+      "a.pid, coalesce(a.state, 'unknown state'), "
+      "coalesce(date_trunc('second', now() - a.xact_start)::text, '?'), "
+      "coalesce(to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?'), "
+      "left(coalesce(a.query, ''), 120)), '; ' ORDER BY a.pid) "
+      "FROM pg_catalog.pg_stat_activity a WHERE a.pid IN ("
+      "  SELECT l.pid FROM pg_catalog.pg_locks l"
+      "  WHERE l.locktype = 'relation' AND l.relation = pg_catalog.to_regclass($1)"
+      "    AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()"
+      "    AND l.mode = ANY ($2::text[]))";
+  Oid types[2] = {TEXTOID, TEXTOID};
+  Datum values[2] = {CStringGetTextDatum(target.table), CStringGetTextDatum(modes.data)};
+  char *result = nullptr;
+  MemoryContext context = CurrentMemoryContext;
+  if (SPI_connect() == SPI_OK_CONNECT) {
+    if (SPI_execute_with_args(query, 2, types, values, nullptr, true, 1) == SPI_OK_SELECT &&
+        SPI_processed == 1) {
+      char *text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+      if (text != nullptr) result = MemoryContextStrdup(context, text);
+    }
+    SPI_finish();
+  }
+  return result;
+}
+
+void explain_lock_timeout(ErrorData *error, const CapTarget &target, int attempts,
+                          int waited_ms) {
+  char *blockers = describe_blockers(target);
+  const char *facts = psprintf(
+      "zero_downtime capped lock_timeout at %d ms for the %s lock on %s (every query on the "
+      "table queues behind a waiting lock); %d attempt%s over %d ms did not get it. "
+      "Blocking: %s.",
+      capped_timeout_ms(), zd::lock_name(target.lock), target.table, attempts,
+      attempts == 1 ? "" : "s", waited_ms,
+      blockers ? blockers : "no session holds a conflicting lock now");
+  error->detail = error->detail ? psprintf("%s\n%s", error->detail, facts) : (char *) facts;
+  const char *hint = target.retry
+      ? "Run it again once those transactions have ended, or end them "
+        "(SELECT pg_cancel_backend(pid)); zero_downtime.lock_retries and "
+        "zero_downtime.lock_retry_budget set how long it keeps trying."
+      : "Inside a transaction block zero_downtime does not retry: run the statement on its own "
+        "(autocommit) to have it retried, or once those transactions have ended.";
+  error->hint = error->hint ? psprintf("%s\n%s", error->hint, hint) : (char *) hint;
+}
+
+void sleep_ms(int ms) {
+  (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
+                   PG_WAIT_EXTENSION);
+  ResetLatch(MyLatch);
+  CHECK_FOR_INTERRUPTS();
+}
+
+}  // namespace
+
+void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) {
+  if (!zd::blocks_application(target.lock) || guc_mode != kModeEnforce) {
+    run(arg);
+    return;
+  }
+  const int timeout = capped_timeout_ms();
+  if (!target.subtransaction) {
+    run_with_timeout(timeout, run, arg);
+    return;
+  }
+  const int attempts = target.retry ? guc_lock_retries + 1 : 1;
+  int waited_ms = 0, backoff_ms = kFirstBackoffMs;
+  for (int attempt = 1;; attempt++) {
+    ErrorData *error = try_in_subtransaction(timeout, run, arg);
+    if (error == nullptr) return;
+    if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE) ReThrowError(error);
+    // Full jitter: a random wait in [backoff/2, backoff], so retrying sessions spread out.
+    int sleep = backoff_ms / 2 + (int) pg_prng_uint64_range(&pg_global_prng_state, 0,
+                                                            (uint64) backoff_ms / 2);
+    if (attempt >= attempts || waited_ms + sleep > guc_lock_retry_budget_ms) {
+      explain_lock_timeout(error, target, attempt, waited_ms);
+      ReThrowError(error);
+    }
+    ereport(NOTICE, (errmsg("zero_downtime: %s lock on %s not granted within %d ms; retry %d of "
+                            "%d in %d ms",
+                            zd::lock_name(target.lock), target.table, timeout, attempt,
+                            attempts - 1, sleep)));
+    sleep_ms(sleep);
+    waited_ms += sleep;
+    backoff_ms = Min(backoff_ms * 2, kMaxBackoffMs);
+  }
+}
+
+}  // namespace zd::pg

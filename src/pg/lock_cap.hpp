@@ -1,0 +1,23 @@
+// The lock cap: a statement that waits for a lock blocking the application makes every later
+// query on the table queue behind it.  So such statements run with lock_timeout at most
+// zero_downtime.lock_timeout; in autocommit a lock timeout is retried with exponential backoff
+// and jitter, inside a subtransaction, until zero_downtime.lock_retries or
+// zero_downtime.lock_retry_budget run out.  The final error names the blocking backends.
+#pragma once
+
+#include "core/lock.hpp"
+#include "pg/pg_headers.hpp"
+
+namespace zd::pg {
+
+struct CapTarget {
+  zd::Lock lock;      // the lock the statement takes; weaker than blocking: no cap
+  const char *table;  // schema-qualified name, for naming the blockers
+  bool retry;         // autocommit: retry lock timeouts
+  bool subtransaction;  // the statement can run inside a subtransaction
+};
+
+// Runs run(arg) under the cap.
+void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg);
+
+}  // namespace zd::pg

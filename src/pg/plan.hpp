@@ -1,0 +1,39 @@
+// The decide step's conclusion as plain palloc'd data, for the act step (PostgreSQL code that
+// may ereport at any point, so nothing here has a destructor).
+#pragma once
+
+#include "core/decision.hpp"
+#include "core/facts.hpp"
+#include "pg/pg_headers.hpp"
+
+namespace zd::pg {
+
+struct PlanStep {
+  const char *sql;
+  zd::Lock lock;
+  const char *failure_detail;  // what the error says if this step fails
+  const char *failure_hint;
+};
+
+struct PlanFinding {
+  const char *rule;
+  const char *sqlstate;
+  const char *message;
+  const char *detail;
+  const char *hint;
+};
+
+struct Plan {
+  zd::Verdict verdict;
+  PlanFinding *findings;
+  int n_findings;
+  PlanStep *steps;
+  int n_steps;
+  zd::Lock cap_lock;         // Lock::None: no cap
+  const char *capped_table;  // schema-qualified, quoted
+};
+
+// Decides on `facts` under the current zero_downtime.* settings (through the boundary).
+Plan *decide_plan(const zd::StatementFacts *facts);
+
+}  // namespace zd::pg

@@ -1,0 +1,68 @@
+#include "pg/sql_tokens.hpp"
+
+extern "C" {
+#include "parser/scanner.h"
+// Exported by the server's flex scanner (scan.c) but not declared in scanner.h.
+char *core_yyget_text(core_yyscan_t yyscanner);
+int core_yyget_leng(core_yyscan_t yyscanner);
+}
+
+namespace zd::pg {
+
+int lex_tokens(const char *sql, SqlToken **tokens) {
+  core_yy_extra_type extra;
+  core_yyscan_t scanner = scanner_init(sql, &extra, &ScanKeywords, ScanKeywordTokens);
+  int capacity = 16, count = 0;
+  SqlToken *out = (SqlToken *) palloc(sizeof(SqlToken) * capacity);
+  core_YYSTYPE value;
+  YYLTYPE location;
+  while (core_yylex(&value, &location, scanner) != 0) {
+    if (count == capacity) {
+      capacity *= 2;
+      out = (SqlToken *) repalloc(out, sizeof(SqlToken) * capacity);
+    }
+    // The token ends where the scanner's last match ends (for a quoted string that is its
+    // closing quote, matched in another scanner state than its start).
+    int end = (int) (core_yyget_text(scanner) + core_yyget_leng(scanner) - extra.scanbuf);
+    out[count++] = SqlToken{location, end};
+  }
+  scanner_finish(scanner);
+  *tokens = out;
+  return count;
+}
+
+bool token_is(const char *sql, const SqlToken &t, const char *keyword) {
+  int len = t.end - t.start;
+  return len == (int) strlen(keyword) && pg_strncasecmp(sql + t.start, keyword, len) == 0;
+}
+
+int offset_after_keyword(const char *sql, const char *keyword) {
+  SqlToken *tokens;
+  int n = lex_tokens(sql, &tokens);
+  for (int i = 0; i < n; i++)
+    if (token_is(sql, tokens[i], keyword)) return tokens[i].end;
+  return -1;
+}
+
+int offset_after_last_token(const char *sql) {
+  SqlToken *tokens;
+  int n = lex_tokens(sql, &tokens);
+  return n > 0 ? tokens[n - 1].end : -1;
+}
+
+int offset_after_reindex_kind(const char *sql) {
+  SqlToken *tokens;
+  int n = lex_tokens(sql, &tokens);
+  int i = 1;  // tokens[0] is REINDEX
+  if (i < n && token_is(sql, tokens[i], "(")) {
+    int depth = 0;
+    for (; i < n; i++) {
+      if (token_is(sql, tokens[i], "(")) depth++;
+      if (token_is(sql, tokens[i], ")") && --depth == 0) break;
+    }
+    i++;
+  }
+  return i < n ? tokens[i].end : -1;
+}
+
+}  // namespace zd::pg

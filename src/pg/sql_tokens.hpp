@@ -1,0 +1,31 @@
+// Positions of tokens in a statement's text, found with PostgreSQL's own lexer (never by
+// searching the text), so that a rewrite can splice CONCURRENTLY or NOT VALID at a token
+// boundary, whatever comments, quoting or case the statement uses.
+#pragma once
+
+#include "pg/pg_headers.hpp"
+
+namespace zd::pg {
+
+struct SqlToken {
+  int start;  // byte offsets into the text: [start, end)
+  int end;
+};
+
+// Lexes `sql`; returns the number of tokens and sets *tokens (palloc'd).
+int lex_tokens(const char *sql, SqlToken **tokens);
+
+// True when token `t` of `sql` is the (unquoted) keyword `keyword`, in any case.
+bool token_is(const char *sql, const SqlToken &t, const char *keyword);
+
+// The end of the first token that is `keyword`; -1 if there is none.
+int offset_after_keyword(const char *sql, const char *keyword);
+
+// The end of the last token (before any trailing comment or white space); -1 if none.
+int offset_after_last_token(const char *sql);
+
+// REINDEX [ ( options ) ] { INDEX | TABLE | SCHEMA | DATABASE | SYSTEM }: the end of the kind
+// keyword, where CONCURRENTLY goes.
+int offset_after_reindex_kind(const char *sql);
+
+}  // namespace zd::pg

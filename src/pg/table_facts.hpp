@@ -1,0 +1,17 @@
+// Live facts about a relation: size, visibility, persistence.  Never waits for a lock: a
+// relation locked by someone else is described from pg_class estimates instead.
+#pragma once
+
+#include "core/facts.hpp"
+#include "pg/pg_headers.hpp"
+
+namespace zd::pg {
+
+// Fills *t for relation `relid` (InvalidOid: the table does not exist).  `check_empty` also
+// checks whether it holds any row (a scan of at most a few pages).
+void fill_table_facts(Oid relid, bool check_empty, zd::TableFacts *t);
+
+// "schema.name", quoted for SQL.
+const char *qualified_relation_name(Oid relid);
+
+}  // namespace zd::pg
