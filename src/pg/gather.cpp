@@ -2,6 +2,7 @@
 // them share.
 #include "pg/gather_internal.hpp"
 
+#include "pg/sql_tokens.hpp"
 #include "pg/table_facts.hpp"
 
 #include <new>
@@ -52,9 +53,14 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
                                      int length, zd::TxContext tx) {
   Gathering g;
   if (location < 0) location = 0;
-  g.location = location;
-  g.sql = length > 0 ? pnstrdup(query_string + location, length)
-                     : pstrdup(query_string + location);
+  const char *text = length > 0 ? pnstrdup(query_string + location, length)
+                                : pstrdup(query_string + location);
+  // The statement starts at its first token: leading white space and comments are dropped, so
+  // that the SQL quoted back in hints and rewrites is the statement itself.
+  SqlToken *tokens;
+  int skip = lex_tokens(text, &tokens) > 0 ? tokens[0].start : 0;
+  g.location = location + skip;
+  g.sql = text + skip;
   g.ops = NIL;
 
   switch (nodeTag(statement)) {
