@@ -21,11 +21,9 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
-  # Debian would create and start a default cluster; the tests make their own.
-  mkdir -p /etc/postgresql-common
-  if [ ! -f /etc/postgresql-common/createcluster.conf ]; then
-    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
-  fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # No standard input in CI: never let dpkg stop to ask about a configuration file.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${missing[@]}" >/dev/null
 fi
