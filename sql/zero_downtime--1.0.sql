@@ -34,3 +34,22 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'zd_rules'
 LANGUAGE C STRICT IMMUTABLE
 SET search_path = pg_catalog, pg_temp;
+
+-- What the guard would do with each statement of a migration script, without running it.
+-- For CI against a copy of production: the same decision code as the guard, decided as in
+-- enforce mode.  in_transaction: the tool runs the whole script in one transaction (Knex,
+-- Drizzle Kit, Prisma Migrate's default).
+CREATE FUNCTION zd_check(
+    sql text,
+    in_transaction boolean DEFAULT false,
+    OUT statement integer,
+    OUT rule text,
+    OUT decision text,
+    OUT lock text,
+    OUT message text,
+    OUT detail text,
+    OUT safe_sql text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'zd_check'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+-- No pinned search_path: the script's names resolve as they would when the migration runs.

@@ -61,7 +61,10 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
       d.capped_table = op.table.name;
     }
     rules::RuleResult finding = check_operation(rules::RuleContext{facts, op, policy});
-    if (finding && !policy.allows(finding->rule)) d.findings.push_back(std::move(*finding));
+    if (finding && !policy.allows(finding->rule)) {
+      finding->lock = op.lock;
+      d.findings.push_back(std::move(*finding));
+    }
   }
   if (d.findings.empty()) return d;
 

@@ -36,6 +36,7 @@ struct Finding {
   std::string detail;    // the lock, what it blocks, the table's size
   std::string hint;      // the exact safe SQL
   std::vector<Step> steps;  // for rewrites
+  Lock lock = Lock::None;   // the lock the operation takes as written
 };
 
 struct Decision {

@@ -20,11 +20,12 @@ T *zeroed_array(size_t n) {
   return static_cast<T *>(call_pg([n] { return palloc0(sizeof(T) * (n > 0 ? n : 1)); }));
 }
 
-zd::Policy current_policy() {
+zd::Policy current_policy(bool as_enforce) {
   zd::Policy policy;
   policy.mode = guc_mode == kModeOff    ? zd::Mode::Off
                 : guc_mode == kModeWarn ? zd::Mode::Warn
                                         : zd::Mode::Enforce;
+  if (as_enforce) policy.mode = zd::Mode::Enforce;
   policy.small_table_bytes = static_cast<int64_t>(guc_small_table_size_kb) * 1024;
   policy.lock_timeout_ms = guc_lock_timeout_ms;
   for (const char *const *rule = allowed_rules(); *rule != nullptr; ++rule)
@@ -32,9 +33,9 @@ zd::Policy current_policy() {
   return policy;
 }
 
-Plan *make_plan(const zd::StatementFacts *facts) {
-  const zd::Decision d = zd::decide(*facts, current_policy());
-  Plan *plan = zeroed_array<Plan>(1);
+GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
+  const zd::Decision d = zd::decide(*facts, current_policy(as_enforce));
+  GuardPlan *plan = zeroed_array<GuardPlan>(1);
   plan->verdict = d.verdict;
   plan->cap_lock = d.cap_lock;
   plan->capped_table = copy_text(d.capped_table);
@@ -42,7 +43,7 @@ Plan *make_plan(const zd::StatementFacts *facts) {
   plan->findings = zeroed_array<PlanFinding>(d.findings.size());
   for (size_t i = 0; i < d.findings.size(); ++i) {
     const zd::Finding &f = d.findings[i];
-    plan->findings[i] = PlanFinding{copy_text(f.rule), copy_text(f.sqlstate),
+    plan->findings[i] = PlanFinding{copy_text(f.rule), f.lock, copy_text(f.sqlstate),
                                     copy_text(f.message), copy_text(f.detail),
                                     copy_text(f.hint)};
   }
@@ -58,8 +59,9 @@ Plan *make_plan(const zd::StatementFacts *facts) {
 
 }  // namespace
 
-Plan *decide_plan(const zd::StatementFacts *facts) {
-  return run_cpp("the guard's decision", [facts] { return make_plan(facts); });
+GuardPlan *decide_plan(const zd::StatementFacts *facts, bool as_enforce) {
+  return run_cpp("the guard's decision",
+                 [facts, as_enforce] { return make_plan(facts, as_enforce); });
 }
 
 }  // namespace zd::pg

@@ -30,7 +30,7 @@ void run_original(void *arg) {
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
 
-pg_attribute_noreturn() void refuse(const Plan *plan) {
+pg_attribute_noreturn() void refuse(const GuardPlan *plan) {
   const PlanFinding &f = plan->findings[0];
   ereport(LOG, (errmsg("zero_downtime: refused (%s): %s", f.rule, f.message), errhidestmt(true)));
   ereport(ERROR, (errcode(sqlstate_code(f.sqlstate)), errmsg("%s", f.message),
@@ -38,7 +38,7 @@ pg_attribute_noreturn() void refuse(const Plan *plan) {
   pg_unreachable();
 }
 
-void warn(const Plan *plan) {
+void warn(const GuardPlan *plan) {
   for (int i = 0; i < plan->n_findings; i++) {
     const PlanFinding &f = plan->findings[i];
     ereport(WARNING, (errmsg("zero_downtime: %s", f.message), errdetail("%s", f.detail),
@@ -90,7 +90,7 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
     run_original(&original);
     return;
   }
-  Plan *plan = decide_plan(facts);
+  GuardPlan *plan = decide_plan(facts);
   switch (plan->verdict) {
     case zd::Verdict::Refuse:
       refuse(plan);

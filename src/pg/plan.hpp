@@ -17,13 +17,14 @@ struct PlanStep {
 
 struct PlanFinding {
   const char *rule;
+  zd::Lock lock;
   const char *sqlstate;
   const char *message;
   const char *detail;
   const char *hint;
 };
 
-struct Plan {
+struct GuardPlan {
   zd::Verdict verdict;
   PlanFinding *findings;
   int n_findings;
@@ -34,6 +35,7 @@ struct Plan {
 };
 
 // Decides on `facts` under the current zero_downtime.* settings (through the boundary).
-Plan *decide_plan(const zd::StatementFacts *facts);
+// `as_enforce`: decide as in enforce mode whatever zero_downtime.mode says (for zd_check).
+GuardPlan *decide_plan(const zd::StatementFacts *facts, bool as_enforce = false);
 
 }  // namespace zd::pg

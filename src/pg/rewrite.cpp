@@ -46,7 +46,7 @@ void run_utility_sql(const char *sql) {
   if (snapshot && ActiveSnapshotSet()) PopActiveSnapshot();
 }
 
-void run_rewrite(const Plan *plan) {
+void run_rewrite(const GuardPlan *plan) {
   const PlanFinding &finding = plan->findings[0];
   ereport(NOTICE, (errmsg("zero_downtime: %s; running its safe form instead", finding.message),
                    errdetail("%s", finding.detail), errhint("%s", finding.hint)));

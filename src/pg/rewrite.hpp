@@ -8,7 +8,7 @@
 
 namespace zd::pg {
 
-void run_rewrite(const Plan *plan);
+void run_rewrite(const GuardPlan *plan);
 
 // Parses, analyses and runs one utility statement through the rest of the hook chain, the way
 // PortalRunUtility runs one (with a snapshot when it needs one).
