@@ -53,3 +53,25 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'zd_check'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 -- No pinned search_path: the script's names resolve as they would when the migration runs.
+
+-- Per-rule counters since the server started (or the last reset); needs shared_preload_libraries.
+CREATE FUNCTION zd_rule_stats(
+    OUT rule text,
+    OUT rewritten bigint,
+    OUT refused bigint,
+    OUT warned bigint,
+    OUT lock_retries bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'zd_rule_stats'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE VIEW zd_rule_stats AS SELECT * FROM zd_rule_stats();
+GRANT SELECT ON zd_rule_stats TO PUBLIC;
+
+CREATE FUNCTION zd_rule_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'zd_rule_stats_reset'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION zd_rule_stats_reset() FROM PUBLIC;

@@ -6,6 +6,7 @@
 #include "pg/lock_cap.hpp"
 #include "pg/plan.hpp"
 #include "pg/rewrite.hpp"
+#include "pg/stats.hpp"
 #include "pg/utility_hook.hpp"
 
 namespace zd::pg {
@@ -32,6 +33,7 @@ int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], 
 
 pg_attribute_noreturn() void refuse(const GuardPlan *plan) {
   const PlanFinding &f = plan->findings[0];
+  stats_count(f.rule, kStatRefused);
   ereport(LOG, (errmsg("zero_downtime: refused (%s): %s", f.rule, f.message), errhidestmt(true)));
   ereport(ERROR, (errcode(sqlstate_code(f.sqlstate)), errmsg("%s", f.message),
                   errdetail("%s", f.detail), errhint("%s", f.hint)));
@@ -41,6 +43,8 @@ pg_attribute_noreturn() void refuse(const GuardPlan *plan) {
 void warn(const GuardPlan *plan) {
   for (int i = 0; i < plan->n_findings; i++) {
     const PlanFinding &f = plan->findings[i];
+    stats_count(f.rule, kStatWarned);
+    ereport(LOG, (errmsg("zero_downtime: warned (%s): %s", f.rule, f.message), errhidestmt(true)));
     ereport(WARNING, (errmsg("zero_downtime: %s", f.message), errdetail("%s", f.detail),
                       errhint("%s", f.hint)));
   }
@@ -103,7 +107,7 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       return;
     case zd::Verdict::Allow: {
       CapTarget target{plan->cap_lock, plan->capped_table, tx == zd::TxContext::Autocommit,
-                       can_run_in_subtransaction(pstmt->utilityStmt)};
+                       can_run_in_subtransaction(pstmt->utilityStmt), "lock-cap"};
       run_with_lock_cap(target, run_original, &original);
       return;
     }

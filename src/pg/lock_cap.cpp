@@ -1,6 +1,7 @@
 #include "pg/lock_cap.hpp"
 
 #include "pg/guc.hpp"
+#include "pg/stats.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -159,6 +160,7 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
                             "%d in %d ms",
                             zd::lock_name(target.lock), target.table, timeout, attempt,
                             attempts - 1, sleep)));
+    stats_count(target.rule, kStatLockRetries);
     sleep_ms(sleep);
     waited_ms += sleep;
     backoff_ms = Min(backoff_ms * 2, kMaxBackoffMs);

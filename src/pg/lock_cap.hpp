@@ -15,6 +15,7 @@ struct CapTarget {
   const char *table;  // schema-qualified name, for naming the blockers
   bool retry;         // autocommit: retry lock timeouts
   bool subtransaction;  // the statement can run inside a subtransaction
+  const char *rule;     // counted against this rule in zd_rule_stats ("lock-cap" if none)
 };
 
 // Runs run(arg) under the cap.

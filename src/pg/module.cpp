@@ -2,6 +2,7 @@
 #include "pg/module.hpp"
 
 #include "pg/guc.hpp"
+#include "pg/stats.hpp"
 #include "pg/utility_hook.hpp"
 
 extern "C" {
@@ -20,4 +21,5 @@ extern "C" void _PG_init(void) {
   zd::pg::loaded_at_server_start = process_shared_preload_libraries_in_progress;
   zd::pg::define_gucs();
   zd::pg::install_utility_hook();
+  if (process_shared_preload_libraries_in_progress) zd::pg::stats_install_hooks();
 }

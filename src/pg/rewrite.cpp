@@ -1,6 +1,7 @@
 #include "pg/rewrite.hpp"
 
 #include "pg/lock_cap.hpp"
+#include "pg/stats.hpp"
 #include "pg/utility_hook.hpp"
 
 extern "C" {
@@ -48,6 +49,7 @@ void run_utility_sql(const char *sql) {
 
 void run_rewrite(const GuardPlan *plan) {
   const PlanFinding &finding = plan->findings[0];
+  stats_count(finding.rule, kStatRewritten);
   ereport(NOTICE, (errmsg("zero_downtime: %s; running its safe form instead", finding.message),
                    errdetail("%s", finding.detail), errhint("%s", finding.hint)));
   ereport(LOG, (errmsg("zero_downtime: rewrote (%s): %s", finding.rule, finding.message),
@@ -64,7 +66,7 @@ void run_rewrite(const GuardPlan *plan) {
       StartTransactionCommand();
       MemoryContextSwitchTo(context);
     }
-    CapTarget target{step.lock, plan->capped_table, true, true};
+    CapTarget target{step.lock, plan->capped_table, true, true, finding.rule};
     PG_TRY();
     { run_with_lock_cap(target, run_step, (void *) step.sql); }
     PG_CATCH();

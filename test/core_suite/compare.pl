@@ -70,7 +70,7 @@ sub guard_blocks_from_log {
   my $lines = slurp_lines($log) or die "cannot read $log\n";
   my @entries;    # [pid, field, text]
   for my $l (@$lines) {
-    if ($l =~ /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+ \[(\d+)\] ([A-Z]+):  (.*)$/) {
+    if ($l =~ /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+ \[(\d+)\] +(?:\S+ )?([A-Z]+):  (.*)$/) {
       push @entries, [$1, $2, $3];
     } elsif ($l =~ /^\t(.*)$/s && @entries) {
       $entries[-1][2] .= "\n$1";
@@ -215,7 +215,7 @@ sub read_catalog {
 }
 
 # The statement psql echoed right before line $i (pg_regress runs psql -a): the lines back to
-# the nearest one that starts a statement, without comments, on one line.
+# the nearest unindented one that starts with a command, without comments, on one line.
 sub statement_before {
   my ($lines, $i) = @_;
   my @stmt;
@@ -224,7 +224,7 @@ sub statement_before {
     last if $l eq '' || $l =~ /^(ERROR|WARNING|NOTICE|INFO|DETAIL|HINT|CONTEXT|QUERY|LINE \d+):/
       || $l =~ /^\(\d+ rows?\)$/;
     unshift @stmt, $l;
-    last if $l =~ /^\s*(alter|drop|create|reindex|vacuum|cluster|refresh|truncate|lock|do|select|
+    last if $l =~ /^(alter|drop|create|reindex|vacuum|cluster|refresh|truncate|lock|do|select|
                         call|execute|begin|start|with|insert|update|delete|comment|grant|revoke|
                         set|reset|analyze|commit|rollback|savepoint|release|prepare|\\)/xi;
   }

@@ -53,6 +53,10 @@ is($node->safe_psql('postgres',
         "SELECT count(*) FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'note'"),
     '1', 'the column was added');
 is($node->safe_psql('postgres', 'SHOW lock_timeout'), '0', 'lock_timeout is not left changed');
+$node->safe_psql('postgres', 'CREATE EXTENSION zero_downtime');
+ok($node->safe_psql('postgres',
+        "SELECT lock_retries FROM zd_rule_stats WHERE rule = 'lock-cap'") > 0,
+    'the retries are counted in zd_rule_stats');
 
 # --- the retries run out: the error names the blocking backend --------------------------------
 $blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');

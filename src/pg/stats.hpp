@@ -1,0 +1,16 @@
+// Per-rule counters in shared memory (only when preloaded): how often each rule rewrote,
+// refused or warned, and how many lock retries it caused.  Read by the zd_rule_stats view.
+#pragma once
+
+namespace zd::pg {
+
+enum StatKind { kStatRewritten, kStatRefused, kStatWarned, kStatLockRetries, kStatKinds };
+
+// From _PG_init during shared_preload_libraries: reserve the memory and set up the hooks.
+void stats_install_hooks();
+
+// Counts one event for `rule` (a rule name, or "lock-cap" for statements no rule fired on).
+// Without shared memory (not preloaded) it does nothing.
+void stats_count(const char *rule, StatKind kind);
+
+}  // namespace zd::pg

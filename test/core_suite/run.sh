@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# Runs PostgreSQL 15's own core regression suite (src/test/regress, parallel_schedule) on three
+# throwaway servers and compares them:
+#   plain    no zero_downtime: the reference
+#   warn     zero_downtime preloaded, zero_downtime.mode = warn
+#   enforce  zero_downtime preloaded, zero_downtime.mode = enforce, every other setting default
+# Each guarded run is compared with the plain run of this same invocation, never with the
+# suite's expected/ files (the server may be a newer minor release than the test files).
+#
+# The suite comes from Debian's source package of postgresql-15: the installed version if the
+# archive still has it, else another version `apt-cache showsrc postgresql-15` lists.  It is
+# fetched once into $ZD_CORE_CACHE (default /var/cache/zero_downtime/pgsrc) with
+# `apt-get source`, after adding deb-src entries for the configured Debian sources if there are
+# none.  Built there with it, once per version:
+#   - the suite's C helpers, with PGXS: src/test/regress/regress.c, contrib/spi/refint.c
+#     (-DREFINT_VERBOSE, as the suite expects) and contrib/spi/autoinc.c;
+#   - psql and libpq of the same source.  A psql newer than the test files handles a failed
+#     COPY FROM STDIN differently (it reads the following statements as COPY data, up to the
+#     next "\."), which silently skips large parts of six tests (copy, copy2, copyselect,
+#     privileges, rowsecurity, generated).  Plain and guarded runs would still agree with each
+#     other, but the skipped statements would never meet the guard; a psql of the test files'
+#     own version runs them all.
+#
+# Checks (the last line is "core-suite: N passed, N failed"; exit 0 only if none failed):
+#   1. plain    the suite ran to the end: every test of the schedule has a result, no backend
+#               crashed, the server never restarted.  Tests that differ from expected/ are shown
+#               for information only.
+#   2. warn     same health as 1, and every test's output equals the plain run's once the
+#               guard's own WARNING blocks (message, DETAIL, HINT, each naming its rule; exact
+#               texts taken from the server log, see compare.pl) are removed: in warn mode the
+#               guard may only add warnings, never change what a statement does.
+#   3. enforce  same health as 1, and the (rule, test) pairs of the tests that differ from the
+#               plain run are exactly those listed in test/core_suite/enforce_differences.md: a
+#               new refusal or rewrite, or a listed one that no longer happens, fails.
+#
+# Settings (environment):
+#   ZD_CORE_UPDATE_LIST=1  rewrite enforce_differences.md from this run (keeps its prose).
+#   ZD_CORE_LIBRARY=...    what shared_preload_libraries loads (default zero_downtime, the
+#                          installed library; a path to a build's .so tests it uninstalled).
+#   ZD_CORE_BUILD=0        as root, do not `make install` the extension first.
+#   ZD_CORE_CACHE=DIR      where the source, helpers and psql are kept.
+#   ZD_KEEP_TEST_DIR=1     keep the outputs even when every check passes.
+# As root the servers run as the OS user postgres (PostgreSQL refuses to run as root).
+set -uo pipefail
+
+start=$(date +%s)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+list_file="$here/enforce_differences.md"
+pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+bindir=$("$pg_config" --bindir) || exit 1
+pg_regress="$(dirname "$("$pg_config" --pgxs)")/../test/regress/pg_regress"
+cache=${ZD_CORE_CACHE:-/var/cache/zero_downtime/pgsrc}
+library=${ZD_CORE_LIBRARY:-zero_downtime}
+jobs=$(nproc 2>/dev/null || echo 2)
+is_root=0; [ "$(id -u)" -eq 0 ] && is_root=1
+
+passed=0
+failed=0
+check() {  # check NAME OK(0|1) TEXT
+  if [ "$2" -eq 0 ]; then
+    echo "ok: $1: $3"; passed=$((passed + 1))
+  else
+    echo "FAILED: $1: $3"; failed=$((failed + 1))
+  fi
+}
+die() {
+  echo "core-suite: $*" >&2
+  echo "core-suite: 0 passed, 1 failed"
+  exit 1
+}
+elapsed() { echo $(($(date +%s) - $1)); }
+
+# ---- the extension ------------------------------------------------------------------------------
+if [ "$is_root" -eq 1 ] && [ "${ZD_CORE_BUILD:-1}" != 0 ]; then
+  echo "== build and install zero_downtime"
+  make -C "$repo" -s PG_CONFIG="$pg_config" >/dev/null && \
+    make -C "$repo" -s PG_CONFIG="$pg_config" install >/dev/null || die "building the extension failed"
+fi
+
+# ---- the suite's source --------------------------------------------------------------------------
+listed_versions() { apt-cache showsrc postgresql-15 2>/dev/null | sed -n 's/^Version: //p' | sort -u; }
+
+# deb-src entries mirroring the configured Debian "deb" sources, when there are none.
+add_deb_src() {
+  local out=/etc/apt/sources.list.d/zero_downtime-src f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # deb822: copy each stanza whose Types has "deb", as Types: deb-src.
+    awk 'BEGIN { RS=""; ORS="\n\n" }
+         /(^|\n)Types:[^\n]*(^|[ \t])deb([ \t]|\n|$)/ && /deb\.debian\.org|debian/ {
+           sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f"
+  done > "$out.sources"
+  [ -s "$out.sources" ] || rm -f "$out.sources"
+  grep -hE '^deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    sed -E 's/^deb(\s)/deb-src\1/' > "$out.list"
+  [ -s "$out.list" ] || rm -f "$out.list"
+  apt-get update -qq >/dev/null 2>&1
+}
+
+# Sets src (the unpacked source tree) and src_version.
+fetch_source() {
+  local installed versions=() v dir tmp
+  installed=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null)
+  mapfile -t versions < <(listed_versions)
+  if [ "${#versions[@]}" -eq 0 ] && [ "$is_root" -eq 1 ]; then
+    echo "no deb-src for postgresql-15: adding deb-src entries for the configured Debian sources"
+    add_deb_src
+    mapfile -t versions < <(listed_versions)
+  fi
+  # The installed version first, then the others newest first.
+  local order=()
+  [ -n "$installed" ] && order+=("$installed")
+  while read -r v; do [ -n "$v" ] && [ "$v" != "$installed" ] && order+=("$v"); done < <(
+    printf '%s\n' "${versions[@]}" | sort -r -V)
+  for v in "${order[@]}"; do
+    dir="$cache/$v"
+    if [ -f "$dir/.complete" ]; then
+      src=$(cat "$dir/.complete"); src_version=$v; return 0
+    fi
+    [ "$is_root" -eq 1 ] || continue
+    # The archive keeps only some versions; do not ask again for a day about a missing one.
+    [ -n "$(find "$cache/$v.unavailable" -mmin -1440 2>/dev/null)" ] && continue
+    printf '%s\n' "${versions[@]}" | grep -qxF "$v" || continue
+    command -v dpkg-source >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends dpkg-dev >/dev/null 2>&1
+    echo "fetching postgresql-15=$v source"
+    tmp="$dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
+    if (cd "$tmp" && apt-get source -q "postgresql-15=$v") >"$tmp.log" 2>&1; then
+      local tree
+      tree=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'postgresql-15-*' | head -n 1)
+      if [ -n "$tree" ] && [ -f "$tree/src/test/regress/parallel_schedule" ]; then
+        rm -f "$tmp"/*.tar.* ; rm -rf "$dir"; mv "$tmp" "$dir"
+        echo "$dir/$(basename "$tree")" > "$dir/.complete"
+        rm -f "$tmp.log" "$cache/$v.unavailable"
+        src=$(cat "$dir/.complete"); src_version=$v; return 0
+      fi
+    fi
+    echo "  not available: $(grep -m1 -E '^E:' "$tmp.log")"
+    touch "$cache/$v.unavailable"; rm -rf "$tmp"
+  done
+  return 1
+}
+
+# The suite's C helpers (against the installed server's headers) and psql of the same source.
+# Sets lib (--dlpath) and bin (--bindir: the installed server programs and that psql).
+build_helpers() {
+  local key out psql_prefix build
+  key=$("$pg_config" --version | tr -c 'A-Za-z0-9.\n' _)
+  out="$cache/$src_version/helpers-$key"
+  lib="$out/lib"
+  if [ ! -f "$out/.complete" ]; then
+    [ "$is_root" -eq 1 ] || return 1
+    echo "building regress.so, refint.so, autoinc.so with PGXS"
+    rm -rf "$out"; mkdir -p "$lib"
+    cp "$src/src/test/regress/regress.c" "$src/contrib/spi/refint.c" "$src/contrib/spi/autoinc.c" "$lib/"
+    cat > "$lib/Makefile" <<EOF
+MODULES = regress refint autoinc
+# contrib/spi builds refint verbose "for the regression tests"; the suite's expected output has it.
+PG_CPPFLAGS = -DREFINT_VERBOSE
+override with_llvm = no
+PG_CONFIG = $pg_config
+PGXS := \$(shell \$(PG_CONFIG) --pgxs)
+include \$(PGXS)
+EOF
+    make -s -C "$lib" -j"$jobs" >"$out.log" 2>&1 || { tail -n 20 "$out.log"; return 1; }
+    touch "$out/.complete"; rm -f "$out.log"
+  fi
+
+  psql_prefix="$cache/$src_version/psql"
+  if [ ! -f "$psql_prefix/.complete" ]; then
+    [ "$is_root" -eq 1 ] || return 1
+    echo "building psql and libpq of the same source (once)"
+    build="$cache/$src_version/psql-build"
+    rm -rf "$build" "$psql_prefix"; mkdir -p "$build"
+    if ! (cd "$build" && "$src/configure" --prefix="$psql_prefix" --without-readline \
+            --without-zlib --without-icu --without-llvm --without-openssl --without-gssapi \
+            --without-ldap --without-pam --without-lz4 --without-zstd --without-libxml \
+            --disable-nls && \
+          make -s -j"$jobs" -C src/backend generated-headers && \
+          for d in src/port src/common src/interfaces/libpq src/fe_utils src/bin/psql; do
+            make -s -j"$jobs" -C "$d" || exit 1
+          done && \
+          make -s -C src/interfaces/libpq install && make -s -C src/bin/psql install
+         ) >"$build.log" 2>&1; then
+      tail -n 30 "$build.log"; return 1
+    fi
+    rm -rf "$build" "$build.log"; touch "$psql_prefix/.complete"
+  fi
+
+  bin="$out/bin"
+  rm -rf "$bin"; mkdir -p "$bin"
+  local f
+  for f in "$bindir"/*; do ln -s "$f" "$bin/"; done
+  ln -sfn "$psql_prefix/bin/psql" "$bin/psql"
+  chmod -R a+rX "$cache/$src_version"
+}
+
+mkdir -p "$cache" && chmod 755 "$cache" 2>/dev/null
+prep_start=$(date +%s)
+exec 9>"$cache/.lock" 2>/dev/null && flock 9
+fetch_source || die "no postgresql-15 source: none of the versions apt-cache showsrc lists could be fetched (run as root once)"
+build_helpers || die "building the suite's helpers or psql failed"
+exec 9>&-
+regress_src="$src/src/test/regress"
+server_version=$("$pg_config" --version)
+psql_version=$("$bin/psql" --version)
+prep_time=$(elapsed "$prep_start")
+echo "== suite: postgresql-15 $src_version ($regress_src)"
+echo "   server: $server_version; psql: $psql_version; guard: $library; setup ${prep_time}s"
+
+# ---- the runs ------------------------------------------------------------------------------------
+work=$(mktemp -d /tmp/zd-core.XXXXXX)
+as_pg=()
+if [ "$is_root" -eq 1 ]; then
+  chown postgres: "$work"
+  as_pg=(runuser -u postgres --)
+fi
+schedule_tests=$(sed -n 's/^test://p' "$regress_src/parallel_schedule" | wc -w)
+
+declare -A run_time
+run_suite() {  # run_suite MODE
+  local mode=$1 out="$work/$1" t0
+  t0=$(date +%s)
+  {
+    echo "log_line_prefix = '%m [%p] '"   # compare.pl reads the guard's messages from the log
+    echo "log_min_messages = warning"
+    if [ "$mode" != plain ]; then
+      echo "shared_preload_libraries = '$library'"
+      echo "zero_downtime.mode = $mode"
+    fi
+  } > "$work/$mode.conf"
+  "${as_pg[@]}" mkdir -p "$out"
+  "${as_pg[@]}" env -i PATH="$bin:/usr/bin:/bin" LANG=C.UTF-8 HOME="${as_pg:+/tmp}${as_pg:-$HOME}" \
+    "$pg_regress" --temp-instance="$out/instance" --temp-config="$work/$mode.conf" \
+    --inputdir="$regress_src" --outputdir="$out" --bindir="$bin" --dlpath="$lib" \
+    --max-concurrent-tests=20 --schedule="$regress_src/parallel_schedule" >"$work/$mode.log" 2>&1
+  rm -rf "$out/instance"   # the data directory: ~350 MB each
+  run_time[$mode]=$(elapsed "$t0")
+}
+
+# What went wrong with the server or the test processes of a run, one line each (none: healthy).
+health() {  # health MODE
+  local mode=$1 log="$work/$1/log/postmaster.log" n ready
+  if [ ! -f "$log" ]; then echo "no server log"; tail -n 5 "$work/$mode.log"; return; fi
+  grep -E 'terminated by signal|terminated by exception|all server processes terminated|PANIC:|TRAP:' "$log" |
+    head -n 5
+  ready=$(grep -c 'database system is ready to accept connections' "$log")
+  [ "$ready" -eq 1 ] || echo "the server became ready $ready times (1 expected): it restarted"
+  grep -E 'test process exited with exit code' "$work/$mode.log" | head -n 5
+  n=$(grep -cE '^(test|     ) +[^ ]+ +\.\.\. ' "$work/$mode.log")
+  [ "$n" -eq "$schedule_tests" ] || echo "$n of $schedule_tests tests ran"
+}
+
+for mode in plain warn enforce; do
+  echo "== $mode run"
+  run_suite "$mode"
+done
+
+# ---- 1. plain --------------------------------------------------------------------------------------
+problems=$(health plain)
+vs_expected=$(grep -E '^(test|     ) +[^ ]+ +\.\.\. FAILED' "$work/plain.log" | awk '{print $1 == "test" ? $2 : $1}' | tr '\n' ' ')
+echo "plain: $schedule_tests tests in ${run_time[plain]}s; differing from expected/ (information only): ${vs_expected:-none}"
+[ -n "$problems" ] && echo "$problems"
+check "plain run" "$([ -z "$problems" ]; echo $?)" "suite completed, no crash, no restart"
+
+# ---- 2. warn -----------------------------------------------------------------------------------------
+problems=$(health warn)
+"${as_pg[@]}" mkdir -p "$work/warn/filtered"
+warn_out=$("${as_pg[@]}" perl "$here/compare.pl" warn "$work/plain" "$work/warn" "$work/warn/filtered")
+warn_rc=$?
+warn_summary=$(tail -n 1 <<<"$warn_out")
+warn_differing=$(sed -n 's/.*differing=\([0-9]*\).*/\1/p' <<<"$warn_summary")
+warn_warned=$(sed -n 's/.*warned=\([0-9]*\).*/\1/p' <<<"$warn_summary")
+echo "warn: ${run_time[warn]}s; $warn_warned tests got guard warnings ($(grep '^rule:' <<<"$warn_out" | sed 's/^rule: //' | paste -sd, - | sed 's/,/, /g')); ${warn_differing:-?} differ from plain once those are removed"
+[ -n "$problems" ] && echo "$problems"
+if [ "$warn_rc" -ne 0 ]; then
+  grep '^differs:' <<<"$warn_out"
+  for t in $(grep '^differs:' <<<"$warn_out" | awk '{print $2}' | head -n 5); do
+    diff -u "$work/plain/results/$t.out" "$work/warn/filtered/$t.out" | head -n 40
+  done
+fi
+check "warn run" "$([ -z "$problems" ] && [ "$warn_rc" -eq 0 ]; echo $?)" \
+  "no crash, no restart, no difference from plain but the guard's warnings"
+
+# ---- 3. enforce ---------------------------------------------------------------------------------------
+problems=$(health enforce)
+meta="postgresql-15 $src_version test files, $server_version, zero_downtime.mode = enforce, other settings default"
+if [ "${ZD_CORE_UPDATE_LIST:-}" = 1 ]; then
+  perl "$here/compare.pl" enforce "$work/plain" "$work/enforce" "$repo/src/core/rule_catalog.cpp" \
+    "$list_file" "$meta" --write | grep '^wrote'
+fi
+enforce_out=$(perl "$here/compare.pl" enforce "$work/plain" "$work/enforce" \
+  "$repo/src/core/rule_catalog.cpp" "$list_file" "$meta")
+enforce_rc=$?
+enforce_summary=$(tail -n 1 <<<"$enforce_out")
+enforce_differing=$(sed -n 's/.*differing=\([0-9]*\).*/\1/p' <<<"$enforce_summary")
+enforce_listed=$(sed -n 's/.*listed=\([0-9]*\).*/\1/p' <<<"$enforce_summary")
+echo "enforce: ${run_time[enforce]}s; ${enforce_differing:-?} tests differ from plain; $enforce_listed (rule, test) pairs listed in $(basename "$list_file")"
+grep '^rule:' <<<"$enforce_out" | sed 's/^rule: /  /'
+grep -E '^(new|stale):' <<<"$enforce_out" | sed 's/^/  /'
+[ -n "$problems" ] && echo "$problems"
+check "enforce run" "$([ -z "$problems" ] && [ "$enforce_rc" -eq 0 ]; echo $?)" \
+  "no crash, no restart, differing tests exactly as listed (regenerate: ZD_CORE_UPDATE_LIST=1)"
+
+# ---- figures -------------------------------------------------------------------------------------------
+total=$(elapsed "$start")
+echo "figures: $schedule_tests tests per run; differing from plain: warn ${warn_differing:-?}, enforce ${enforce_differing:-?} (list: $enforce_listed pairs); time ${total}s (setup ${prep_time}s, plain ${run_time[plain]}s, warn ${run_time[warn]}s, enforce ${run_time[enforce]}s)"
+if [ "$failed" -eq 0 ] && [ -z "${ZD_KEEP_TEST_DIR:-}" ]; then
+  rm -rf "$work"
+else
+  echo "outputs kept in $work"
+fi
+echo "core-suite: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
