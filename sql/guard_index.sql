@@ -51,7 +51,29 @@ REFRESH MATERIALIZED VIEW order_counts WITH NO DATA;
 REFRESH MATERIALIZED VIEW order_counts;
 SELECT count(*) AS customers FROM order_counts;
 
+-- create-index on a partitioned table: ON ONLY the parent, CONCURRENTLY on each partition,
+-- then ATTACH each; the parent index is valid once the last one is attached.
+CREATE TABLE events (at date, kind int) PARTITION BY RANGE (at);
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO events SELECT date '2025-01-01' + g, g % 5 FROM generate_series(0, 700) g;
+CREATE INDEX events_kind ON events USING btree (kind) WHERE kind > 0;
+SELECT c.relname AS index, i.indisvalid, pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       (SELECT p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
+         WHERE h.inhrelid = c.oid) AS attached_to
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid IN ('events'::regclass, 'events_2025'::regclass, 'events_2026'::regclass)
+ ORDER BY 1;
+-- ON ONLY the parent builds nothing: untouched.
+CREATE INDEX events_at ON ONLY events (at);
+-- A failure on one partition: what is committed and left, and how to finish or undo.
+INSERT INTO events VALUES ('2026-03-01', 1), ('2026-03-01', 1);
+CREATE UNIQUE INDEX events_at_kind ON events (at, kind);
+SELECT c.relname AS index, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE c.relname LIKE '%at_kind%' ORDER BY 1;
+
 SET zero_downtime.mode = off;
+DROP TABLE events;
 DROP MATERIALIZED VIEW order_counts;
 DROP TABLE orders;
 RESET zero_downtime.mode;

@@ -20,6 +20,7 @@ enum class Verdict {
 struct Step {
   std::string sql;
   Lock lock = Lock::None;          // the strongest lock it takes on an existing table
+  std::string locked_table;        // the table whose lockers block it ("" = the statement's)
   std::string effect;              // what it changes once committed ("" = nothing lasting)
   std::string undo_sql;            // reverts that effect ("" = nothing to revert)
   std::string leaves_on_failure;   // what its own failure leaves behind ("" = nothing)

@@ -94,6 +94,15 @@ struct Operation {
   Text index_qualified_name;  // the same, schema-qualified (for DROP INDEX)
   bool index_named = true;    // the statement named the index
   int not_valid_at = -1;      // where " NOT VALID" goes (end of the constraint)
+  int index_tail_at = -1;     // CREATE INDEX: where the text after the table's name starts
+  bool unique_index = false;  // CREATE UNIQUE INDEX
+
+  // CREATE INDEX on a partitioned table: its partitions and the index each one gets.
+  Span<const Text> partitions;                 // schema-qualified
+  Span<const Text> partition_index_names;      // unqualified, for CREATE INDEX
+  Span<const Text> partition_index_qualified;  // schema-qualified, for ATTACH and DROP
+  bool nested_partitions = false;              // a partition is itself partitioned
+  bool only_parent = false;                    // CREATE INDEX ... ON ONLY: no build at all
   int constraint_name_at = -1;  // where "CONSTRAINT name " goes for an unnamed constraint
 
   // REFRESH MATERIALIZED VIEW

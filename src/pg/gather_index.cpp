@@ -12,6 +12,7 @@ extern "C" {
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -25,8 +26,8 @@ extern "C" {
 namespace zd::pg {
 namespace {
 
-// The name PostgreSQL would choose for an unnamed index: table_col1_col2_idx, made unique.
-char *choose_index_name(Oid relid, const IndexStmt *stmt) {
+// The column part of an index name, as PostgreSQL builds it: col1_col2, or expr.
+const char *index_name_columns(const IndexStmt *stmt) {
   StringInfoData columns;
   initStringInfo(&columns);
   ListCell *lc;
@@ -37,9 +38,51 @@ char *choose_index_name(Oid relid, const IndexStmt *stmt) {
     appendStringInfoString(&columns, name);
     if (columns.len >= NAMEDATALEN) break;
   }
+  return columns.data;
+}
+
+// The name PostgreSQL would choose for an unnamed index: table_col1_col2_idx, made unique.
+char *choose_index_name(Oid relid, const IndexStmt *stmt) {
   const char *label = stmt->primary ? "pkey" : stmt->isconstraint ? "key" : "idx";
-  return ChooseRelationName(get_rel_name(relid), columns.data, label, get_rel_namespace(relid),
-                            false);
+  return ChooseRelationName(get_rel_name(relid), index_name_columns(stmt), label,
+                            get_rel_namespace(relid), false);
+}
+
+// The end of the table's (possibly qualified) name in CREATE INDEX ... ON name: the rest of
+// the statement (USING, columns, INCLUDE, WITH, TABLESPACE, WHERE) can be reused verbatim.
+int offset_after_relation_name(const Gathering *g, const RangeVar *rv) {
+  SqlToken *tokens;
+  int n = lex_tokens(g->sql, &tokens);
+  int at = statement_offset(g, rv->location);
+  for (int i = 0; i < n; i++) {
+    if (tokens[i].start != at) continue;
+    while (i + 2 < n && token_is(g->sql, tokens[i + 1], ".")) i += 2;
+    return tokens[i].end;
+  }
+  return -1;
+}
+
+// Each partition of a partitioned table, and the name of the index it gets.
+void gather_partitions(Gathering *g, zd::Operation *op, Oid relid, const IndexStmt *stmt) {
+  List *children = find_inheritance_children(relid, NoLock);
+  int n = list_length(children);
+  zd::Text *names = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
+  zd::Text *index_names = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
+  zd::Text *index_qualified = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
+  const char *columns = index_name_columns(stmt);
+  for (int i = 0; i < n; i++) {
+    Oid child = list_nth_oid(children, i);
+    if (get_rel_relkind(child) == RELKIND_PARTITIONED_TABLE) op->nested_partitions = true;
+    Oid nsp = get_rel_namespace(child);
+    char *index = ChooseRelationName(get_rel_name(child), columns, "idx", nsp, false);
+    names[i] = qualified_relation_name(child);
+    index_names[i] = quote_identifier(index);
+    index_qualified[i] = quote_qualified_identifier(get_namespace_name(nsp), index);
+  }
+  op->partitions = {names, (size_t) n};
+  op->partition_index_names = {index_names, (size_t) n};
+  op->partition_index_qualified = {index_qualified, (size_t) n};
+  op->index_tail_at = offset_after_relation_name(g, stmt->relation);
 }
 
 // REFRESH ... CONCURRENTLY needs a valid unique index on plain columns, without WHERE.
@@ -85,6 +128,11 @@ void gather_create_index(Gathering *g, IndexStmt *stmt) {
   op->index_name = quote_identifier(name);
   op->index_qualified_name =
       quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+  op->unique_index = stmt->unique;
+  if (op->table.partitioned) {
+    op->only_parent = !stmt->relation->inh;
+    if (!op->only_parent) gather_partitions(g, op, relid, stmt);
+  }
 }
 
 void gather_drop(Gathering *g, DropStmt *stmt) {

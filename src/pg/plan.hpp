@@ -11,6 +11,7 @@ namespace zd::pg {
 struct PlanStep {
   const char *sql;
   zd::Lock lock;
+  const char *locked_table;  // whose lockers block it
   const char *failure_detail;  // what the error says if this step fails
   const char *failure_hint;
 };

@@ -66,7 +66,7 @@ void run_rewrite(const GuardPlan *plan) {
       StartTransactionCommand();
       MemoryContextSwitchTo(context);
     }
-    CapTarget target{step.lock, plan->capped_table, true, true, finding.rule};
+    CapTarget target{step.lock, step.locked_table, true, true, finding.rule};
     PG_TRY();
     { run_with_lock_cap(target, run_step, (void *) step.sql); }
     PG_CATCH();

@@ -6,15 +6,69 @@
 
 namespace zd::rules {
 
+namespace {
+
+// CREATE INDEX on a partitioned table: CONCURRENTLY is not supported there, so the index goes
+// on the parent only (a catalog entry, INVALID and unused), is built CONCURRENTLY on each
+// partition, and each partition's index is attached; the last ATTACH makes the parent valid.
+std::vector<Step> partitioned_index_steps(const Operation &op) {
+  const std::string head = op.unique_index ? "CREATE UNIQUE INDEX " : "CREATE INDEX ";
+  const std::string tail = op.statement_sql.str().substr(op.index_tail_at);
+  std::vector<Step> steps;
+  Step parent;
+  parent.sql = head + op.index_name + " ON ONLY " + op.table.name + tail;
+  parent.lock = Lock::Share;
+  parent.effect = "the index " + op.index_qualified_name + " on " + op.table.name +
+                  " alone, INVALID (unused) until every partition's index is attached";
+  parent.undo_sql = "DROP INDEX " + op.index_qualified_name;
+  steps.push_back(parent);
+  for (size_t i = 0; i < op.partitions.size(); ++i) {
+    Step build;
+    build.sql = head + "CONCURRENTLY " + op.partition_index_names[i] + " ON " +
+                op.partitions[i] + tail;
+    build.lock = Lock::ShareUpdateExclusive;
+    build.locked_table = op.partitions[i];
+    build.effect = "the index " + op.partition_index_qualified[i] + " on " + op.partitions[i];
+    build.undo_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.partition_index_qualified[i];
+    build.leaves_on_failure = "an INVALID index " + op.partition_index_qualified[i] +
+                              " that every write to " + op.partitions[i] + " still updates";
+    build.cleanup_sql = build.undo_sql;
+    build.retry_needs_cleanup = true;
+    steps.push_back(build);
+  }
+  for (size_t i = 0; i < op.partitions.size(); ++i) {
+    Step attach;
+    attach.sql = "ALTER INDEX " + op.index_qualified_name + " ATTACH PARTITION " +
+                 op.partition_index_qualified[i];
+    attach.lock = Lock::AccessExclusive;  // on the partition's new index
+    attach.locked_table = op.partitions[i];
+    steps.push_back(attach);
+  }
+  return steps;
+}
+
+}  // namespace
+
 RuleResult create_index(const RuleContext &ctx) {
   const Operation &op = ctx.op;
-  if (op.concurrently || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  if (op.concurrently || op.only_parent || exempt_from_lock_rules(op.table, ctx.policy))
+    return std::nullopt;
+  if (op.table.partitioned && !op.nested_partitions && op.index_tail_at >= 0) {
+    return rewrite_or_refuse(
+        ctx, "create-index",
+        "CREATE INDEX on partitioned table " + op.table.name + " would block writes to every "
+            "partition",
+        lock_detail(op, op.lock, "on every partition for the whole build") +
+            " CONCURRENTLY is not supported on a partitioned table itself.",
+        partitioned_index_steps(op));
+  }
   if (op.table.partitioned) {
     return make_refusal(
         "create-index", "create-index: CREATE INDEX on partitioned table " + op.table.name +
                             " would block writes to every partition",
         lock_detail(op, op.lock, "on every partition for the whole build") +
-            " CONCURRENTLY is not supported on a partitioned table.",
+            " CONCURRENTLY is not supported on a partitioned table, and its partitions are "
+            "partitioned themselves.",
         "Build it partition by partition, outside a transaction block:\n"
         "CREATE INDEX " + op.index_name + " ON ONLY " + op.table.name + " (...);\n"
         "CREATE INDEX CONCURRENTLY ... ON <each partition> (...);\n"
