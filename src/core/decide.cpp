@@ -89,9 +89,10 @@ FailureReport describe_failed_rewrite(const std::string &rule, const std::vector
                                       size_t failed) {
   FailureReport r;
   const Step &bad = steps.at(failed);
-  r.detail = "zero_downtime (" + rule + ") ran this statement as " + std::to_string(steps.size()) +
-             " step" + (steps.size() > 1 ? "s" : "") + ", each in its own transaction; step " +
-             std::to_string(failed + 1) + " failed: " + bad.sql + ".";
+  r.detail = "zero_downtime (" + rule + ") ran this statement as " +
+             (steps.size() > 1 ? std::to_string(steps.size()) + " steps, each in its own transaction"
+                               : std::string("1 step")) +
+             "; step " + std::to_string(failed + 1) + " failed: " + bad.sql + ".";
   std::string committed;
   for (size_t i = 0; i < failed; ++i)
     if (!steps[i].effect.empty()) committed += (committed.empty() ? "" : "; ") + steps[i].effect;
