@@ -125,8 +125,9 @@ void define_gucs() {
   DefineCustomIntVariable(
       "zero_downtime.lock_retry_budget",
       "The most time spent waiting between retries of one statement.",
-      "Backoff doubles from 100 ms (with jitter) up to this total; then the last lock timeout "
-      "is reported with the backends blocking the lock.",
+      "The wait between retries starts at zero_downtime.lock_timeout (at least 100 ms), "
+      "doubles up to 10 s, with up to 50% jitter; when this budget is spent the last lock "
+      "timeout is reported with the backends blocking the lock.",
       &guc_lock_retry_budget_ms, 60 * 1000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr,
       nullptr);
 

@@ -21,7 +21,7 @@ extern "C" {
 namespace zd::pg {
 namespace {
 
-const int kFirstBackoffMs = 100;
+const int kMinBackoffMs = 100;
 const int kMaxBackoffMs = 10 * 1000;
 
 // The session's own lock_timeout is kept when it is lower.
@@ -144,14 +144,16 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
     return;
   }
   const int attempts = target.retry ? guc_lock_retries + 1 : 1;
-  int waited_ms = 0, backoff_ms = kFirstBackoffMs;
+  // Each failed attempt made the application queue for up to `timeout`; waiting at least as
+  // long before the next one lets that queue drain, so stalls never follow each other.
+  int waited_ms = 0, backoff_ms = Max(kMinBackoffMs, timeout);
   for (int attempt = 1;; attempt++) {
     ErrorData *error = try_in_subtransaction(timeout, run, arg);
     if (error == nullptr) return;
     if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE) ReThrowError(error);
-    // Full jitter: a random wait in [backoff/2, backoff], so retrying sessions spread out.
-    int sleep = backoff_ms / 2 + (int) pg_prng_uint64_range(&pg_global_prng_state, 0,
-                                                            (uint64) backoff_ms / 2);
+    // Jitter: a random wait in [backoff, 1.5 backoff], so retrying sessions spread out.
+    int sleep = backoff_ms + (int) pg_prng_uint64_range(&pg_global_prng_state, 0,
+                                                        (uint64) backoff_ms / 2);
     if (attempt >= attempts || waited_ms + sleep > guc_lock_retry_budget_ms) {
       explain_lock_timeout(error, target, attempt, waited_ms);
       ReThrowError(error);
@@ -163,7 +165,7 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
     stats_count(target.rule, kStatLockRetries);
     sleep_ms(sleep);
     waited_ms += sleep;
-    backoff_ms = Min(backoff_ms * 2, kMaxBackoffMs);
+    backoff_ms = Min(backoff_ms * 2, Max(kMaxBackoffMs, timeout));
   }
 }
 

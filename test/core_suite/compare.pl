@@ -9,7 +9,7 @@
 #     warned about, and the last line "warn: tests=N warned=N differing=N".
 #     Exit 0 only if no test differs.
 #
-#   compare.pl enforce PLAIN_DIR ENFORCE_DIR RULE_CATALOG LIST_FILE [--write]
+#   compare.pl enforce PLAIN_DIR ENFORCE_DIR RULE_CATALOG LIST_FILE META [--write]
 #     Finds every test whose ENFORCE_DIR output differs from the plain one and the rules that
 #     the guard's lines in it name (a refusal "ERROR:  <rule>: ...", a rewrite "NOTICE:
 #     zero_downtime: <rule>: ...; running its safe form instead").  A differing test without
@@ -17,7 +17,8 @@
 #     Compares the set of (rule, test) pairs with the one LIST_FILE documents; prints
 #     "new: <rule> <test>" (in the run, not in the list) and "stale: <rule> <test>" (listed, not
 #     in the run); the last line "enforce: tests=N differing=N pairs=N listed=N".
-#     --write regenerates LIST_FILE from the run instead (keeping the prose under each rule).
+#     --write regenerates LIST_FILE from the run instead (keeping the prose under each rule;
+#     META names the suite and server in its header).
 #     Exit 0 only if the sets are equal (or the file was written).
 #
 # The guard's WARNING in psql's output is "WARNING:  zero_downtime: <message>", then
@@ -268,10 +269,15 @@ sub enforce_findings {
       push @{$entry->{statements}}, $stmt unless grep { $_ eq $stmt } @{$entry->{statements}};
     }
     next if $any;
+    # The first line after the common start that the plain output does not have at all.
     my $k = 0;
     $k++ while $k < @$p && $k < @$g && $p->[$k] eq $g->[$k];
-    my $excerpt = sprintf('line %d: plain `%s`, enforce `%s`', $k + 1,
-                          $k < @$p ? $p->[$k] : '(end)', $k < @$g ? $g->[$k] : '(end)');
+    my $norm = sub { my $x = shift; $x =~ s/\s+/ /g; $x =~ s/^ | $//g; $x };
+    my %in_plain = map { $norm->($_) => 1 } @$p[$k .. $#$p];
+    my $m = $k;
+    $m++ while $m < @$g && ($in_plain{$norm->($g->[$m])} || $g->[$m] =~ /^[\s|+-]*$/);
+    my $excerpt = $m < @$g ? sprintf('line %d: `%s`', $m + 1, $g->[$m] =~ s/`/'/gr)
+                           : sprintf('line %d: lines missing', $k + 1);
     $excerpt =~ s/\s+/ /g;
     $found{'knock-on'}{$test} = {statements => [], count => 0, excerpt => $excerpt};
   }
@@ -316,7 +322,7 @@ sub write_list {
     "Generated from: $meta.",
     sprintf('%d tests run, %d differ.', $ntests, scalar @$differs),
     '',
-    '| rule | tests | statements |',
+    '| rule | tests | guard refusals and rewrites |',
     '|---|---|---|',
   );
   for my $r (@rules) {
@@ -332,7 +338,7 @@ sub write_list {
     for my $t (sort keys %{$found->{$r}}) {
       my $e = $found->{$r}{$t};
       if ($r eq 'knock-on' || $r eq 'missing-result') {
-        push @out, "- `$t`: first difference at $e->{excerpt}";
+        push @out, "- `$t`: first new line of the enforce output at $e->{excerpt}";
         next;
       }
       my @how = map { $e->{$_} ? "$e->{$_} $_" : () } qw(refused rewritten warned retried);

@@ -85,7 +85,7 @@ listed_versions() { apt-cache showsrc postgresql-15 2>/dev/null | sed -n 's/^Ver
 add_deb_src() {
   local out=/etc/apt/sources.list.d/zero_downtime-src f
   for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
+    [ -f "$f" ] && [ "$f" != "$out.sources" ] || continue
     # deb822: copy each stanza whose Types has "deb", as Types: deb-src.
     awk 'BEGIN { RS=""; ORS="\n\n" }
          /(^|\n)Types:[^\n]*(^|[ \t])deb([ \t]|\n|$)/ && /deb\.debian\.org|debian/ {
@@ -298,7 +298,9 @@ enforce_differing=$(sed -n 's/.*differing=\([0-9]*\).*/\1/p' <<<"$enforce_summar
 enforce_listed=$(sed -n 's/.*listed=\([0-9]*\).*/\1/p' <<<"$enforce_summary")
 echo "enforce: ${run_time[enforce]}s; ${enforce_differing:-?} tests differ from plain; $enforce_listed (rule, test) pairs listed in $(basename "$list_file")"
 grep '^rule:' <<<"$enforce_out" | sed 's/^rule: /  /'
-grep -E '^(new|stale):' <<<"$enforce_out" | sed 's/^/  /'
+n_changed=$(grep -cE '^(new|stale):' <<<"$enforce_out")
+grep -E '^(new|stale):' <<<"$enforce_out" | head -n 40 | sed 's/^/  /'
+[ "$n_changed" -gt 40 ] && echo "  ... $((n_changed - 40)) more new/stale pairs"
 [ -n "$problems" ] && echo "$problems"
 check "enforce run" "$([ -z "$problems" ] && [ "$enforce_rc" -eq 0 ]; echo $?)" \
   "no crash, no restart, differing tests exactly as listed (regenerate: ZD_CORE_UPDATE_LIST=1)"

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Benchmark of the guard, plain PostgreSQL and zero_downtime side by side in one run, on a table
+# of ROWS rows (default 3,000,000) under an application load (pgbench, 2 clients at 200
+# transactions per second, each reading and updating one random row).
+#
+#   1. CREATE INDEX during the load.
+#   2. ALTER TABLE ... ADD COLUMN behind a 4-second transaction that holds a lock (the queue).
+#   3. ALTER COLUMN ... SET NOT NULL on the whole table.
+#   For each, plain (zero_downtime.mode = off for the DDL session) then guarded (enforce):
+#   the application's p99 and max latency while the DDL runs, application errors, DDL time.
+#   4. Hook overhead: a stream of cheap utility statements, and plain DML, on a server without
+#      the library vs one with it (enforce), side by side; median of 7 alternating 3 s runs.
+#
+# Usage, as root: bash bench/guard_bench.sh [ROWS]     Results: bench/results/guard.md
+set -euo pipefail
+
+rows=${1:-3000000}
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$repo/scripts/install-deps.sh"
+make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
+bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+work=$(mktemp -d /tmp/zd-bench.XXXXXX)
+chown postgres: "$work"
+as_pg() { runuser -u postgres -- "$@"; }
+psql() { as_pg "$bindir/psql" -X -q -h "$work" -d postgres "$@"; }
+pgbench() { as_pg "$bindir/pgbench" -h "$work" "$@"; }
+now_ms() { date +%s%3N; }
+cleanup() {
+  as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  as_pg "$bindir/pg_ctl" -D "$work/plain" -m immediate stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+as_pg "$bindir/initdb" -D "$work/data" -A trust >/dev/null
+cat >>"$work/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$work'
+shared_buffers = '1GB'
+max_wal_size = '4GB'
+autovacuum = off
+zero_downtime.lock_timeout = '200ms'
+zero_downtime.lock_retries = 50
+zero_downtime.lock_retry_budget = '60s'
+CONF
+echo "shared_preload_libraries = 'zero_downtime'" >>"$work/data/postgresql.conf"
+as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+
+echo "== loading $rows rows"
+psql -c "CREATE EXTENSION zero_downtime" \
+     -c "CREATE TABLE bench_t (id int PRIMARY KEY, v int, payload text)" \
+     -c "INSERT INTO bench_t SELECT g, g % 1000, md5(g::text) FROM generate_series(1, $rows) g" \
+     -c "VACUUM ANALYZE bench_t"
+size=$(psql -At -c "SELECT pg_size_pretty(pg_relation_size('bench_t'))")
+cat >"$work/app.sql" <<SQL
+\set id random(1, $rows)
+BEGIN;
+SELECT v FROM bench_t WHERE id = :id;
+UPDATE bench_t SET v = v + 1 WHERE id = :id;
+END;
+SQL
+chown postgres: "$work/app.sql"
+
+# run_scenario NAME MODE DDL [BLOCKER]: the load for 16 s; BLOCKER at 2 s, DDL at 2.5 s.
+# Prints: name mode ddl_seconds p99_ms max_ms errors transactions
+run_scenario() {
+  local name=$1 mode=$2 ddl=$3 blocker=${4:-} prefix="$work/log_${1}_${2}"
+  rm -f "$prefix".*
+  (cd "$work" && pgbench -n -f app.sql -c 2 -j 2 -R 200 -T 16 -l --log-prefix="$prefix" \
+     >"$prefix.out" 2>&1) &
+  local load=$!
+  sleep 2
+  [ -n "$blocker" ] && { psql -c "$blocker" >/dev/null 2>&1 & }
+  sleep 0.5
+  local start end status=0
+  start=$(now_ms)
+  psql -c "SET zero_downtime.mode = $mode" -c "$ddl" >"$prefix.ddl" 2>&1 || status=$?
+  end=$(now_ms)
+  wait $load || true
+  # pgbench log: client tx latency_us script epoch_s epoch_us lag_us.  A transaction's
+  # latency as the application sees it is from its scheduled start: latency + schedule lag.
+  cat "$prefix".[0-9]* | awk -v s="$start" -v e="$end" '{
+      finish = $5 * 1000 + $6 / 1000; begin = finish - ($3 + $7) / 1000;
+      if (finish >= s && begin <= e) print ($3 + $7) / 1000 }' | sort -n >"$prefix.window"
+  local n p99 max errors txs
+  n=$(wc -l <"$prefix.window")
+  p99=$(awk -v n="$n" 'NR == int(n * 0.99 + 0.999) { printf "%.1f", $1 }' "$prefix.window")
+  max=$(tail -n 1 "$prefix.window" | awk '{ printf "%.1f", $1 }')
+  errors=$(grep -cE "aborted|ERROR" "$prefix.out" || true)
+  txs=$(grep -oE "number of transactions actually processed: [0-9]+" "$prefix.out" | grep -oE "[0-9]+$")
+  local ddl_s
+  ddl_s=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", (e - s) / 1000 }')
+  [ "$status" -ne 0 ] && ddl_s="failed"
+  echo "$name $mode $ddl_s $p99 $max $errors $txs"
+}
+
+results="$work/results.txt"
+: >"$results"
+blocker="BEGIN; SELECT count(*) FROM bench_t WHERE id = 1; SELECT pg_sleep(4); COMMIT;"
+for mode in off enforce; do
+  echo "== CREATE INDEX, mode $mode"
+  run_scenario create_index "$mode" "CREATE INDEX bench_v ON bench_t (v)" | tee -a "$results"
+  psql -c "SET zero_downtime.mode = off" -c "DROP INDEX bench_v"
+  echo "== ADD COLUMN behind a 4 s transaction, mode $mode"
+  run_scenario add_column_queued "$mode" "ALTER TABLE bench_t ADD COLUMN note text" "$blocker" |
+    tee -a "$results"
+  psql -c "SET zero_downtime.mode = off" -c "ALTER TABLE bench_t DROP COLUMN note"
+  echo "== SET NOT NULL, mode $mode"
+  run_scenario set_not_null "$mode" "ALTER TABLE bench_t ALTER COLUMN v SET NOT NULL" |
+    tee -a "$results"
+  psql -c "SET zero_downtime.mode = off" -c "ALTER TABLE bench_t ALTER COLUMN v DROP NOT NULL"
+done
+
+# Hook overhead: a second server from the same binaries without the library; short runs
+# alternate between the two, so both see the same machine at the same time.
+as_pg "$bindir/initdb" -D "$work/plain" -A trust >/dev/null
+mkdir -p "$work/plain_sock" && chown postgres: "$work/plain_sock"
+cat >>"$work/plain/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$work/plain_sock'
+shared_buffers = '1GB'
+autovacuum = off
+CONF
+as_pg "$bindir/pg_ctl" -D "$work/plain" -l "$work/plain.log" -w start >/dev/null
+cat >"$work/utility.sql" <<'SQL'
+SET application_name = 'bench';
+SHOW work_mem;
+RESET application_name;
+SQL
+cat >"$work/guarded.sql" <<'SQL'
+ALTER TABLE tiny ALTER COLUMN c SET DEFAULT 1;
+SQL
+chown postgres: "$work"/*.sql
+for host in "$work" "$work/plain_sock"; do
+  as_pg "$bindir/psql" -X -q -h "$host" -d postgres -c "SET zero_downtime.mode = off" \
+    -c "CREATE TABLE tiny (c int)" 2>/dev/null
+  as_pg "$bindir/pgbench" -h "$host" -i -q -s 5 postgres >/dev/null 2>&1
+done
+tps() {  # tps HOST ARGS...: transactions per second of a 3 s single-client run
+  local host=$1; shift
+  (cd "$work" && as_pg "$bindir/pgbench" -h "$host" -n -c 1 -T 3 "$@" postgres 2>/dev/null) |
+    grep -oE "tps = [0-9.]+" | grep -oE "[0-9.]+"
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+declare -A samples
+for round in 1 2 3 4 5 6 7; do
+  for side in none zero_downtime; do
+    host=$work; [ "$side" = none ] && host=$work/plain_sock
+    samples[utility_$side]+="$(tps "$host" -f utility.sql) "
+    samples[guarded_$side]+="$(tps "$host" -f guarded.sql) "
+    samples[select_$side]+="$(tps "$host" -S) "
+  done
+done
+as_pg "$bindir/pg_ctl" -D "$work/plain" -m fast stop >/dev/null
+
+overhead_row() {  # overhead_row LABEL KEY
+  local none loaded
+  none=$(tr ' ' '\n' <<<"${samples[$2_none]}" | grep . | median)
+  loaded=$(tr ' ' '\n' <<<"${samples[$2_zero_downtime]}" | grep . | median)
+  awk -v l="$1" -v a="$none" -v b="$loaded" \
+    'BEGIN { printf "| %s | %.0f | %.0f | %.3f |\n", l, a, b, b / a }'
+}
+
+out="$repo/bench/results/guard.md"
+mkdir -p "$(dirname "$out")"
+{
+  echo "# Guard benchmark"
+  echo
+  echo "Command: \`bash bench/guard_bench.sh $rows\` ($(date -u +%Y-%m-%d), PostgreSQL $(psql -At -c 'SHOW server_version'), $(nproc) cores)."
+  echo "Table: $rows rows, $size. Application: pgbench, 2 clients, 200 transactions/s, each"
+  echo "reading and updating one random row. Latency is from each transaction's scheduled start"
+  echo "(pgbench latency + schedule lag), over the transactions that overlap the DDL."
+  echo "zero_downtime.lock_timeout = 200ms. 'plain' runs the DDL with zero_downtime.mode = off."
+  echo
+  echo "| scenario | mode | DDL time (s) | app p99 (ms) | app max (ms) | app errors | app transactions |"
+  echo "|---|---|---|---|---|---|---|"
+  awk '{ m = ($2 == "off") ? "plain" : "guard"; printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, m, $3, $4, $5, $6, $7 }' "$results"
+  echo
+  echo "Ratios, guard / plain:"
+  echo
+  echo "| scenario | app max latency | DDL time |"
+  echo "|---|---|---|"
+  awk '{ k = $1; if ($2 == "off") { pm[k] = $5; pd[k] = $3 } else { gm[k] = $5; gd[k] = $3 } }
+       END { for (k in pm) printf "| %s | %.3f | %.2f |\n", k, gm[k] / pm[k], gd[k] / pd[k] }' "$results" | sort
+  echo
+  echo "Hook overhead: two servers from the same binaries, the library preloaded (enforce) in one"
+  echo "and not loaded in the other, both running; single-client 3 s runs alternating between"
+  echo "them, median of 7 (transactions/s):"
+  echo
+  echo "| statements | library not loaded | loaded (enforce) | ratio |"
+  echo "|---|---|---|---|"
+  overhead_row "SET / SHOW / RESET (no rule looks at them)" utility
+  overhead_row "ALTER TABLE tiny ... SET DEFAULT (guarded, lock capped)" guarded
+  overhead_row "pgbench -S (plain SELECT, no utility statement)" select
+} >"$out"
+cat "$out"
