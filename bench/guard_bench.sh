@@ -8,8 +8,8 @@
 #   3. ALTER COLUMN ... SET NOT NULL on the whole table.
 #   For each, plain (zero_downtime.mode = off for the DDL session) then guarded (enforce):
 #   the application's p99 and max latency while the DDL runs, application errors, DDL time.
-#   4. Hook overhead: a stream of cheap utility statements, and plain DML, on a server without
-#      the library vs one with it (enforce), side by side; median of 7 alternating 3 s runs.
+#   4. Hook overhead: a stream of cheap utility statements, and plain DML, on two fresh
+#      clusters identical but for the library (enforce); median of 8 alternating 3 s runs.
 #
 # Usage, as root: bash bench/guard_bench.sh [ROWS]     Results: bench/results/guard.md
 set -euo pipefail
@@ -27,7 +27,9 @@ pgbench() { as_pg "$bindir/pgbench" -h "$work" "$@"; }
 now_ms() { date +%s%3N; }
 cleanup() {
   as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  as_pg "$bindir/pg_ctl" -D "$work/plain" -m immediate stop >/dev/null 2>&1 || true
+  for d in ovh_none ovh_zero_downtime; do
+    as_pg "$bindir/pg_ctl" -D "$work/$d" -m immediate stop >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 
@@ -76,11 +78,12 @@ run_scenario() {
   psql -c "SET zero_downtime.mode = $mode" -c "$ddl" >"$prefix.ddl" 2>&1 || status=$?
   end=$(now_ms)
   wait $load || true
-  # pgbench log: client tx latency_us script epoch_s epoch_us lag_us.  A transaction's
-  # latency as the application sees it is from its scheduled start: latency + schedule lag.
+  # pgbench log: client tx latency_us script epoch_s epoch_us lag_us.  With -R, pgbench
+  # measures latency from the transaction's scheduled start (it includes the schedule lag), as
+  # the application sees it.
   cat "$prefix".[0-9]* | awk -v s="$start" -v e="$end" '{
-      finish = $5 * 1000 + $6 / 1000; begin = finish - ($3 + $7) / 1000;
-      if (finish >= s && begin <= e) print ($3 + $7) / 1000 }' | sort -n >"$prefix.window"
+      finish = $5 * 1000 + $6 / 1000; begin = finish - $3 / 1000;
+      if (finish >= s && begin <= e) print $3 / 1000 }' | sort -n >"$prefix.window"
   local n p99 max errors txs
   n=$(wc -l <"$prefix.window")
   p99=$(awk -v n="$n" 'NR == int(n * 0.99 + 0.999) { printf "%.1f", $1 }' "$prefix.window")
@@ -110,17 +113,24 @@ for mode in off enforce; do
   psql -c "SET zero_downtime.mode = off" -c "ALTER TABLE bench_t ALTER COLUMN v DROP NOT NULL"
 done
 
-# Hook overhead: a second server from the same binaries without the library; short runs
-# alternate between the two, so both see the same machine at the same time.
-as_pg "$bindir/initdb" -D "$work/plain" -A trust >/dev/null
-mkdir -p "$work/plain_sock" && chown postgres: "$work/plain_sock"
-cat >>"$work/plain/postgresql.conf" <<CONF
+# Hook overhead: two fresh clusters from the same binaries, identical but for
+# shared_preload_libraries, both running; short runs alternate between them (ABBA order).
+as_pg "$bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null
+for side in none zero_downtime; do
+  as_pg "$bindir/initdb" -D "$work/ovh_$side" -A trust >/dev/null
+  mkdir -p "$work/sock_$side" && chown postgres: "$work/sock_$side"
+  cat >>"$work/ovh_$side/postgresql.conf" <<CONF
 listen_addresses = ''
-unix_socket_directories = '$work/plain_sock'
-shared_buffers = '1GB'
+unix_socket_directories = '$work/sock_$side'
+shared_buffers = '256MB'
 autovacuum = off
 CONF
-as_pg "$bindir/pg_ctl" -D "$work/plain" -l "$work/plain.log" -w start >/dev/null
+  [ "$side" = zero_downtime ] &&
+    echo "shared_preload_libraries = 'zero_downtime'" >>"$work/ovh_$side/postgresql.conf"
+  as_pg "$bindir/pg_ctl" -D "$work/ovh_$side" -l "$work/ovh_$side.log" -w start >/dev/null
+  as_pg "$bindir/psql" -X -q -h "$work/sock_$side" -d postgres -c "CREATE TABLE tiny (c int)"
+  as_pg "$bindir/pgbench" -h "$work/sock_$side" -i -q -s 5 postgres >/dev/null 2>&1
+done
 cat >"$work/utility.sql" <<'SQL'
 SET application_name = 'bench';
 SHOW work_mem;
@@ -130,27 +140,25 @@ cat >"$work/guarded.sql" <<'SQL'
 ALTER TABLE tiny ALTER COLUMN c SET DEFAULT 1;
 SQL
 chown postgres: "$work"/*.sql
-for host in "$work" "$work/plain_sock"; do
-  as_pg "$bindir/psql" -X -q -h "$host" -d postgres -c "SET zero_downtime.mode = off" \
-    -c "CREATE TABLE tiny (c int)" 2>/dev/null
-  as_pg "$bindir/pgbench" -h "$host" -i -q -s 5 postgres >/dev/null 2>&1
-done
-tps() {  # tps HOST ARGS...: transactions per second of a 3 s single-client run
-  local host=$1; shift
-  (cd "$work" && as_pg "$bindir/pgbench" -h "$host" -n -c 1 -T 3 "$@" postgres 2>/dev/null) |
-    grep -oE "tps = [0-9.]+" | grep -oE "[0-9.]+"
+tps() {  # tps SIDE ARGS...: transactions per second of a 3 s single-client run
+  local side=$1; shift
+  (cd "$work" && as_pg "$bindir/pgbench" -h "$work/sock_$side" -n -c 1 -T 3 "$@" postgres \
+     2>/dev/null) | grep -oE "tps = [0-9.]+" | grep -oE "[0-9.]+"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 declare -A samples
-for round in 1 2 3 4 5 6 7; do
-  for side in none zero_downtime; do
-    host=$work; [ "$side" = none ] && host=$work/plain_sock
-    samples[utility_$side]+="$(tps "$host" -f utility.sql) "
-    samples[guarded_$side]+="$(tps "$host" -f guarded.sql) "
-    samples[select_$side]+="$(tps "$host" -S) "
+for round in 1 2 3 4 5 6 7 8; do
+  order="none zero_downtime"; [ $((round % 2)) -eq 0 ] && order="zero_downtime none"
+  for side in $order; do
+    samples[utility_$side]+="$(tps "$side" -f utility.sql) "
+    samples[guarded_$side]+="$(tps "$side" -f guarded.sql) "
+    samples[select_$side]+="$(tps "$side" -S) "
   done
 done
-as_pg "$bindir/pg_ctl" -D "$work/plain" -m fast stop >/dev/null
+for side in none zero_downtime; do
+  as_pg "$bindir/pg_ctl" -D "$work/ovh_$side" -m fast stop >/dev/null
+done
+as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
 
 overhead_row() {  # overhead_row LABEL KEY
   local none loaded
@@ -167,8 +175,8 @@ mkdir -p "$(dirname "$out")"
   echo
   echo "Command: \`bash bench/guard_bench.sh $rows\` ($(date -u +%Y-%m-%d), PostgreSQL $(psql -At -c 'SHOW server_version'), $(nproc) cores)."
   echo "Table: $rows rows, $size. Application: pgbench, 2 clients, 200 transactions/s, each"
-  echo "reading and updating one random row. Latency is from each transaction's scheduled start"
-  echo "(pgbench latency + schedule lag), over the transactions that overlap the DDL."
+  echo "reading and updating one random row. Latency is pgbench's, measured from each"
+  echo "transaction's scheduled start, over the transactions that overlap the DDL."
   echo "zero_downtime.lock_timeout = 200ms. 'plain' runs the DDL with zero_downtime.mode = off."
   echo
   echo "| scenario | mode | DDL time (s) | app p99 (ms) | app max (ms) | app errors | app transactions |"
@@ -182,9 +190,9 @@ mkdir -p "$(dirname "$out")"
   awk '{ k = $1; if ($2 == "off") { pm[k] = $5; pd[k] = $3 } else { gm[k] = $5; gd[k] = $3 } }
        END { for (k in pm) printf "| %s | %.3f | %.2f |\n", k, gm[k] / pm[k], gd[k] / pd[k] }' "$results" | sort
   echo
-  echo "Hook overhead: two servers from the same binaries, the library preloaded (enforce) in one"
-  echo "and not loaded in the other, both running; single-client 3 s runs alternating between"
-  echo "them, median of 7 (transactions/s):"
+  echo "Hook overhead: two fresh clusters from the same binaries, identical but for"
+  echo "shared_preload_libraries (the library preloaded, enforce, in one), both running;"
+  echo "single-client 3 s runs alternating between them (ABBA), median of 8 (transactions/s):"
   echo
   echo "| statements | library not loaded | loaded (enforce) | ratio |"
   echo "|---|---|---|---|"

@@ -26,11 +26,35 @@ CREATE TABLE measurements_2026 PARTITION OF measurements
 INSERT INTO measurements VALUES ('2025-06-01', 1), ('2026-06-01', 2);
 ALTER TABLE measurements DETACH PARTITION measurements_2025;
 SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'measurements'::regclass;
+ALTER TABLE measurements DETACH PARTITION measurements_2026 CONCURRENTLY;
+ALTER TABLE measurements ATTACH PARTITION measurements_2026
+  FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+
+-- attach-partition: the bound is proven by a CHECK added NOT VALID and validated, so ATTACH
+-- does not scan under ACCESS EXCLUSIVE; the helper is dropped afterwards.
+CREATE TABLE measurements_2027 (at date, v int);
+INSERT INTO measurements_2027 VALUES ('2027-03-01', 3);
+ALTER TABLE measurements ATTACH PARTITION measurements_2027
+  FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+SELECT conname FROM pg_constraint WHERE conrelid = 'measurements_2027'::regclass;
+-- A row outside the bound: validation fails before anything is attached.
+CREATE TABLE measurements_2028 (at date, v int);
+INSERT INTO measurements_2028 VALUES ('2030-01-01', 4);
+ALTER TABLE measurements ATTACH PARTITION measurements_2028
+  FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');
+SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'measurements'::regclass;
+-- A valid CHECK that already implies the bound: ATTACH skips the scan, allowed as written.
+CREATE TABLE measurements_2029 (at date, v int,
+  CHECK (at IS NOT NULL AND at >= '2029-01-01' AND at < '2030-01-01'));
+INSERT INTO measurements_2029 VALUES ('2029-03-01', 5);
+ALTER TABLE measurements ATTACH PARTITION measurements_2029
+  FOR VALUES FROM ('2029-01-01') TO ('2030-01-01');
+
 -- With a default partition, CONCURRENTLY is impossible: refused.
 CREATE TABLE measurements_other PARTITION OF measurements DEFAULT;
 ALTER TABLE measurements DETACH PARTITION measurements_2026;
 
 SET zero_downtime.mode = off;
-DROP TABLE events, measurements, measurements_2025;
+DROP TABLE events, measurements, measurements_2025, measurements_2028;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

@@ -4,13 +4,15 @@
 #   2. isolation         test/isolation/specs/*.spec (pg_isolation_regress)
 #   3. TAP               test/t/*.pl (PostgreSQL::Test::Cluster: restart, crash, standby)
 #   4. unit              test/unit/*.cpp (GoogleTest through CMake and ctest)
+#   5. core              PostgreSQL 15's own regression suite, plain vs warn vs enforce
+#                        (test/core_suite/run.sh; its three checks count here)
 # As root it first installs the packages it needs and builds and installs the extension; the
 # servers then run as the OS user `postgres` (PostgreSQL refuses to run as root).
 # The last line is "N passed, N failed" over all layers; the exit code is 0 only if none failed.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-layers=${ZD_TEST_LAYERS:-"regress isolation tap unit"}
+layers=${ZD_TEST_LAYERS:-"regress isolation tap unit core"}
 
 if [ "$(id -u)" -eq 0 ]; then
   bash "$repo/scripts/install-deps.sh" || exit 1
@@ -116,12 +118,24 @@ run_unit() {
   count unit $((total - bad)) "$bad"
 }
 
+run_core() {
+  echo "== PostgreSQL core regression suite"
+  local line
+  ZD_CORE_BUILD=0 bash "$repo/test/core_suite/run.sh" >"$work/core.log" 2>&1
+  # Its own closing line is counted here, not repeated: the run has one closing line.
+  grep -vE '^core-suite: [0-9]+ passed, [0-9]+ failed' "$work/core.log" | tail -n 40
+  line=$(grep -E '^core-suite: [0-9]+ passed, [0-9]+ failed' "$work/core.log" | tail -n 1)
+  if [ -z "$line" ]; then count core 0 1; return; fi
+  count core $(sed -E 's/^core-suite: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$line")
+}
+
 for layer in $layers; do
   case "$layer" in
     regress) run_regress ;;
     isolation) run_isolation ;;
     tap) run_tap ;;
     unit) run_unit ;;
+    core) run_core ;;
     *) echo "unknown layer $layer"; failed=$((failed + 1)) ;;
   esac
 done

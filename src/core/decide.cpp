@@ -33,6 +33,7 @@ rules::RuleResult check_operation(const rules::RuleContext &ctx) {
     case OpKind::SetUnlogged:
     case OpKind::SetTablespace:
     case OpKind::SetAccessMethod: return table_rewrite(ctx);
+    case OpKind::AttachPartition: return attach_partition(ctx);
     case OpKind::DetachPartition: return detach_partition(ctx);
     case OpKind::OtherLocking: return std::nullopt;
   }

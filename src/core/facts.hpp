@@ -54,6 +54,7 @@ enum class OpKind {
   SetUnlogged,
   SetTablespace,
   SetAccessMethod,
+  AttachPartition,
   DetachPartition,
   OtherLocking,  // any other statement that locks an existing table (the lock cap only)
 };
@@ -84,7 +85,9 @@ struct Operation {
   Span<const Text> nullable_key_columns;  // of those, the ones not yet NOT NULL
   bool constraint_rewritable = true;  // false when options we cannot carry over are present
   Text new_name;               // RENAME target
-  Text partition_name;         // DETACH PARTITION: the partition
+  Text partition_name;         // ATTACH / DETACH PARTITION: the partition
+  bool partition_check_implied = true;  // ATTACH: a valid CHECK already implies the bound
+  Text partition_check_sql;             // ATTACH: the partition constraint, as SQL
 
   // The statement's own text and where the gather step found insertion points (byte offsets
   // into statement_sql, found with PostgreSQL's lexer; -1 when not applicable).

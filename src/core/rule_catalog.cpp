@@ -32,6 +32,8 @@ const RuleInfo kRules[] = {
     {"set-unlogged", "SET UNLOGGED rewrites the table under ACCESS EXCLUSIVE"},
     {"set-tablespace", "SET TABLESPACE copies the table under ACCESS EXCLUSIVE"},
     {"set-access-method", "SET ACCESS METHOD rewrites the table under ACCESS EXCLUSIVE"},
+    {"attach-partition",
+     "ATTACH PARTITION scans the partition under ACCESS EXCLUSIVE unless a CHECK implies it"},
     {"detach-partition", "DETACH PARTITION without CONCURRENTLY blocks every query on the table"},
 };
 

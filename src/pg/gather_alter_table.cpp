@@ -4,6 +4,7 @@
 #include "pg/gather_internal.hpp"
 
 #include "pg/sql_tokens.hpp"
+#include "pg/subtransaction.hpp"
 #include "pg/table_facts.hpp"
 
 extern "C" {
@@ -33,6 +34,11 @@ extern "C" {
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
+#include "access/relation.h"
+#include "catalog/partition.h"
+#include "parser/parse_utilcmd.h"
+#include "partitioning/partbounds.h"
+#include "storage/lmgr.h"
 }
 
 namespace zd::pg {
@@ -127,6 +133,23 @@ const char *join_names(List *names, const char *separator, bool quote) {
   return buf.data;
 }
 
+struct DefaultGathering {
+  zd::Operation *op;
+  Node *raw_default;
+  Oid type;
+  int32 typmod;
+  const char *column;
+};
+
+// Analyses the default as ALTER TABLE will; an invalid default is PostgreSQL's to report.
+void cook_default(void *arg) {
+  DefaultGathering *d = (DefaultGathering *) arg;
+  Node *cooked = cookDefault(make_parsestate(nullptr), d->raw_default, d->type, d->typmod,
+                             d->column, '\0');
+  d->op->default_volatile = contain_volatile_functions(cooked);
+  d->op->default_sql = deparse_expression(cooked, NIL, false, false);
+}
+
 void gather_add_column(zd::Operation *op, Oid relid, ColumnDef *def) {
   op->column = quote_identifier(def->colname);
   Oid typid;
@@ -158,11 +181,32 @@ void gather_add_column(zd::Operation *op, Oid relid, ColumnDef *def) {
   // Like ATExecAddColumn: a domain with constraints must be checked on every row.
   op->domain_checked = DomainHasConstraints(typid);
   if (raw_default != nullptr && !op->generated_stored) {
-    ParseState *pstate = make_parsestate(nullptr);
-    Node *cooked = cookDefault(pstate, raw_default, typid, typmod, def->colname, '\0');
-    op->default_volatile = contain_volatile_functions(cooked);
-    op->default_sql = deparse_expression(cooked, NIL, false, false);
+    DefaultGathering d{op, raw_default, typid, typmod, def->colname};
+    gather_or_give_up(cook_default, &d);
   }
+}
+
+struct TypeChangeGathering {
+  zd::Operation *op;
+  AttrNumber attnum;
+  Oid old_type;
+  int32 old_typmod;
+  Oid collation;
+  Oid new_type;
+  int32 new_typmod;
+};
+
+// Plans the coercion ALTER TYPE will apply, and tests it as tablecmds.c does.
+void plan_type_change(void *arg) {
+  TypeChangeGathering *t = (TypeChangeGathering *) arg;
+  Node *transform =
+      (Node *) makeVar(1, t->attnum, t->old_type, t->old_typmod, t->collation, 0);
+  transform = coerce_to_target_type(make_parsestate(nullptr), transform, t->old_type,
+                                    t->new_type, t->new_typmod, COERCION_ASSIGNMENT,
+                                    COERCE_IMPLICIT_CAST, -1);
+  if (transform == nullptr) return;  // no cast: PostgreSQL reports it
+  transform = (Node *) expression_planner((Expr *) transform);
+  t->op->type_change_rewrites = change_requires_rewrite(transform, t->attnum);
 }
 
 void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnDef *def) {
@@ -182,13 +226,8 @@ void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnD
     op->type_change_rewrites = true;
     return;
   }
-  ParseState *pstate = make_parsestate(nullptr);
-  Node *transform = (Node *) makeVar(1, attnum, old_type, old_typmod, collation, 0);
-  transform = coerce_to_target_type(pstate, transform, old_type, new_type, new_typmod,
-                                    COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
-  if (transform == nullptr) return;  // no cast: PostgreSQL reports it
-  transform = (Node *) expression_planner((Expr *) transform);
-  op->type_change_rewrites = change_requires_rewrite(transform, attnum);
+  TypeChangeGathering t{op, attnum, old_type, old_typmod, collation, new_type, new_typmod};
+  gather_or_give_up(plan_type_change, &t);
 }
 
 void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {
@@ -268,6 +307,66 @@ void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constrain
   if (only_subcommand) op->not_valid_at = offset_after_last_token(g->sql);
 }
 
+struct AttachGathering {
+  zd::Operation *op;
+  Oid parent;
+  Oid partition;
+  PartitionBoundSpec *raw_bound;
+};
+
+void compute_partition_check(void *arg);
+
+// ATTACH PARTITION: the partition constraint ATExecAttachPartition would check, and whether a
+// valid CHECK of the partition already implies it (then there is no scan).  Skipped when the
+// parent or the partition cannot be locked without waiting, and when computing it raises an
+// error (PostgreSQL then reports its own, when the statement runs).
+void gather_attach_partition(zd::Operation *op, Oid parent, Oid partition,
+                             PartitionBoundSpec *raw_bound) {
+  if (!OidIsValid(partition) || raw_bound == nullptr) return;
+  // PostgreSQL itself rejects an ATTACH to a table that is not partitioned; a foreign table
+  // is never scanned, and a partitioned one is checked partition by partition.
+  if (get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE ||
+      get_rel_relkind(partition) != RELKIND_RELATION)
+    return;
+  AttachGathering a{op, parent, partition, raw_bound};
+  gather_or_give_up(compute_partition_check, &a);
+}
+
+void compute_partition_check(void *arg) {
+  AttachGathering *a = (AttachGathering *) arg;
+  zd::Operation *op = a->op;
+  Oid parent = a->parent, partition = a->partition;
+  PartitionBoundSpec *raw_bound = a->raw_bound;
+  if (!ConditionalLockRelationOid(parent, AccessShareLock)) return;
+  if (!ConditionalLockRelationOid(partition, AccessShareLock)) {
+    UnlockRelationOid(parent, AccessShareLock);
+    return;
+  }
+  Relation parent_rel = relation_open(parent, NoLock);
+  Relation part_rel = relation_open(partition, NoLock);
+  PartitionBoundSpec *bound = transformPartitionBound(
+      make_parsestate(nullptr), parent_rel, (PartitionBoundSpec *) copyObjectImpl(raw_bound));
+  List *qual = list_concat(get_qual_from_partbound(parent_rel, bound),
+                           RelationGetPartitionQual(parent_rel));
+  if (qual != NIL) {
+    qual = (List *) eval_const_expressions(nullptr, (Node *) qual);
+    qual = list_make1(make_ands_explicit(qual));
+    qual = map_partition_varattnos(qual, 1, part_rel, parent_rel);
+    op->partition_check_implied = PartConstraintImpliedByRelConstraint(part_rel, qual);
+    op->partition_check_sql =
+        deparse_expression((Node *) linitial(qual),
+                           deparse_context_for(RelationGetRelationName(part_rel), partition),
+                           false, false);
+    op->constraint_name = quote_identifier(
+        ChooseConstraintName(RelationGetRelationName(part_rel), nullptr, "partition_check",
+                             RelationGetNamespace(part_rel), NIL));
+  }
+  relation_close(part_rel, NoLock);
+  relation_close(parent_rel, NoLock);
+  UnlockRelationOid(partition, AccessShareLock);
+  UnlockRelationOid(parent, AccessShareLock);
+}
+
 zd::OpKind rewrite_kind(AlterTableType subtype) {
   switch (subtype) {
     case AT_SetLogged: return zd::OpKind::SetLogged;
@@ -295,6 +394,12 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
   Oid relid = lookup_relation(stmt->relation);
   if (!OidIsValid(relid)) return;
   const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
+  if (!is_table(relid)) {
+    // ALTER TABLE also reaches views, indexes and sequences: no table rule applies to them,
+    // only the lock cap.
+    add_operation(g, zd::OpKind::OtherLocking, relid, lock, "ALTER TABLE");
+    return;
+  }
   const bool only = list_length(stmt->cmds) == 1;
   ListCell *lc;
   foreach (lc, stmt->cmds) {
@@ -331,12 +436,23 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
         op->column = quote_identifier(cmd->name);
         break;
       }
+      case AT_AttachPartition: {
+        PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
+        Oid partition = lookup_relation(pc->name);
+        // The partition is the table scanned and locked ACCESS EXCLUSIVE.
+        zd::Operation *op = add_operation(g, zd::OpKind::AttachPartition, partition,
+                                          AccessExclusiveLock, "ALTER TABLE ... ATTACH PARTITION");
+        op->partition_name = op->table.name;
+        gather_attach_partition(op, relid, partition, pc->bound);
+        break;
+      }
       case AT_DetachPartition: {
         PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
         zd::Operation *op = add_operation(g, zd::OpKind::DetachPartition, relid, lock,
                                           "ALTER TABLE ... DETACH PARTITION");
         op->concurrently = pc->concurrent;
         op->partition_name = qualified_relation_name(lookup_relation(pc->name));
+        if (op->partition_name.empty()) op->kind = zd::OpKind::OtherLocking;  // PG reports it
         // DETACH ... CONCURRENTLY is impossible while the table has a default partition.
         if (!OidIsValid(get_default_partition_oid(relid)))
           op->concurrently_at = offset_after_last_token(g->sql);

@@ -144,6 +144,7 @@ void gather_drop(Gathering *g, DropStmt *stmt) {
     Oid relid = RangeVarGetRelid(rv, NoLock, true);
     if (!OidIsValid(relid)) continue;
     if (stmt->removeType == OBJECT_TABLE) {
+      if (!is_table(relid)) continue;  // DROP TABLE on a view: PostgreSQL reports it
       zd::Operation *op = add_operation(g, zd::OpKind::DropTable, relid, AccessExclusiveLock,
                                         "DROP TABLE", true);
       op->statement_sql = g->sql;
@@ -177,7 +178,11 @@ void gather_reindex(Gathering *g, ReindexStmt *stmt) {
       table = lookup_relation(stmt->relation);
       break;
     case REINDEX_OBJECT_SCHEMA:
+      if (!OidIsValid(get_namespace_oid(stmt->name, true))) return;  // PG reports it
+      break;
     case REINDEX_OBJECT_DATABASE:
+      if (stmt->name != nullptr && strcmp(stmt->name, get_database_name(MyDatabaseId)) != 0)
+        return;  // PostgreSQL reindexes only the current database, and says so
       break;
     case REINDEX_OBJECT_SYSTEM:
       return;  // system catalogs cannot be reindexed CONCURRENTLY

@@ -27,6 +27,7 @@ void add_database_wide(Gathering *g, zd::OpKind kind, const char *command) {
 void gather_rename(Gathering *g, RenameStmt *stmt) {
   if (stmt->renameType == OBJECT_COLUMN && stmt->relationType == OBJECT_TABLE) {
     Oid relid = lookup_relation(stmt->relation);
+    if (!OidIsValid(relid) || !is_table(relid)) return;
     AttrNumber attnum = OidIsValid(relid) ? get_attnum(relid, stmt->subname) : InvalidAttrNumber;
     if (attnum == InvalidAttrNumber) return;
     zd::Operation *op = add_operation(g, zd::OpKind::RenameColumn, relid, AccessExclusiveLock,
@@ -38,8 +39,9 @@ void gather_rename(Gathering *g, RenameStmt *stmt) {
     get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
     op->column_type = format_type_with_typemod(type, typmod);
   } else if (stmt->renameType == OBJECT_TABLE) {
+    // ALTER TABLE also renames indexes, views and sequences: not what this rule is about.
     Oid relid = lookup_relation(stmt->relation);
-    if (!OidIsValid(relid)) return;
+    if (!OidIsValid(relid) || !is_table(relid)) return;
     zd::Operation *op = add_operation(g, zd::OpKind::RenameTable, relid, AccessExclusiveLock,
                                       "ALTER TABLE ... RENAME", true);
     op->new_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),

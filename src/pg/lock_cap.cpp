@@ -2,6 +2,7 @@
 
 #include "pg/guc.hpp"
 #include "pg/stats.hpp"
+#include "pg/subtransaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -44,29 +45,15 @@ void run_with_timeout(int ms, void (*run)(void *), void *arg) {
   AtEOXact_GUC(true, nest_level);
 }
 
-// Runs in a subtransaction; returns the error (rolled back) or nullptr.
-ErrorData *try_in_subtransaction(int ms, void (*run)(void *), void *arg) {
-  MemoryContext context = CurrentMemoryContext;
-  ResourceOwner owner = CurrentResourceOwner;
-  ErrorData *volatile error = nullptr;
-  BeginInternalSubTransaction(nullptr);
-  MemoryContextSwitchTo(context);
-  PG_TRY();
-  {
-    run_with_timeout(ms, run, arg);
-    ReleaseCurrentSubTransaction();
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(context);
-    error = CopyErrorData();
-    FlushErrorState();
-    RollbackAndReleaseCurrentSubTransaction();
-  }
-  PG_END_TRY();
-  MemoryContextSwitchTo(context);
-  CurrentResourceOwner = owner;
-  return error;
+struct TimedRun {
+  int ms;
+  void (*run)(void *);
+  void *arg;
+};
+
+void run_timed(void *arg) {
+  TimedRun *t = (TimedRun *) arg;
+  run_with_timeout(t->ms, t->run, t->arg);
 }
 
 // "pid 123 (idle in transaction, transaction open for 00:00:12, query started ...: ...)"
@@ -148,7 +135,8 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
   // long before the next one lets that queue drain, so stalls never follow each other.
   int waited_ms = 0, backoff_ms = Max(kMinBackoffMs, timeout);
   for (int attempt = 1;; attempt++) {
-    ErrorData *error = try_in_subtransaction(timeout, run, arg);
+    TimedRun timed{timeout, run, arg};
+    ErrorData *error = run_in_subtransaction(run_timed, &timed);
     if (error == nullptr) return;
     if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE) ReThrowError(error);
     // Jitter: a random wait in [backoff, 1.5 backoff], so retrying sessions spread out.

@@ -51,6 +51,8 @@ int64 relation_bytes(Oid relid, bool check_empty, bool *empty, bool *created_her
   int64 bytes = 0;
   if (rel != nullptr) {
     *created_here = rel->rd_createSubid != InvalidSubTransactionId;
+    // A relation without storage (a partitioned table, a view) holds no row of its own.
+    *empty = !RELKIND_HAS_STORAGE(rel->rd_rel->relkind);
     if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind)) {
       BlockNumber pages = RelationGetNumberOfBlocks(rel);
       bytes = (int64) pages * BLCKSZ;
@@ -67,8 +69,14 @@ int64 relation_bytes(Oid relid, bool check_empty, bool *empty, bool *created_her
 
 const char *qualified_relation_name(Oid relid) {
   char *relname = get_rel_name(relid);
+  if (relname == nullptr) return "";  // gone, or never there: PostgreSQL reports it
   char *nspname = get_namespace_name(get_rel_namespace(relid));
   return quote_qualified_identifier(nspname, relname);
+}
+
+bool is_table(Oid relid) {
+  char kind = get_rel_relkind(relid);
+  return kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE;
 }
 
 void fill_table_facts(Oid relid, bool check_empty, zd::TableFacts *t) {

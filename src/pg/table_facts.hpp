@@ -11,7 +11,10 @@ namespace zd::pg {
 // checks whether it holds any row (a scan of at most a few pages).
 void fill_table_facts(Oid relid, bool check_empty, zd::TableFacts *t);
 
-// "schema.name", quoted for SQL.
+// "schema.name", quoted for SQL; "" when the relation does not exist.
 const char *qualified_relation_name(Oid relid);
+
+// A plain or partitioned table: what the table rules are about (not views, indexes, ...).
+bool is_table(Oid relid);
 
 }  // namespace zd::pg

@@ -137,7 +137,7 @@ fetch_source() {
       fi
     fi
     echo "  not available: $(grep -m1 -E '^E:' "$tmp.log")"
-    touch "$cache/$v.unavailable"; rm -rf "$tmp"
+    touch "$cache/$v.unavailable"; rm -rf "$tmp" "$tmp.log"
   done
   return 1
 }
@@ -198,7 +198,8 @@ EOF
 
 mkdir -p "$cache" && chmod 755 "$cache" 2>/dev/null
 prep_start=$(date +%s)
-exec 9>"$cache/.lock" 2>/dev/null && flock 9
+# One run at a time fetches and builds into the cache.
+if { exec 9>"$cache/.lock"; } 2>/dev/null; then flock 9; fi
 fetch_source || die "no postgresql-15 source: none of the versions apt-cache showsrc lists could be fetched (run as root once)"
 build_helpers || die "building the suite's helpers or psql failed"
 exec 9>&-
@@ -286,7 +287,9 @@ check "warn run" "$([ -z "$problems" ] && [ "$warn_rc" -eq 0 ]; echo $?)" \
 # ---- 3. enforce ---------------------------------------------------------------------------------------
 problems=$(health enforce)
 meta="postgresql-15 $src_version test files, $server_version, zero_downtime.mode = enforce, other settings default"
-if [ "${ZD_CORE_UPDATE_LIST:-}" = 1 ]; then
+if [ "${ZD_CORE_UPDATE_LIST:-}" = 1 ] && [ -n "$problems" ]; then
+  echo "not rewriting $(basename "$list_file"): the enforce run was not healthy"
+elif [ "${ZD_CORE_UPDATE_LIST:-}" = 1 ]; then
   perl "$here/compare.pl" enforce "$work/plain" "$work/enforce" "$repo/src/core/rule_catalog.cpp" \
     "$list_file" "$meta" --write | grep '^wrote'
 fi

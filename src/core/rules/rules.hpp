@@ -30,6 +30,9 @@ RuleResult drop_table(const RuleContext &ctx);
 
 // table_rewrite_rules.cpp: statements that rewrite the whole table
 RuleResult table_rewrite(const RuleContext &ctx);
+
+// partition_rules.cpp
+RuleResult attach_partition(const RuleContext &ctx);
 RuleResult detach_partition(const RuleContext &ctx);
 
 }  // namespace zd::rules

@@ -1,6 +1,5 @@
 // vacuum-full, cluster, set-logged, set-unlogged, set-tablespace, set-access-method: each
 // rewrites the whole table under ACCESS EXCLUSIVE and has no online form inside PostgreSQL.
-// detach-partition: DETACH PARTITION ... CONCURRENTLY exists since PostgreSQL 14.
 #include "core/rules/rules.hpp"
 
 #include "core/pg_free.hpp"
@@ -62,27 +61,6 @@ RuleResult table_rewrite(const RuleContext &ctx) {
       replace_table(r.alternative, op.table.name) +
           "\nOr, in a maintenance window, allow it for one transaction:\nBEGIN;\nSET LOCAL "
           "zero_downtime.allow = '" + r.rule + "';\n" + op.statement_sql + ";\nCOMMIT;");
-}
-
-RuleResult detach_partition(const RuleContext &ctx) {
-  const Operation &op = ctx.op;
-  if (op.concurrently || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
-  const std::string problem = "DETACH PARTITION from " + op.table.name + " would block every query on it";
-  const std::string detail = lock_detail(op, op.lock, "until every running query on it has finished");
-  if (op.concurrently_at < 0)
-    return make_refusal("detach-partition", "detach-partition: " + problem,
-                        detail + " DETACH PARTITION ... CONCURRENTLY is impossible while the "
-                                 "table has a default partition.",
-                        "Detach it in a maintenance window, allowing this rule for one "
-                        "transaction:\nBEGIN;\nSET LOCAL zero_downtime.allow = "
-                        "'detach-partition';\n" + op.statement_sql + ";\nCOMMIT;");
-  Step step;
-  step.sql = insert_at(op.statement_sql, op.concurrently_at, " CONCURRENTLY");
-  step.lock = Lock::ShareUpdateExclusive;
-  step.leaves_on_failure = "the partition in the detach-pending state";
-  step.cleanup_sql = "ALTER TABLE " + op.table.name + " DETACH PARTITION " + op.partition_name +
-                     " FINALIZE";
-  return rewrite_or_refuse(ctx, "detach-partition", problem, detail, {step});
 }
 
 }  // namespace zd::rules

@@ -1,0 +1,66 @@
+// attach-partition: ATTACH PARTITION scans the partition under ACCESS EXCLUSIVE to check its
+// rows fit the bound, unless a valid CHECK constraint already implies the bound.
+// detach-partition: DETACH PARTITION ... CONCURRENTLY exists since PostgreSQL 14.
+#include "core/rules/rules.hpp"
+
+#include "core/pg_free.hpp"
+
+namespace zd::rules {
+
+RuleResult attach_partition(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (op.partition_check_implied || exempt_from_lock_rules(op.table, ctx.policy))
+    return std::nullopt;
+  const std::string alter = "ALTER TABLE " + op.table.name + " ";
+  const std::string helper = op.constraint_name;
+  Step add;
+  add.sql = alter + "ADD CONSTRAINT " + helper + " CHECK (" + op.partition_check_sql +
+            ") NOT VALID";
+  add.lock = Lock::AccessExclusive;
+  add.effect = "the helper constraint " + helper + " (NOT VALID) on " + op.table.name;
+  add.undo_sql = alter + "DROP CONSTRAINT IF EXISTS " + helper;
+  Step validate;
+  validate.sql = alter + "VALIDATE CONSTRAINT " + helper;
+  validate.lock = Lock::ShareUpdateExclusive;
+  validate.effect = "the helper constraint " + helper + " validated";
+  Step attach;
+  attach.sql = op.statement_sql;
+  attach.lock = Lock::AccessExclusive;
+  attach.effect = op.table.name + " attached";
+  attach.leaves_on_failure = "the validated helper constraint " + helper;
+  attach.cleanup_sql = add.undo_sql;
+  Step drop;
+  drop.sql = alter + "DROP CONSTRAINT " + helper;
+  drop.lock = Lock::AccessExclusive;
+  drop.leaves_on_failure = "the helper constraint " + helper + " (redundant now, harmless)";
+  drop.cleanup_sql = add.undo_sql;
+  return rewrite_or_refuse(
+      ctx, "attach-partition",
+      "ATTACH PARTITION " + op.table.name + " would scan it under an ACCESS EXCLUSIVE lock",
+      lock_detail(op, Lock::AccessExclusive,
+                  "while it checks that every row fits the partition bound"),
+      {add, validate, attach, drop});
+}
+
+RuleResult detach_partition(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (op.concurrently || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  const std::string problem = "DETACH PARTITION from " + op.table.name + " would block every query on it";
+  const std::string detail = lock_detail(op, op.lock, "until every running query on it has finished");
+  if (op.concurrently_at < 0)
+    return make_refusal("detach-partition", "detach-partition: " + problem,
+                        detail + " DETACH PARTITION ... CONCURRENTLY is impossible while the "
+                                 "table has a default partition.",
+                        "Detach it in a maintenance window, allowing this rule for one "
+                        "transaction:\nBEGIN;\nSET LOCAL zero_downtime.allow = "
+                        "'detach-partition';\n" + op.statement_sql + ";\nCOMMIT;");
+  Step step;
+  step.sql = insert_at(op.statement_sql, op.concurrently_at, " CONCURRENTLY");
+  step.lock = Lock::ShareUpdateExclusive;
+  step.leaves_on_failure = "the partition in the detach-pending state";
+  step.cleanup_sql = "ALTER TABLE " + op.table.name + " DETACH PARTITION " + op.partition_name +
+                     " FINALIZE";
+  return rewrite_or_refuse(ctx, "detach-partition", problem, detail, {step});
+}
+
+}  // namespace zd::rules
