@@ -7,6 +7,7 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-contrib   # server, PGXS, pg_regress, TAP modules
   g++ make cmake libboost-dev libgtest-dev                    # build + unit tests
   libipc-run-perl                                             # PostgreSQL::Test::Cluster (TAP)
+  postgresql-15-pgaudit postgresql-15-set-user                # hook extensions tested beside it
   util-linux                                                  # runuser
 )
 

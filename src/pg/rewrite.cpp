@@ -66,6 +66,11 @@ void run_rewrite(const GuardPlan *plan) {
       StartTransactionCommand();
       MemoryContextSwitchTo(context);
     }
+    // Each step in a memory context of its own, freed when it is done: hooks below ours that
+    // keep per-statement state in the current context (pgaudit's stack) see the step end.
+    MemoryContext step_context =
+        AllocSetContextCreate(context, "zero_downtime step", ALLOCSET_DEFAULT_SIZES);
+    MemoryContextSwitchTo(step_context);
     CapTarget target{step.lock, step.locked_table, true, true, finding.rule};
     PG_TRY();
     { run_with_lock_cap(target, run_step, (void *) step.sql); }
@@ -73,6 +78,7 @@ void run_rewrite(const GuardPlan *plan) {
     { add_failure_report(step, context); }
     PG_END_TRY();
     MemoryContextSwitchTo(context);
+    MemoryContextDelete(step_context);
   }
 }
 

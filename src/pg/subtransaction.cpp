@@ -11,8 +11,13 @@ ErrorData *run_in_subtransaction(void (*run)(void *), void *arg) {
   MemoryContext context = CurrentMemoryContext;
   ResourceOwner owner = CurrentResourceOwner;
   ErrorData *volatile error = nullptr;
+  // What the attempt allocates goes when it ends, success or not: a retry starts clean, and
+  // hooks below ours that tie state to the current memory context (pgaudit's statement
+  // stack) see each attempt end.
+  MemoryContext attempt = AllocSetContextCreate(context, "zero_downtime attempt",
+                                                ALLOCSET_DEFAULT_SIZES);
   BeginInternalSubTransaction(nullptr);
-  MemoryContextSwitchTo(context);
+  MemoryContextSwitchTo(attempt);
   PG_TRY();
   {
     run(arg);
@@ -27,6 +32,7 @@ ErrorData *run_in_subtransaction(void (*run)(void *), void *arg) {
   }
   PG_END_TRY();
   MemoryContextSwitchTo(context);
+  MemoryContextDelete(attempt);
   CurrentResourceOwner = owner;
   return error;
 }

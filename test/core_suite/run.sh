@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Runs PostgreSQL 15's own core regression suite (src/test/regress, parallel_schedule) on three
+# Runs PostgreSQL 15's own core regression suite (src/test/regress, parallel_schedule) on six
 # throwaway servers and compares them:
-#   plain    no zero_downtime: the reference
-#   warn     zero_downtime preloaded, zero_downtime.mode = warn
-#   enforce  zero_downtime preloaded, zero_downtime.mode = enforce, every other setting default
+#   plain       no zero_downtime: the reference of warn and enforce
+#   warn        zero_downtime preloaded, zero_downtime.mode = warn
+#   enforce     zero_downtime preloaded, zero_downtime.mode = enforce, every other setting default
+#   others      pg_stat_statements, auto_explain, pgaudit, set_user preloaded, no zero_downtime:
+#               the reference of the two runs below
+#   warn-first  zero_downtime first in shared_preload_libraries, then those four; mode = warn
+#   warn-last   those four, then zero_downtime last; mode = warn
 # Each guarded run is compared with the plain run of this same invocation, never with the
 # suite's expected/ files (the server may be a newer minor release than the test files).
 #
@@ -29,7 +33,8 @@
 #               guard's own WARNING blocks (message, DETAIL, HINT, each naming its rule; exact
 #               texts taken from the server log, see compare.pl) are removed: in warn mode the
 #               guard may only add warnings, never change what a statement does.
-#   3. enforce  same health as 1, and the (rule, test) pairs of the tests that differ from the
+#   3. others   same health as 1; warn-first and warn-last: as 2, compared with the others run.
+#   4. enforce  same health as 1, and the (rule, test) pairs of the tests that differ from the
 #               plain run are exactly those listed in test/core_suite/enforce_differences.md: a
 #               new refusal or rewrite, or a listed one that no longer happens, fails.
 #
@@ -219,18 +224,41 @@ if [ "$is_root" -eq 1 ]; then
 fi
 schedule_tests=$(sed -n 's/^test://p' "$regress_src/parallel_schedule" | wc -w)
 
+# The hook extensions people preload beside a guard (issue 9): each runs with its hook busy.
+others="pg_stat_statements,auto_explain,pgaudit,set_user"
 declare -A run_time
+conf_for() {  # conf_for MODE: the server settings of one run
+  echo "log_line_prefix = '%m [%p] '"   # compare.pl reads the guard's messages from the log
+  echo "log_min_messages = warning"
+  # Throwaway servers: nothing to keep across a crash, so no fsync (halves the run time here).
+  echo "fsync = off"
+  echo "synchronous_commit = off"
+  echo "full_page_writes = off"
+  local libs=""
+  case "$1" in
+    warn|enforce) libs=$library ;;
+    others) libs=$others ;;
+    warn-first) libs="$library,$others" ;;
+    warn-last) libs="$others,$library" ;;
+  esac
+  [ -n "$libs" ] && echo "shared_preload_libraries = '$libs'"
+  case "$1" in warn|enforce) echo "zero_downtime.mode = $1" ;; warn-*) echo "zero_downtime.mode = warn" ;; esac
+  case "$1" in
+    others|warn-*)
+      # pg_stat_statements alone changes EXPLAIN VERBOSE output unless query ids are hidden.
+      echo "compute_query_id = regress"
+      # auto_explain explains every query (its hook does all its work) at a level not logged.
+      echo "auto_explain.log_min_duration = 0"
+      echo "auto_explain.log_level = debug1"
+      echo "pgaudit.log = 'ddl'"
+      ;;
+  esac
+}
+
 run_suite() {  # run_suite MODE
   local mode=$1 out="$work/$1" t0
   t0=$(date +%s)
-  {
-    echo "log_line_prefix = '%m [%p] '"   # compare.pl reads the guard's messages from the log
-    echo "log_min_messages = warning"
-    if [ "$mode" != plain ]; then
-      echo "shared_preload_libraries = '$library'"
-      echo "zero_downtime.mode = $mode"
-    fi
-  } > "$work/$mode.conf"
+  conf_for "$mode" > "$work/$mode.conf"
   "${as_pg[@]}" mkdir -p "$out"
   "${as_pg[@]}" env -i PATH="$bin:/usr/bin:/bin" LANG=C.UTF-8 HOME=/tmp \
     "$pg_regress" --temp-instance="$out/instance" --temp-config="$work/$mode.conf" \
@@ -253,7 +281,8 @@ health() {  # health MODE
   [ "$n" -eq "$schedule_tests" ] || echo "$n of $schedule_tests tests ran"
 }
 
-for mode in plain warn enforce; do
+modes="plain warn enforce others warn-first warn-last"
+for mode in $modes; do
   echo "== $mode run"
   run_suite "$mode"
 done
@@ -265,24 +294,36 @@ echo "plain: $schedule_tests tests in ${run_time[plain]}s; differing from expect
 [ -n "$problems" ] && echo "$problems"
 check "plain run" "$([ -z "$problems" ]; echo $?)" "suite completed, no crash, no restart"
 
-# ---- 2. warn -----------------------------------------------------------------------------------------
-problems=$(health warn)
-"${as_pg[@]}" mkdir -p "$work/warn/filtered"
-warn_out=$("${as_pg[@]}" perl "$here/compare.pl" warn "$work/plain" "$work/warn" "$work/warn/filtered")
-warn_rc=$?
-warn_summary=$(tail -n 1 <<<"$warn_out")
-warn_differing=$(sed -n 's/.*differing=\([0-9]*\).*/\1/p' <<<"$warn_summary")
-warn_warned=$(sed -n 's/.*warned=\([0-9]*\).*/\1/p' <<<"$warn_summary")
-echo "warn: ${run_time[warn]}s; $warn_warned tests got guard warnings ($(grep '^rule:' <<<"$warn_out" | sed 's/^rule: //' | paste -sd, - | sed 's/,/, /g')); ${warn_differing:-?} differ from plain once those are removed"
+# ---- 2. warn, alone and beside the other hook extensions -------------------------------------------
+declare -A differing
+check_warn() {  # check_warn MODE REFERENCE: MODE's output equals REFERENCE's but for guard warnings
+  local mode=$1 ref=$2 problems out rc summary warned t
+  problems=$(health "$mode")
+  "${as_pg[@]}" mkdir -p "$work/$mode/filtered"
+  out=$("${as_pg[@]}" perl "$here/compare.pl" warn "$work/$ref" "$work/$mode" "$work/$mode/filtered")
+  rc=$?
+  summary=$(tail -n 1 <<<"$out")
+  differing[$mode]=$(sed -n 's/.*differing=\([0-9]*\).*/\1/p' <<<"$summary")
+  warned=$(sed -n 's/.*warned=\([0-9]*\).*/\1/p' <<<"$summary")
+  echo "$mode: ${run_time[$mode]}s; $warned tests got guard warnings ($(grep '^rule:' <<<"$out" | sed 's/^rule: //' | paste -sd, - | sed 's/,/, /g')); ${differing[$mode]:-?} differ from $ref once those are removed"
+  [ -n "$problems" ] && echo "$problems"
+  if [ "$rc" -ne 0 ]; then
+    grep '^differs:' <<<"$out"
+    for t in $(grep '^differs:' <<<"$out" | awk '{print $2}' | head -n 5); do
+      diff -u "$work/$ref/results/$t.out" "$work/$mode/filtered/$t.out" | head -n 40
+    done
+  fi
+  check "$mode run" "$([ -z "$problems" ] && [ "$rc" -eq 0 ]; echo $?)" \
+    "no crash, no restart, no difference from the $ref run but the guard's warnings"
+}
+check_warn warn plain
+
+problems=$(health others)
 [ -n "$problems" ] && echo "$problems"
-if [ "$warn_rc" -ne 0 ]; then
-  grep '^differs:' <<<"$warn_out"
-  for t in $(grep '^differs:' <<<"$warn_out" | awk '{print $2}' | head -n 5); do
-    diff -u "$work/plain/results/$t.out" "$work/warn/filtered/$t.out" | head -n 40
-  done
-fi
-check "warn run" "$([ -z "$problems" ] && [ "$warn_rc" -eq 0 ]; echo $?)" \
-  "no crash, no restart, no difference from plain but the guard's warnings"
+check "others run" "$([ -z "$problems" ]; echo $?)" \
+  "$others without zero_downtime: suite completed, no crash, no restart"
+check_warn warn-first others
+check_warn warn-last others
 
 # ---- 3. enforce ---------------------------------------------------------------------------------------
 problems=$(health enforce)
@@ -310,7 +351,8 @@ check "enforce run" "$([ -z "$problems" ] && [ "$enforce_rc" -eq 0 ]; echo $?)" 
 
 # ---- figures -------------------------------------------------------------------------------------------
 total=$(elapsed "$start")
-echo "figures: $schedule_tests tests per run; differing from plain: warn ${warn_differing:-?}, enforce ${enforce_differing:-?} (list: $enforce_listed pairs); time ${total}s (setup ${prep_time}s, plain ${run_time[plain]}s, warn ${run_time[warn]}s, enforce ${run_time[enforce]}s)"
+times=$(for m in $modes; do printf ', %s %ss' "$m" "${run_time[$m]}"; done)
+echo "figures: $schedule_tests tests per run; differing from their reference: warn ${differing[warn]:-?}, warn-first ${differing[warn-first]:-?}, warn-last ${differing[warn-last]:-?}, enforce ${enforce_differing:-?} (list: $enforce_listed pairs); time ${total}s (setup ${prep_time}s$times)"
 if [ "$failed" -eq 0 ] && [ -z "${ZD_KEEP_TEST_DIR:-}" ]; then
   rm -rf "$work"
 else
