@@ -75,3 +75,91 @@ AS 'MODULE_PATHNAME', 'zd_rule_stats_reset'
 LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION zd_rule_stats_reset() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- zd_backfill: batched backfills, a commit per batch (src/pg/backfill/).
+
+-- One row per named backfill: where it is, written in the same transaction as each batch, so
+-- it always matches what is committed.  Only zd_backfill writes it (as the table's owner);
+-- read it through zd_backfill_progress.
+CREATE TABLE zd_backfill_state (
+    name text PRIMARY KEY,
+    relid oid NOT NULL,
+    relation text NOT NULL,            -- as it was named when the backfill started
+    set_clause text NOT NULL,
+    where_clause text NOT NULL,
+    started_by name NOT NULL,
+    state text NOT NULL CHECK (state IN ('running', 'waiting for replica', 'done', 'failed')),
+    pid integer,
+    pass integer NOT NULL DEFAULT 1,   -- passes over the table; later ones catch moved rows
+    next_block bigint NOT NULL DEFAULT 0,
+    end_block bigint NOT NULL DEFAULT 0,
+    batch_blocks bigint NOT NULL DEFAULT 0,
+    pass_rows bigint NOT NULL DEFAULT 0,  -- rows updated in the current pass
+    rows_done bigint NOT NULL DEFAULT 0,
+    batches bigint NOT NULL DEFAULT 0,
+    retries bigint NOT NULL DEFAULT 0,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    run_started_at timestamptz NOT NULL DEFAULT now(),   -- this call (a resume starts anew)
+    run_rows bigint NOT NULL DEFAULT 0,                  -- rows done by this call
+    run_blocks bigint NOT NULL DEFAULT 0,                -- blocks scanned by this call
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    last_error text
+);
+REVOKE ALL ON zd_backfill_state FROM PUBLIC;
+
+CREATE PROCEDURE zd_backfill(
+    relation regclass,
+    set_clause text,
+    where_clause text,
+    name text DEFAULT NULL,
+    batch_size integer DEFAULT 10000,
+    target_batch_duration interval DEFAULT '50ms',
+    pause interval DEFAULT '0',
+    lock_timeout interval DEFAULT '1s',
+    max_replica_lag interval DEFAULT NULL,
+    max_retries integer DEFAULT 10,
+    progress_interval interval DEFAULT '10s')
+AS 'MODULE_PATHNAME', 'zd_backfill'
+LANGUAGE C;
+-- No pinned search_path: set_clause and where_clause resolve names as the caller would.
+
+-- Every backfill the caller may see (its own; all with pg_read_all_stats): where it is, its
+-- rate over this call and the time left in the current pass at that rate.  'interrupted': it
+-- was cancelled, terminated or crashed; CALL zd_backfill again with the same name to go on.
+CREATE VIEW zd_backfill_progress AS
+SELECT s.name,
+       s.relation,
+       CASE WHEN s.state IN ('running', 'waiting for replica') AND NOT EXISTS (
+                 SELECT FROM pg_catalog.pg_locks l
+                 WHERE l.locktype = 'advisory' AND l.pid = s.pid AND l.granted
+                   AND l.database = (SELECT oid FROM pg_catalog.pg_database
+                                     WHERE datname = pg_catalog.current_database())
+                   AND l.classid = 2053398370::oid)   -- 'zd_b' (kAdvisoryClass, backfill_state.cpp)
+            THEN 'interrupted' ELSE s.state END AS state,
+       s.pass,
+       s.rows_done,
+       s.batches,
+       s.retries,
+       s.next_block,
+       s.end_block,
+       round(100.0 * s.next_block / greatest(s.end_block, 1), 1) AS pass_percent,
+       round(s.run_rows / greatest(extract(epoch FROM s.updated_at - s.run_started_at), 0.001))
+           AS rows_per_second,
+       CASE WHEN s.state IN ('running', 'waiting for replica') AND s.run_blocks > 0 THEN
+           (s.updated_at - s.run_started_at) * ((s.end_block - s.next_block)::float8
+                                                / s.run_blocks)
+       END AS pass_time_left,
+       s.set_clause,
+       s.where_clause,
+       s.started_by,
+       s.pid,
+       s.started_at,
+       s.updated_at,
+       s.finished_at,
+       s.last_error
+FROM zd_backfill_state s
+WHERE s.started_by = current_user
+   OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE');
+GRANT SELECT ON zd_backfill_progress TO PUBLIC;

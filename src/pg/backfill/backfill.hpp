@@ -1,0 +1,84 @@
+// zd_backfill: what its parts share.  The procedure (backfill.cpp) reads and checks its
+// arguments (backfill_args.cpp), builds the one UPDATE it runs (backfill_statement.cpp), keeps
+// its progress in zd_backfill_state (backfill_state.cpp) and paces itself (backfill_wait.cpp).
+// Everything here is plain data in PostgreSQL memory: these frames may longjmp.
+#pragma once
+
+#include "pg/pg_headers.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+}
+
+namespace zd::pg::backfill {
+
+// The procedure's arguments, checked.  Durations in milliseconds; -1: not set.
+struct Args {
+  Oid schema;                // the extension's schema (zd_backfill_state is there)
+  Oid relid;
+  const char *relation;      // schema-qualified, quoted
+  const char *set_clause;
+  const char *where_clause;
+  const char *name;
+  int batch_rows;
+  int target_ms;             // -1: fixed batch size
+  int pause_ms;
+  int lock_timeout_ms;
+  int max_replica_lag_ms;    // -1: do not wait for standbys
+  int max_retries;
+  int progress_interval_ms;
+};
+
+// Reads and checks every argument; raises a clear error (and changes nothing) on bad input.
+void read_args(FunctionCallInfo fcinfo, Args *args);
+
+// The UPDATE every batch runs, with the batch's TID range as $1 and $2:
+//   UPDATE ONLY <relation> SET <set_clause>
+//   WHERE ctid >= $1 AND ctid < $2 AND (<where_clause>)
+// Refuses clauses that are not one SET list / one expression (a second statement, a FROM or
+// RETURNING smuggled in, a where_clause that escapes its parentheses), then prepares it:
+// unknown columns and type errors are reported before anything runs.  Checks the caller's
+// privileges for it as the executor will.  The plan is kept across commits.
+SPIPlanPtr prepare_update(const Args *args);
+
+// Runs one batch: the rows matching where_clause in blocks [first, end).  Returns the rows
+// updated.
+uint64 run_update(SPIPlanPtr plan, BlockNumber first, BlockNumber end);
+
+// Where a backfill is, as persisted in zd_backfill_state.
+struct Position {
+  int pass;
+  int64 next_block;
+  int64 end_block;
+  int64 batch_blocks;
+  int64 pass_rows;
+  int64 rows_done;
+  int64 batches;
+  int64 retries;
+  int64 run_rows;
+  int64 run_blocks;
+};
+
+// Session-level advisory lock on the name: one run per name at a time.  Raises if another
+// session holds it.  Released by release_name_lock or when the session ends (crash included).
+void lock_name(const char *name);
+void release_name_lock(const char *name);
+
+// Every function below that touches zd_backfill_state takes the Args for its schema.
+
+// Loads the state row of args->name into *pos and returns true, or returns false when there is
+// none.  Raises when the row belongs to another table or other clauses.
+bool load_state(const Args *args, Position *pos);
+// Inserts the state row of a new backfill, or resets a finished one to start over.
+void start_state(const Args *args, const Position *pos, bool exists);
+// Records the position after a batch (in the batch's transaction), or a new state.
+void save_position(const Args *args, const Position *pos, const char *state);
+void save_failure(const Args *args, const Position *pos, const char *error);
+void save_done(const Args *args, const Position *pos);
+
+// Sleeps, waking for cancel and termination.
+void sleep_ms(int ms);
+// The replay lag of the standbys that have not replayed all WAL, in ms (0: none behind).
+int64 replica_lag_ms(const Args *args);
+
+}  // namespace zd::pg::backfill
