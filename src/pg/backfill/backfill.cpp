@@ -116,6 +116,8 @@ void run_batch_with_retries(Batch *b, Position *pos) {
                               a->name, b->first, b->end - 1, error->message, retry + 1,
                               a->max_retries, wait)));
       pos->retries++;
+      save_position(a, pos, "running");  // the retry shows in zd_backfill_progress at once
+      SPI_commit();
       sleep_ms(wait);
       continue;
     }
