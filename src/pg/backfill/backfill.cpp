@@ -16,6 +16,7 @@
 
 extern "C" {
 #include "access/table.h"
+#include "access/xlog.h"
 #include "common/pg_prng.h"
 #include "nodes/parsenodes.h"
 #include "portability/instr_time.h"
@@ -24,6 +25,7 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 }
 
 namespace zd::pg::backfill {
@@ -137,9 +139,9 @@ void run_batch_with_retries(Batch *b, Position *pos) {
 }
 
 // Waits while a standby's replay lag is over max_replica_lag; visible as 'waiting for replica'.
-void wait_for_replicas(const Args *a, const Position *pos) {
+void wait_for_replicas(const Args *a, const Position *pos, UnreplayedWrites *writes) {
   if (a->max_replica_lag_ms < 0) return;
-  int64 lag = replica_lag_ms(a);
+  int64 lag = replica_lag_ms(a, writes);
   if (lag <= a->max_replica_lag_ms) return;
   save_position(a, pos, "waiting for replica");
   SPI_commit();
@@ -150,7 +152,7 @@ void wait_for_replicas(const Args *a, const Position *pos) {
   INSTR_TIME_SET_CURRENT(start);
   while (lag > a->max_replica_lag_ms) {
     sleep_ms(200);
-    lag = replica_lag_ms(a);
+    lag = replica_lag_ms(a, writes);
   }
   ereport(NOTICE, (errmsg("zd_backfill \"%s\": standbys caught up after %.0f ms; going on",
                           a->name, elapsed_ms(start))));
@@ -193,6 +195,7 @@ void run_batches(const Args *a, SPIPlanPtr plan) {
   MemoryContext outer = CurrentMemoryContext;
   MemoryContext per_batch =
       AllocSetContextCreate(outer, "zd_backfill batch", ALLOCSET_DEFAULT_SIZES);
+  UnreplayedWrites *writes = (UnreplayedWrites *) palloc0(sizeof(UnreplayedWrites));
   instr_time run_start, last_report;
   INSTR_TIME_SET_CURRENT(run_start);
   last_report = run_start;
@@ -219,13 +222,14 @@ void run_batches(const Args *a, SPIPlanPtr plan) {
                               (long) pos.end_block)));
       continue;
     }
-    wait_for_replicas(a, &pos);
+    wait_for_replicas(a, &pos, writes);
     Batch b{a, plan, pos, pos, (BlockNumber) pos.next_block,
             (BlockNumber) Min(pos.next_block + pos.batch_blocks, pos.end_block)};
     instr_time start;
     INSTR_TIME_SET_CURRENT(start);
     run_batch_with_retries(&b, &pos);
     SPI_commit();
+    if (a->max_replica_lag_ms >= 0) note_write(writes, XactLastCommitEnd, GetCurrentTimestamp());
     const double took_ms = elapsed_ms(start);
     ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d, blocks %u to %u in %.1f ms; %ld rows "
                             "this pass", a->name, pos.pass, b.first, b.end - 1, took_ms,

@@ -7,6 +7,8 @@
 #include "pg/pg_headers.hpp"
 
 extern "C" {
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
 #include "executor/spi.h"
 }
 
@@ -78,7 +80,23 @@ void save_done(const Args *args, const Position *pos);
 
 // Sleeps, waking for cancel and termination.
 void sleep_ms(int ms);
-// The replay lag of the standbys that have not replayed all WAL, in ms (0: none behind).
-int64 replica_lag_ms(const Args *args);
+// What the streaming standbys report: the largest replay lag among those that have not
+// replayed all WAL (ms, 0 if none), and the oldest replay position (invalid if none streams).
+void standby_positions(const Args *args, int64 *reported_lag_ms, XLogRecPtr *oldest_replay);
+
+// The batches committed by this run whose WAL a standby may not have replayed yet: the end of
+// each commit record and when it was written, oldest first.
+struct UnreplayedWrites {
+  static const int kCapacity = 64;
+  XLogRecPtr lsn[kCapacity];
+  TimestampTz at[kCapacity];
+  int first;
+  int count;
+};
+void note_write(UnreplayedWrites *w, XLogRecPtr lsn, TimestampTz at);
+// How far the standbys are behind, in ms: the larger of the lag they report and the age of our
+// oldest batch that one of them has not replayed (a standby whose replay stopped reports no new
+// lag at all).  0 when none is behind; a standby that is not connected is not counted.
+int64 replica_lag_ms(const Args *args, UnreplayedWrites *w);
 
 }  // namespace zd::pg::backfill

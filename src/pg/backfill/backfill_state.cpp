@@ -12,6 +12,7 @@ extern "C" {
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/pg_lsn.h"
 #include "utils/syscache.h"
 #include "catalog/pg_class.h"
 }
@@ -145,13 +146,9 @@ bool load_state(const Args *args, Position *pos) {
   pos->retries = column_int8(12, &isnull);
   pos->run_rows = 0;
   pos->run_blocks = 0;
-  // A finished backfill called again starts over: a fresh pass finds any row that matches
-  // where_clause again (cheap when there is none).
-  if (strcmp(state, "done") == 0) {
-    pos->pass = 1;
-    pos->next_block = 0;
-    pos->pass_rows = 0;
-  }
+  // A finished backfill called again starts over, counting anew: a fresh pass finds any row
+  // that matches where_clause again (cheap when there is none).
+  if (strcmp(state, "done") == 0) *pos = Position{1, 0, 0, pos->batch_blocks, 0, 0, 0, 0, 0, 0};
   return true;
 }
 
@@ -162,7 +159,9 @@ void start_state(const Args *args, const Position *pos, bool exists) {
   values[0] = text_datum(args->name);
   position_values(pos, types + 1, values + 1);
   if (exists) {
-    run_as_owner(args, on_state_table(args, psprintf("UPDATE %%s SET %s, state = 'running', run_started_at = "
+    run_as_owner(args, on_state_table(args, psprintf("UPDATE %%s SET %s, started_at = CASE state WHEN 'done' THEN "
+                          "pg_catalog.clock_timestamp() ELSE started_at END, "
+                          "state = 'running', run_started_at = "
                           "pg_catalog.clock_timestamp(), finished_at = NULL, last_error = NULL "
                           "WHERE name = $1", kSetPosition)),
                  1 + kPositionArgs, types, values, nullptr, false);
@@ -209,15 +208,19 @@ void save_done(const Args *args, const Position *pos) {
                types, values, nullptr, false);
 }
 
-int64 replica_lag_ms(const Args *args) {
-  // As the owner: pg_stat_replication shows lag columns only to privileged roles.
-  run_as_owner(args, "SELECT coalesce(pg_catalog.max(extract(epoch FROM replay_lag) * 1000)"
-               "::int8, 0) FROM pg_catalog.pg_stat_replication WHERE replay_lsn < "
-               "pg_catalog.pg_current_wal_lsn()",
+void standby_positions(const Args *args, int64 *reported_lag_ms, XLogRecPtr *oldest_replay) {
+  // As the owner: pg_stat_replication shows its positions and lags only to privileged roles.
+  run_as_owner(args,
+               "SELECT coalesce(pg_catalog.max(extract(epoch FROM replay_lag) * 1000) "
+               "FILTER (WHERE replay_lsn < pg_catalog.pg_current_wal_lsn()), 0)::int8, "
+               "pg_catalog.min(replay_lsn) FROM pg_catalog.pg_stat_replication",
                0, nullptr, nullptr, nullptr, true);
   bool isnull;
-  int64 lag = column_int8(1, &isnull);
-  return isnull ? 0 : lag;
+  *reported_lag_ms = column_int8(1, &isnull);
+  if (isnull) *reported_lag_ms = 0;
+  Datum oldest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+  *oldest_replay = isnull ? InvalidXLogRecPtr : DatumGetLSN(oldest);
+  SPI_freetuptable(SPI_tuptable);
 }
 
 }  // namespace zd::pg::backfill
