@@ -163,3 +163,37 @@ FROM zd_backfill_state s
 WHERE s.started_by = current_user
    OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE');
 GRANT SELECT ON zd_backfill_progress TO PUBLIC;
+
+-- The same backfill in a background worker: it goes on after the client disconnects.  Takes
+-- the procedure's arguments, checks them as it does (bad input is an error here), returns
+-- the backfill's name.  The worker connects as the caller (a role that can log in) and runs
+-- with the caller's privileges.
+CREATE FUNCTION zd_backfill_start(
+    relation regclass,
+    set_clause text,
+    where_clause text,
+    name text DEFAULT NULL,
+    batch_size integer DEFAULT 10000,
+    target_batch_duration interval DEFAULT '50ms',
+    pause interval DEFAULT '0',
+    lock_timeout interval DEFAULT '1s',
+    max_replica_lag interval DEFAULT NULL,
+    max_retries integer DEFAULT 10,
+    progress_interval interval DEFAULT '10s')
+RETURNS text
+AS 'MODULE_PATHNAME', 'zd_backfill_start'
+LANGUAGE C VOLATILE;
+
+-- Cancels the running backfill of that name, in a session or a background worker, as
+-- pg_cancel_backend would (so only its role, a member of it, or a superuser can).  Its progress
+-- is kept: call zd_backfill or zd_backfill_start with the same name to go on.
+CREATE FUNCTION zd_backfill_cancel(backfill_name text)
+RETURNS boolean
+LANGUAGE sql STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT pg_catalog.pg_cancel_backend(p.pid)
+                     FROM @extschema@.zd_backfill_progress p
+                     WHERE p.name = backfill_name
+                       AND p.state IN ('running', 'waiting for replica')), false)
+$$;
