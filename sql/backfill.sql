@@ -36,8 +36,11 @@ FROM zd_backfill_progress WHERE name = 'cents-again';
 SELECT count(*) FILTER (WHERE balance_cents IS DISTINCT FROM balance * 100) AS wrong_rows
 FROM accounts;
 
--- The same name for another table or other clauses is refused, not mixed up.
-CALL zd_backfill('accounts', 'balance_cents = 0', 'balance_cents IS NULL', name => 'cents-again');
+-- The same name with other clauses starts afresh, saying what it replaces (where_clause finds
+-- every row still to do, so nothing is lost but the earlier position).
+CALL zd_backfill('accounts', 'balance_cents = 0', 'balance_cents IS NULL AND false',
+                 name => 'cents-again');
+SELECT name, where_clause, rows_done FROM zd_backfill_progress WHERE name = 'cents-again';
 
 -- Rows the application updates between batches keep what the application wrote: where_clause
 -- is evaluated on each row's latest version.

@@ -69,7 +69,7 @@ void release_name_lock(const char *name);
 // Every function below that touches zd_backfill_state takes the Args for its schema.
 
 // Loads the state row of args->name into *pos and returns true, or returns false when there is
-// none.  Raises when the row belongs to another table or other clauses.
+// none.  A row for another table or other clauses is replaced, with a NOTICE.
 bool load_state(const Args *args, Position *pos);
 // Inserts the state row of a new backfill, or resets a finished one to start over.
 void start_state(const Args *args, const Position *pos, bool exists);

@@ -127,15 +127,17 @@ bool load_state(const Args *args, Position *pos) {
   const char *where_clause = SPI_getvalue(row, desc, 3);
   const char *state = SPI_getvalue(row, desc, 4);
   if (relid != args->relid || strcmp(set_clause, args->set_clause) != 0 ||
-      strcmp(where_clause, args->where_clause) != 0)
-    ereport(ERROR,
-            (errcode(ERRCODE_DUPLICATE_OBJECT),
-             errmsg("zd_backfill: a backfill named \"%s\" exists for another table or other "
-                    "clauses", args->name),
-             errdetail("It updates %s SET %s WHERE %s.",
-                       relid == args->relid ? args->relation : "another table", set_clause,
-                       where_clause),
-             errhint("Choose another name (name => ...), or leave name out.")));
+      strcmp(where_clause, args->where_clause) != 0) {
+    // Another table or other clauses under this name (it is not running: the name's lock is
+    // ours).  Nothing is lost by starting afresh: where_clause finds every row still to do;
+    // only the earlier position goes.
+    ereport(NOTICE, (errmsg("zd_backfill \"%s\": replacing the earlier backfill of that name "
+                            "(%s: SET %s WHERE %s)",
+                            args->name, state, set_clause, where_clause)));
+    run_as_owner(args, on_state_table(args, "DELETE FROM %s WHERE name = $1"), 1, types, values,
+                 nullptr, false);
+    return false;
+  }
   pos->pass = (int) column_int8(5, &isnull);
   pos->next_block = column_int8(6, &isnull);
   pos->end_block = column_int8(7, &isnull);

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Benchmark of zd_backfill beside the usual ways to fill a new column, in one run, on a table of
+# ROWS rows (default 5,000,000): b = a * 2 for every row where b IS NULL.
+#
+#   under load: an application (pgbench, 2 clients, 200 transactions/s, each reading one
+#   random row and updating another column of it) runs throughout, and
+#     one_update     a single UPDATE of the whole table
+#     plpgsql_loop   a DO block: 10,000-row key ranges, COMMIT after each
+#     client_loop    the same batches sent one by one from a client (psql), each autocommitted
+#     zd_backfill    CALL zd_backfill('bf', 'b = a * 2', 'b IS NULL'), defaults
+#   idle: one_update and zd_backfill with nothing else running.
+# Each method gets a fresh copy of the same table (same layout, primary key, vacuumed).
+# Reported: wall time, the application's p99 and max latency over the method's run, its errors,
+# rows wrong afterwards (b IS DISTINCT FROM a * 2), and a latency-over-time plot.
+#
+# Usage, as root: bash bench/backfill_bench.sh [ROWS]
+#   Results: bench/results/backfill.md and bench/results/backfill_latency.png
+set -euo pipefail
+
+rows=${1:-5000000}
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$repo/scripts/install-deps.sh"
+command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  --no-install-recommends gnuplot-nox >/dev/null
+make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
+source "$repo/bench/lib.sh"
+start_bench_server ""
+
+echo "== loading $rows rows"
+psql -c "CREATE EXTENSION zero_downtime" \
+     -c "CREATE TABLE bf_template (id int, a int, b int, payload text)" \
+     -c "INSERT INTO bf_template SELECT g, g % 100000, NULL, md5(g::text) FROM generate_series(1, $rows) g"
+
+fresh_table() {
+  psql -c "SET zero_downtime.mode = off" -c "DROP TABLE IF EXISTS bf" \
+       -c "CREATE TABLE bf AS SELECT * FROM bf_template" -c "ALTER TABLE bf ADD PRIMARY KEY (id)" \
+       -c "VACUUM ANALYZE bf" -c "CHECKPOINT"
+}
+
+cat >"$work/app.sql" <<SQL
+\set id random(1, $rows)
+\set other random(1, $rows)
+SELECT a, b FROM bf WHERE id = :id;
+UPDATE bf SET payload = md5(random()::text) WHERE id = :other;
+SQL
+cat >"$work/plpgsql_loop.sql" <<'SQL'
+DO $$
+DECLARE
+  lo int := 1;
+  hi int;
+BEGIN
+  SELECT max(id) INTO hi FROM bf;
+  WHILE lo <= hi LOOP
+    UPDATE bf SET b = a * 2 WHERE id >= lo AND id < lo + 10000 AND b IS NULL;
+    COMMIT;
+    lo := lo + 10000;
+  END LOOP;
+END $$;
+SQL
+for ((lo = 1; lo <= rows; lo += 10000)); do
+  echo "UPDATE bf SET b = a * 2 WHERE id >= $lo AND id < $((lo + 10000)) AND b IS NULL;"
+done >"$work/client_loop.sql"
+echo "UPDATE bf SET b = a * 2 WHERE b IS NULL;" >"$work/one_update.sql"
+echo "CALL zd_backfill('bf', 'b = a * 2', 'b IS NULL');" >"$work/zd_backfill.sql"
+chown postgres: "$work"/*.sql
+
+# run_method METHOD LOAD(1|0): prints "method load wall_s p99_ms max_ms errors wrong_rows"
+run_method() {
+  local method=$1 load=$2 prefix="$work/log_${1}_${2}" pid="" start end
+  fresh_table >/dev/null
+  rm -f "$prefix".*
+  if [ "$load" = 1 ]; then
+    (cd "$work" && pgbench -n -f app.sql -c 2 -j 2 -R 200 -T 600 -l --log-prefix="$prefix" \
+       >"$prefix.out" 2>&1) &
+    pid=$!
+    sleep 2
+  fi
+  start=$(now_ms)
+  psql -v ON_ERROR_STOP=1 -f "$work/$method.sql" >"$prefix.run" 2>&1
+  end=$(now_ms)
+  local p99=- max=- errors=-
+  if [ -n "$pid" ]; then
+    sleep 1
+    pkill -INT -f "log-prefix=$prefix" || true
+    wait "$pid" || true
+    latency_window "$prefix" "$start" "$end" >"$prefix.window"
+    read -r p99 max < <(p99_max "$prefix.window")
+    errors=$(grep -cE "aborted|ERROR" "$prefix.out" || true)
+    # Latency over time, seconds from the method's start, for the plot.
+    cat "$prefix".[0-9]* | awk -v s="$start" '{ t = $5 * 1000 + $6 / 1000 - s;
+        if (t >= -1000) printf "%.3f %.3f\n", t / 1000, $3 / 1000 }' | sort -n >"$work/plot_$method.dat"
+  fi
+  local wrong
+  wrong=$(psql -At -c "SELECT count(*) FROM bf WHERE b IS DISTINCT FROM a * 2")
+  awk -v m="$method" -v l="$load" -v s="$start" -v e="$end" -v p="$p99" -v x="$max" -v r="$errors" -v w="$wrong" \
+    'BEGIN { printf "%s %s %.2f %s %s %s %s\n", m, l ? "load" : "idle", (e - s) / 1000, p, x, r, w }'
+}
+
+results="$work/results.txt"
+: >"$results"
+for method in one_update plpgsql_loop client_loop zd_backfill; do
+  echo "== $method, under load"
+  run_method "$method" 1 | tee -a "$results"
+done
+for method in one_update zd_backfill; do
+  echo "== $method, idle"
+  run_method "$method" 0 | tee -a "$results"
+done
+size=$(psql -At -c "SELECT pg_size_pretty(pg_relation_size('bf_template'))")
+
+out="$repo/bench/results/backfill.md"
+plot="$repo/bench/results/backfill_latency.png"
+mkdir -p "$(dirname "$out")"
+gnuplot <<GP
+set terminal png size 1000,500
+set output '$plot'
+set title 'Application latency while filling b = a * 2 on $rows rows (pgbench, 2 clients, 200 tx/s)'
+set xlabel 'seconds since the backfill started'
+set ylabel 'transaction latency (ms, log scale)'
+set logscale y
+set key outside right
+plot '$work/plot_one_update.dat' using 1:2 with points pt 7 ps 0.3 title 'one UPDATE', \
+     '$work/plot_plpgsql_loop.dat' using 1:2 with points pt 7 ps 0.3 title 'PL/pgSQL loop', \
+     '$work/plot_client_loop.dat' using 1:2 with points pt 7 ps 0.3 title 'client loop', \
+     '$work/plot_zd_backfill.dat' using 1:2 with points pt 7 ps 0.3 title 'zd_backfill'
+GP
+{
+  echo "# Backfill benchmark"
+  echo
+  echo "Command: \`bash bench/backfill_bench.sh $rows\` ($(date -u +%Y-%m-%d), PostgreSQL $(psql -At -c 'SHOW server_version'), $(nproc) cores)."
+  echo "Table: $rows rows ($size), primary key on id; each method gets a fresh copy. Filling"
+  echo "\`b = a * 2\` where \`b IS NULL\`. Under load, an application (pgbench, 2 clients, 200"
+  echo "transactions/s) reads one random row and updates another column of another; its latency"
+  echo "counts from each transaction's scheduled start, over the transactions overlapping the run."
+  echo
+  echo "| method | server | wall time (s) | app p99 (ms) | app max (ms) | app errors | rows wrong after |"
+  echo "|---|---|---|---|---|---|---|"
+  awk '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$results"
+  echo
+  echo "Ratios:"
+  echo
+  awk '{ t[$1 "_" $2] = $3; m[$1 "_" $2] = $5 }
+       END {
+         printf "- zd_backfill / PL/pgSQL loop, wall time under load: %.2f\n", t["zd_backfill_load"] / t["plpgsql_loop_load"];
+         printf "- zd_backfill / client loop, wall time under load: %.2f\n", t["zd_backfill_load"] / t["client_loop_load"];
+         printf "- zd_backfill / one UPDATE, wall time on an idle server: %.2f\n", t["zd_backfill_idle"] / t["one_update_idle"];
+         printf "- zd_backfill / one UPDATE, application max latency under load: %.3f\n", m["zd_backfill_load"] / m["one_update_load"];
+       }' "$results"
+  echo
+  echo "![latency over time](backfill_latency.png)"
+} >"$out"
+cat "$out"

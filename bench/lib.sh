@@ -1,0 +1,45 @@
+# Shared by the benchmarks: a throwaway server as the OS user postgres, psql/pgbench against
+# it, and the application's latency over a window from pgbench's per-transaction log.
+# Source it after setting `repo`; then call start_bench_server EXTRA_CONF.
+
+bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+work=$(mktemp -d /tmp/zd-bench.XXXXXX)
+chown postgres: "$work"
+as_pg() { runuser -u postgres -- "$@"; }
+psql() { as_pg "$bindir/psql" -X -q -h "$work" -d postgres "$@"; }
+pgbench() { as_pg "$bindir/pgbench" -h "$work" "$@"; }
+now_ms() { date +%s%3N; }
+
+# start_bench_server EXTRA_CONF: initdb and start, zero_downtime preloaded.
+start_bench_server() {
+  as_pg "$bindir/initdb" -D "$work/data" -A trust >/dev/null
+  cat >>"$work/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$work'
+shared_buffers = '1GB'
+max_wal_size = '4GB'
+autovacuum = off
+shared_preload_libraries = 'zero_downtime'
+$1
+CONF
+  as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+  trap 'as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+}
+
+# latency_window PREFIX START_MS END_MS: the latencies (ms, sorted) of the transactions in
+# pgbench's log files PREFIX.* that overlap [START_MS, END_MS].  Log lines: client tx
+# latency_us script epoch_s epoch_us [lag_us]; with -R the latency counts from the scheduled
+# start (it includes the schedule lag), as the application sees it.
+latency_window() {
+  cat "$1".[0-9]* | awk -v s="$2" -v e="$3" '{
+      finish = $5 * 1000 + $6 / 1000; begin = finish - $3 / 1000;
+      if (finish >= s && begin <= e) print $3 / 1000 }' | sort -n
+}
+
+# p99_max FILE: "p99 max" of a sorted list of latencies.
+p99_max() {
+  local n
+  n=$(wc -l <"$1")
+  awk -v n="$n" 'NR == int(n * 0.99 + 0.999) { p = $1 } { m = $1 }
+                 END { printf "%.1f %.1f\n", p, m }' "$1"
+}
