@@ -14,6 +14,7 @@
 # rows wrong afterwards (b IS DISTINCT FROM a * 2), and a latency-over-time plot.
 #
 # Usage, as root: bash bench/backfill_bench.sh [ROWS]
+#   (ZD_BENCH_LOAD_METHODS / ZD_BENCH_IDLE_METHODS: a subset, results printed, no report)
 #   Results: bench/results/backfill.md and bench/results/backfill_latency.png
 set -euo pipefail
 
@@ -80,8 +81,10 @@ run_method() {
   end=$(now_ms)
   local p99=- max=- errors=-
   if [ -n "$pid" ]; then
-    sleep 1
-    pkill -INT -f "log-prefix=$prefix" || true
+    # pgbench buffers its log: let the lines of the window reach it, then stop it.  (SIGTERM:
+    # a background job of a script ignores SIGINT.)
+    sleep 3
+    pkill -TERM -f "log-prefix=$prefix" || true
     wait "$pid" || true
     latency_window "$prefix" "$start" "$end" >"$prefix.window"
     read -r p99 max < <(p99_max "$prefix.window")
@@ -98,21 +101,22 @@ run_method() {
 
 results="$work/results.txt"
 : >"$results"
-for method in one_update plpgsql_loop client_loop zd_backfill; do
+for method in ${ZD_BENCH_LOAD_METHODS:-one_update plpgsql_loop client_loop zd_backfill}; do
   echo "== $method, under load"
   run_method "$method" 1 | tee -a "$results"
 done
-for method in one_update zd_backfill; do
+for method in ${ZD_BENCH_IDLE_METHODS:-one_update zd_backfill}; do
   echo "== $method, idle"
   run_method "$method" 0 | tee -a "$results"
 done
+[ -n "${ZD_BENCH_LOAD_METHODS:-}${ZD_BENCH_IDLE_METHODS:-}" ] && { cat "$results"; exit 0; }
 size=$(psql -At -c "SELECT pg_size_pretty(pg_relation_size('bf_template'))")
 
 out="$repo/bench/results/backfill.md"
 plot="$repo/bench/results/backfill_latency.png"
 mkdir -p "$(dirname "$out")"
 gnuplot <<GP
-set terminal png size 1000,500
+set terminal png size 1000,500 noenhanced
 set output '$plot'
 set title 'Application latency while filling b = a * 2 on $rows rows (pgbench, 2 clients, 200 tx/s)'
 set xlabel 'seconds since the backfill started'

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what zero_downtime needs, builds and installs it, starts a throwaway PostgreSQL 15
 # cluster with the extension preloaded, and shows the guard at work on a 20 MB table: a rewrite,
-# refusals with the safe SQL, and the lock cap retrying behind a blocker.  Run as root on
-# Debian 12.  The cluster is removed at the end.
+# refusals with the safe SQL, the lock cap retrying behind a blocker, and a batched backfill
+# (zd_backfill).  Run as root on Debian 12.  The cluster is removed at the end.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -61,3 +61,10 @@ sleep 0.3
 psql -e -c "ALTER TABLE orders ADD COLUMN note2 text" 2>&1
 wait
 psql -c "\\d orders"
+
+echo
+echo "== Filling a new column: in batches, each committed with its position (resumable),"
+echo "   instead of one UPDATE that locks every row until it commits"
+psql -q -c "ALTER TABLE orders ADD COLUMN customer_code text"
+psql -e -c "CALL zd_backfill(relation => 'orders', set_clause => 'customer_code = ''C'' || customer', where_clause => 'customer_code IS NULL', progress_interval => '0')" 2>&1
+psql -c "SELECT name, state, pass, rows_done, batches, rows_per_second FROM zd_backfill_progress"

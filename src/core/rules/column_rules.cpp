@@ -8,16 +8,18 @@
 namespace zd::rules {
 namespace {
 
-std::string backfill_call(const Operation &op, const std::string &column,
-                          const std::string &value) {
-  return "CALL zd_backfill(relation => '" + op.table.name + "', set_clause => '" + column +
-         " = " + value + "', where_clause => '" + column + " IS NULL');";
-}
-
 std::string quote_literal_text(const std::string &text) {
   std::string quoted;
   for (char c : text) quoted += (c == '\'') ? std::string("''") : std::string(1, c);
   return quoted;
+}
+
+// The CALL that fills `column` with `value` (SQL, as is), its arguments quoted as literals.
+std::string backfill_call(const Operation &op, const std::string &column,
+                          const std::string &value) {
+  return "CALL zd_backfill(relation => '" + quote_literal_text(op.table.name) +
+         "', set_clause => '" + quote_literal_text(column + " = " + value) +
+         "', where_clause => '" + quote_literal_text(column + " IS NULL") + "');";
 }
 
 }  // namespace
@@ -62,15 +64,14 @@ RuleResult add_column(const RuleContext &ctx) {
                                      : alter + "ALTER COLUMN " + op.column + " SET DEFAULT " +
                                            op.default_sql + ";\n") +
              backfill_call(op, op.column,
-                           op.default_sql.empty() ? std::string("<value>")
-                                                  : quote_literal_text(op.default_sql));
+                           op.default_sql.empty() ? std::string("<value>") : op.default_sql);
     else if (op.identity)
       hint += "CREATE SEQUENCE <sequence> OWNED BY " + op.table.name + "." + op.column + ";\n" +
               alter + "ALTER COLUMN " + op.column + " SET DEFAULT nextval('<sequence>');\n" +
-              backfill_call(op, op.column, "nextval(''<sequence>'')");
+              backfill_call(op, op.column, "nextval('<sequence>')");
     else if (!op.default_sql.empty())
       hint += alter + "ALTER COLUMN " + op.column + " SET DEFAULT " + op.default_sql + ";\n" +
-              backfill_call(op, op.column, quote_literal_text(op.default_sql));
+              backfill_call(op, op.column, op.default_sql);
     else
       hint += backfill_call(op, op.column, "<value>");
     return make_refusal("add-column-volatile-default",

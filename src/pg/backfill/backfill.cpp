@@ -302,9 +302,7 @@ void run_named(const Args *a, SPIPlanPtr plan) {
 
 ZD_SQL_FUNCTION(zd_backfill) {
   using namespace zd::pg::backfill;
-  Args *args = (Args *) palloc0(sizeof(Args));
-  read_args(fcinfo, args);
-  args->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+  const Args *args = read_args(fcinfo);
   const bool nonatomic = fcinfo->context != nullptr && IsA(fcinfo->context, CallContext) &&
                          !((CallContext *) fcinfo->context)->atomic;
   if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)

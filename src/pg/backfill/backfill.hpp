@@ -31,8 +31,9 @@ struct Args {
   int progress_interval_ms;
 };
 
-// Reads and checks every argument; raises a clear error (and changes nothing) on bad input.
-void read_args(FunctionCallInfo fcinfo, Args *args);
+// Reads and checks every argument of zd_backfill or zd_backfill_start (the same list); raises
+// a clear error (and changes nothing) on bad input.
+const Args *read_args(FunctionCallInfo fcinfo);
 
 // The UPDATE every batch runs, with the batch's TID range as $1 and $2:
 //   UPDATE ONLY <relation> SET <set_clause>

@@ -103,7 +103,9 @@ void check_relation(Oid relid) {
 
 }  // namespace
 
-void read_args(FunctionCallInfo fcinfo, Args *a) {
+const Args *read_args(FunctionCallInfo fcinfo) {
+  Args *a = (Args *) palloc0(sizeof(Args));
+  a->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
   if (PG_ARGISNULL(kRelation))
     refuse_null(kRelation, "Name the table: CALL zd_backfill('my_table', ...).");
   a->relid = PG_GETARG_OID(kRelation);
@@ -137,6 +139,7 @@ void read_args(FunctionCallInfo fcinfo, Args *a) {
   a->max_replica_lag_ms = interval_ms_arg(fcinfo, kMaxReplicaLag, true, 1, 24 * 3600 * 1000);
   a->max_retries = int_arg(fcinfo, kMaxRetries, 0, 1000);
   a->progress_interval_ms = interval_ms_arg(fcinfo, kProgressInterval, false, 0, 24 * 3600 * 1000);
+  return a;
 }
 
 }  // namespace zd::pg::backfill

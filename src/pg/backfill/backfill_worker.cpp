@@ -99,9 +99,7 @@ void run_as_top_level_statement(const char *sql) {
 
 ZD_SQL_FUNCTION(zd_backfill_start) {
   using namespace zd::pg::backfill;
-  Args *args = (Args *) palloc0(sizeof(Args));
-  read_args(fcinfo, args);
-  args->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+  const Args *args = read_args(fcinfo);
   check_like_the_procedure(args);
 
   const char *sql = call_text(args);
