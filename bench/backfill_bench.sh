@@ -25,6 +25,7 @@ command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install 
   --no-install-recommends gnuplot-nox >/dev/null
 make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
 source "$repo/bench/lib.sh"
+trap 'as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
 start_bench_server ""
 
 echo "== loading $rows rows"

@@ -18,13 +18,7 @@ rows=${1:-3000000}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$repo/scripts/install-deps.sh"
 make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
-bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
-work=$(mktemp -d /tmp/zd-bench.XXXXXX)
-chown postgres: "$work"
-as_pg() { runuser -u postgres -- "$@"; }
-psql() { as_pg "$bindir/psql" -X -q -h "$work" -d postgres "$@"; }
-pgbench() { as_pg "$bindir/pgbench" -h "$work" "$@"; }
-now_ms() { date +%s%3N; }
+source "$repo/bench/lib.sh"
 cleanup() {
   as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
   for d in ovh_none ovh_zero_downtime; do
@@ -33,19 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-as_pg "$bindir/initdb" -D "$work/data" -A trust >/dev/null
-cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$work'
-shared_buffers = '1GB'
-max_wal_size = '4GB'
-autovacuum = off
-zero_downtime.lock_timeout = '200ms'
+start_bench_server "zero_downtime.lock_timeout = '200ms'
 zero_downtime.lock_retries = 50
-zero_downtime.lock_retry_budget = '60s'
-CONF
-echo "shared_preload_libraries = 'zero_downtime'" >>"$work/data/postgresql.conf"
-as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+zero_downtime.lock_retry_budget = '60s'"
 
 echo "== loading $rows rows"
 psql -c "CREATE EXTENSION zero_downtime" \
@@ -78,16 +62,9 @@ run_scenario() {
   psql -c "SET zero_downtime.mode = $mode" -c "$ddl" >"$prefix.ddl" 2>&1 || status=$?
   end=$(now_ms)
   wait $load || true
-  # pgbench log: client tx latency_us script epoch_s epoch_us lag_us.  With -R, pgbench
-  # measures latency from the transaction's scheduled start (it includes the schedule lag), as
-  # the application sees it.
-  cat "$prefix".[0-9]* | awk -v s="$start" -v e="$end" '{
-      finish = $5 * 1000 + $6 / 1000; begin = finish - $3 / 1000;
-      if (finish >= s && begin <= e) print $3 / 1000 }' | sort -n >"$prefix.window"
-  local n p99 max errors txs
-  n=$(wc -l <"$prefix.window")
-  p99=$(awk -v n="$n" 'NR == int(n * 0.99 + 0.999) { printf "%.1f", $1 }' "$prefix.window")
-  max=$(tail -n 1 "$prefix.window" | awk '{ printf "%.1f", $1 }')
+  latency_window "$prefix" "$start" "$end" >"$prefix.window"
+  local p99 max errors txs
+  read -r p99 max < <(p99_max "$prefix.window")
   errors=$(grep -cE "aborted|ERROR" "$prefix.out" || true)
   txs=$(grep -oE "number of transactions actually processed: [0-9]+" "$prefix.out" | grep -oE "[0-9]+$")
   local ddl_s

@@ -10,7 +10,8 @@ psql() { as_pg "$bindir/psql" -X -q -h "$work" -d postgres "$@"; }
 pgbench() { as_pg "$bindir/pgbench" -h "$work" "$@"; }
 now_ms() { date +%s%3N; }
 
-# start_bench_server EXTRA_CONF: initdb and start, zero_downtime preloaded.
+# start_bench_server EXTRA_CONF: initdb and start $work/data, zero_downtime preloaded.  The
+# caller stops it (a trap on EXIT).
 start_bench_server() {
   as_pg "$bindir/initdb" -D "$work/data" -A trust >/dev/null
   cat >>"$work/data/postgresql.conf" <<CONF
@@ -23,7 +24,6 @@ shared_preload_libraries = 'zero_downtime'
 $1
 CONF
   as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
-  trap 'as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
 }
 
 # latency_window PREFIX START_MS END_MS: the latencies (ms, sorted) of the transactions in
