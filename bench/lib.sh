@@ -11,7 +11,7 @@ pgbench() { as_pg "$bindir/pgbench" -h "$work" "$@"; }
 now_ms() { date +%s%3N; }
 
 # start_bench_server EXTRA_CONF: initdb and start $work/data, zero_downtime preloaded.  The
-# caller stops it (a trap on EXIT).
+# caller stops it (a trap on EXIT).  ZD_BENCH_CONF: more settings, for experiments.
 start_bench_server() {
   as_pg "$bindir/initdb" -D "$work/data" -A trust >/dev/null
   cat >>"$work/data/postgresql.conf" <<CONF
@@ -22,6 +22,7 @@ max_wal_size = '4GB'
 autovacuum = off
 shared_preload_libraries = 'zero_downtime'
 $1
+${ZD_BENCH_CONF:-}
 CONF
   as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
 }
