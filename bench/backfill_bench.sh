@@ -33,10 +33,15 @@ psql -c "CREATE EXTENSION zero_downtime" \
      -c "CREATE TABLE bf_template (id int, a int, b int, payload text)" \
      -c "INSERT INTO bf_template SELECT g, g % 100000, NULL, md5(g::text) FROM generate_series(1, $rows) g"
 
+# A fresh copy, checkpointed, and the operating system's dirty pages written out: otherwise the
+# writeback of the copy stalls the disk during whichever method runs next (measured here: the
+# method run first after a load showed 60-300 ms application stalls, whichever it was).
 fresh_table() {
   psql -c "SET zero_downtime.mode = off" -c "DROP TABLE IF EXISTS bf" \
        -c "CREATE TABLE bf AS SELECT * FROM bf_template" -c "ALTER TABLE bf ADD PRIMARY KEY (id)" \
        -c "VACUUM ANALYZE bf" -c "CHECKPOINT"
+  sync
+  sleep 2
 }
 
 cat >"$work/app.sql" <<SQL
