@@ -9,7 +9,7 @@
 #   For each, plain (zero_downtime.mode = off for the DDL session) then guarded (enforce):
 #   the application's p99 and max latency while the DDL runs, application errors, DDL time.
 #   4. Hook overhead: a stream of cheap utility statements, and plain DML, on two fresh
-#      clusters identical but for the library (enforce); median of 8 alternating 3 s runs.
+#      clusters identical but for the library (enforce); median of 12 paired 2 s runs.
 #
 # Usage, as root: bash bench/guard_bench.sh [ROWS]     Results: bench/results/guard.md
 set -euo pipefail
@@ -105,6 +105,9 @@ listen_addresses = ''
 unix_socket_directories = '$work/sock_$side'
 shared_buffers = '256MB'
 autovacuum = off
+# The hook costs CPU, never a WAL flush: without this the guarded ALTER stream measured the
+# disk's fsync times, which differed by up to 8 % between two identical clusters here.
+synchronous_commit = off
 CONF
   [ "$side" = zero_downtime ] &&
     echo "shared_preload_libraries = 'zero_downtime'" >>"$work/ovh_$side/postgresql.conf"
@@ -121,19 +124,25 @@ cat >"$work/guarded.sql" <<'SQL'
 ALTER TABLE tiny ALTER COLUMN c SET DEFAULT 1;
 SQL
 chown postgres: "$work"/*.sql
-tps() {  # tps SIDE ARGS...: transactions per second of a 3 s single-client run
+tps() {  # tps SIDE ARGS...: transactions per second of a 2 s single-client run
   local side=$1; shift
-  (cd "$work" && as_pg "$bindir/pgbench" -h "$work/sock_$side" -n -c 1 -T 3 "$@" postgres \
+  (cd "$work" && as_pg "$bindir/pgbench" -h "$work/sock_$side" -n -c 1 -T 2 "$@" postgres \
      2>/dev/null) | grep -oE "tps = [0-9.]+" | grep -oE "[0-9.]+"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# Each round runs each stream on both clusters back to back (alternating which goes first) and
+# keeps the ratio of the pair: the machine's speed drifts by more than the effect measured, and
+# a pair sees the same drift.
 declare -A samples
-for round in 1 2 3 4 5 6 7 8; do
+for round in $(seq 1 12); do
   order="none zero_downtime"; [ $((round % 2)) -eq 0 ] && order="zero_downtime none"
-  for side in $order; do
-    samples[utility_$side]+="$(tps "$side" -f utility.sql) "
-    samples[guarded_$side]+="$(tps "$side" -f guarded.sql) "
-    samples[select_$side]+="$(tps "$side" -S) "
+  for stream in utility guarded select; do
+    args=(-f "$stream.sql"); [ "$stream" = select ] && args=(-S)
+    declare -A got=()
+    for side in $order; do got[$side]=$(tps "$side" "${args[@]}"); done
+    samples[${stream}_none]+="${got[none]} "
+    samples[${stream}_zero_downtime]+="${got[zero_downtime]} "
+    samples[${stream}_ratio]+="$(awk -v a="${got[none]}" -v b="${got[zero_downtime]}" 'BEGIN { printf "%.4f", b / a }') "
   done
 done
 for side in none zero_downtime; do
@@ -142,11 +151,12 @@ done
 as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
 
 overhead_row() {  # overhead_row LABEL KEY
-  local none loaded
+  local none loaded ratio
   none=$(tr ' ' '\n' <<<"${samples[$2_none]}" | grep . | median)
   loaded=$(tr ' ' '\n' <<<"${samples[$2_zero_downtime]}" | grep . | median)
-  awk -v l="$1" -v a="$none" -v b="$loaded" \
-    'BEGIN { printf "| %s | %.0f | %.0f | %.3f |\n", l, a, b, b / a }'
+  ratio=$(tr ' ' '\n' <<<"${samples[$2_ratio]}" | grep . | median)
+  awk -v l="$1" -v a="$none" -v b="$loaded" -v r="$ratio" \
+    'BEGIN { printf "| %s | %.0f | %.0f | %.3f |\n", l, a, b, r }'
 }
 
 out="$repo/bench/results/guard.md"
@@ -172,8 +182,11 @@ mkdir -p "$(dirname "$out")"
        END { for (k in pm) printf "| %s | %.3f | %.2f |\n", k, gm[k] / pm[k], gd[k] / pd[k] }' "$results" | sort
   echo
   echo "Hook overhead: two fresh clusters from the same binaries, identical but for"
-  echo "shared_preload_libraries (the library preloaded, enforce, in one), both running;"
-  echo "single-client 3 s runs alternating between them (ABBA), median of 8 (transactions/s):"
+  echo "shared_preload_libraries (the library preloaded, enforce, in one), both running, with"
+  echo "synchronous_commit = off (the hook costs CPU, never a WAL flush; fsync times vary more"
+  echo "between two clusters than the effect measured);"
+  echo "single-client 2 s runs, each stream on both back to back (alternating which goes"
+  echo "first), 12 rounds: medians of transactions/s, and the median of the 12 paired ratios:"
   echo
   echo "| statements | library not loaded | loaded (enforce) | ratio |"
   echo "|---|---|---|---|"

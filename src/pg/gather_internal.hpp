@@ -14,6 +14,8 @@ struct Gathering {
   const char *sql;  // the statement's own text
   int location;     // its offset in the query string (parse-tree locations are relative to it)
   List *ops;        // of zd::Operation *
+  List *relids;     // of Oid: each operation's relation, for its size once its kind is known
+  List *check_empty;  // of int: each operation's check_empty
 };
 
 // Adds an operation on relation `relid` (InvalidOid: it does not exist).

@@ -35,34 +35,40 @@ bool has_visible_row(Relation rel) {
   return found;
 }
 
-// Size of one relation's main fork: exact when it can be locked without waiting, else the
-// pg_class estimate (someone holds or awaits an ACCESS EXCLUSIVE lock on it).
-int64 relation_bytes(Oid relid, bool check_empty, bool *empty, bool *created_here) {
-  *empty = false;
-  *created_here = false;
+struct RelationLook {
+  bool created_here = false;  // created (or given new storage) in this transaction
+  int64 bytes = 0;            // main fork size: exact, or pg_class's estimate when not locked
+  bool empty = false;         // holds no row (only when asked for)
+};
+
+// Looks at one relation under an ACCESS SHARE lock taken only if it is free now: a relation
+// someone holds or awaits ACCESS EXCLUSIVE on is described from pg_class instead.  The size
+// costs a file open and lseek, so it is read only when `size` asks for it.
+RelationLook look_at_relation(Oid relid, bool size, bool check_empty) {
+  RelationLook look;
   if (!ConditionalLockRelationOid(relid, AccessShareLock)) {
+    if (!size) return look;
     HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-    if (!HeapTupleIsValid(tup)) return 0;
-    int64 pages = ((Form_pg_class) GETSTRUCT(tup))->relpages;
+    if (!HeapTupleIsValid(tup)) return look;
+    look.bytes = (int64) ((Form_pg_class) GETSTRUCT(tup))->relpages * BLCKSZ;
     ReleaseSysCache(tup);
-    return pages * BLCKSZ;
+    return look;
   }
   Relation rel = try_relation_open(relid, NoLock);
-  int64 bytes = 0;
   if (rel != nullptr) {
-    *created_here = rel->rd_createSubid != InvalidSubTransactionId;
+    look.created_here = rel->rd_createSubid != InvalidSubTransactionId;
     // A relation without storage (a partitioned table, a view) holds no row of its own.
-    *empty = !RELKIND_HAS_STORAGE(rel->rd_rel->relkind);
-    if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind)) {
+    look.empty = !RELKIND_HAS_STORAGE(rel->rd_rel->relkind);
+    if (size && RELKIND_HAS_STORAGE(rel->rd_rel->relkind)) {
       BlockNumber pages = RelationGetNumberOfBlocks(rel);
-      bytes = (int64) pages * BLCKSZ;
+      look.bytes = (int64) pages * BLCKSZ;
       if (check_empty && rel->rd_rel->relkind != RELKIND_INDEX)
-        *empty = pages == 0 || (pages <= kEmptinessScanPages && !has_visible_row(rel));
+        look.empty = pages == 0 || (pages <= kEmptinessScanPages && !has_visible_row(rel));
     }
     relation_close(rel, NoLock);
   }
   UnlockRelationOid(relid, AccessShareLock);
-  return bytes;
+  return look;
 }
 
 }  // namespace
@@ -79,7 +85,7 @@ bool is_table(Oid relid) {
   return kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE;
 }
 
-void fill_table_facts(Oid relid, bool check_empty, zd::TableFacts *t) {
+void fill_table_facts(Oid relid, zd::TableFacts *t) {
   if (!OidIsValid(relid)) return;
   HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
   if (!HeapTupleIsValid(tup)) return;
@@ -90,10 +96,14 @@ void fill_table_facts(Oid relid, bool check_empty, zd::TableFacts *t) {
   t->estimated_rows = cls->reltuples;
   ReleaseSysCache(tup);
   t->name = qualified_relation_name(relid);
+  t->created_in_transaction = look_at_relation(relid, false, false).created_here;
+}
 
-  bool empty, created_here;
-  int64 bytes = relation_bytes(relid, check_empty, &empty, &created_here);
-  t->created_in_transaction = created_here;
+void fill_table_size(Oid relid, bool check_empty, zd::TableFacts *t) {
+  if (!OidIsValid(relid) || !t->exists) return;  // (a statement naming no table: unknown)
+  RelationLook look = look_at_relation(relid, true, check_empty);
+  int64 bytes = look.bytes;
+  bool empty = look.empty;
   if (t->partitioned) {
     // A partitioned table has no storage of its own: its size is its leaves'.
     bool all_empty = true;
@@ -101,9 +111,9 @@ void fill_table_facts(Oid relid, bool check_empty, zd::TableFacts *t) {
     foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {
       Oid child = lfirst_oid(lc);
       if (child == relid) continue;
-      bool child_empty, child_created;
-      bytes += relation_bytes(child, check_empty, &child_empty, &child_created);
-      all_empty = all_empty && child_empty;
+      RelationLook leaf = look_at_relation(child, true, check_empty);
+      bytes += leaf.bytes;
+      all_empty = all_empty && leaf.empty;
     }
     empty = all_empty;
   }

@@ -7,9 +7,14 @@
 
 namespace zd::pg {
 
-// Fills *t for relation `relid` (InvalidOid: the table does not exist).  `check_empty` also
-// checks whether it holds any row (a scan of at most a few pages).
-void fill_table_facts(Oid relid, bool check_empty, zd::TableFacts *t);
+// Fills *t for relation `relid` (InvalidOid: the table does not exist) with what the catalog
+// and the relation cache say at once: existence, persistence, partitioning, created in this
+// transaction.
+void fill_table_facts(Oid relid, zd::TableFacts *t);
+
+// Adds the size (a file open and lseek per relation, so only for operations a rule sizes up);
+// `check_empty` also checks whether it holds any row (a scan of at most a few pages).
+void fill_table_size(Oid relid, bool check_empty, zd::TableFacts *t);
 
 // "schema.name", quoted for SQL; "" when the relation does not exist.
 const char *qualified_relation_name(Oid relid);

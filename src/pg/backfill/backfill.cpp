@@ -196,6 +196,7 @@ void run_batches(const Args *a, SPIPlanPtr plan) {
   MemoryContext per_batch =
       AllocSetContextCreate(outer, "zd_backfill batch", ALLOCSET_DEFAULT_SIZES);
   UnreplayedWrites *writes = (UnreplayedWrites *) palloc0(sizeof(UnreplayedWrites));
+  const char *stopped = nullptr;  // why it stopped with rows still matching (in per_batch)
   instr_time run_start, last_report;
   INSTR_TIME_SET_CURRENT(run_start);
   last_report = run_start;
@@ -205,13 +206,19 @@ void run_batches(const Args *a, SPIPlanPtr plan) {
     if (pos.next_block >= pos.end_block) {
       if (pos.pass_rows == 0) break;
       if (pos.pass >= kMaxPasses) {
+        stopped = psprintf("pass %d still updated %ld rows; stopped after %d passes", pos.pass,
+                           (long) pos.pass_rows, kMaxPasses);
         ereport(WARNING,
                 (errmsg("zd_backfill \"%s\": pass %d still updated %ld rows; stopping", a->name,
                         pos.pass, (long) pos.pass_rows),
                  errdetail("Each pass looks again for rows that match where_clause. Rows keep "
                            "matching it: an application still writes such rows, or set_clause "
                            "does not make where_clause false."),
-                 errhint("%s", resume_hint(a))));
+                 errhint("Find what keeps matching (SELECT ... WHERE %s), then CALL "
+                         "zd_backfill(%s, %s, %s, name => %s) again: it makes a fresh pass.",
+                         a->where_clause, quote_literal_cstr(a->relation),
+                         quote_literal_cstr(a->set_clause), quote_literal_cstr(a->where_clause),
+                         quote_literal_cstr(a->name))));
         break;
       }
       pos.pass++;
@@ -246,8 +253,8 @@ void run_batches(const Args *a, SPIPlanPtr plan) {
     if (a->pause_ms > 0) sleep_ms(a->pause_ms);
   }
   MemoryContextSwitchTo(outer);
+  save_done(a, &pos, stopped);
   MemoryContextDelete(per_batch);
-  save_done(a, &pos);
   SPI_commit();
   const double seconds = elapsed_ms(run_start) / 1000.0;
   ereport(NOTICE, (errmsg("zd_backfill \"%s\": done: %ld rows in %ld batches over %d pass%s, "

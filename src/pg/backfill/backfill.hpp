@@ -77,7 +77,8 @@ void start_state(const Args *args, const Position *pos, bool exists);
 // Records the position after a batch (in the batch's transaction), or a new state.
 void save_position(const Args *args, const Position *pos, const char *state);
 void save_failure(const Args *args, const Position *pos, const char *error);
-void save_done(const Args *args, const Position *pos);
+// `warning`: why it stopped with rows still matching (kept in last_error), or nullptr.
+void save_done(const Args *args, const Position *pos, const char *warning = nullptr);
 
 // Sleeps, waking for cancel and termination.
 void sleep_ms(int ms);

@@ -202,12 +202,15 @@ void save_failure(const Args *args, const Position *pos, const char *error) {
   run_as_owner(args, on_state_table(args, "UPDATE %s SET last_error = $2 WHERE name = $1"), 2, types, values, nullptr, false);
 }
 
-void save_done(const Args *args, const Position *pos) {
+void save_done(const Args *args, const Position *pos, const char *warning) {
   save_position(args, pos, "done");
-  Oid types[1] = {TEXTOID};
-  Datum values[1] = {text_datum(args->name)};
-  run_as_owner(args, on_state_table(args, "UPDATE %s SET finished_at = pg_catalog.clock_timestamp() WHERE name = $1"), 1,
-               types, values, nullptr, false);
+  Oid types[2] = {TEXTOID, TEXTOID};
+  Datum values[2] = {text_datum(args->name), warning ? text_datum(warning) : (Datum) 0};
+  const char nulls[2] = {' ', warning ? ' ' : 'n'};
+  run_as_owner(args,
+               on_state_table(args, "UPDATE %s SET finished_at = pg_catalog.clock_timestamp(), "
+                                    "last_error = $2 WHERE name = $1"),
+               2, types, values, nulls, false);
 }
 
 void standby_positions(const Args *args, int64 *reported_lag_ms, XLogRecPtr *oldest_replay) {
