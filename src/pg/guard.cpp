@@ -9,6 +9,11 @@
 #include "pg/stats.hpp"
 #include "pg/utility_hook.hpp"
 
+extern "C" {
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+}
+
 namespace zd::pg {
 namespace {
 
@@ -61,6 +66,48 @@ bool can_run_in_subtransaction(const Node *stmt) {
   }
 }
 
+// ALTER TABLE subcommands that change only the table's own catalog entries: they lock no
+// other relation (no foreign key, index build, partition or dependent object).
+bool alters_only_its_table(AlterTableType subtype) {
+  switch (subtype) {
+    case AT_ColumnDefault:
+    case AT_DropNotNull:
+    case AT_SetStatistics:
+    case AT_SetOptions:
+    case AT_ResetOptions:
+    case AT_SetStorage:
+    case AT_SetCompression:
+    case AT_SetRelOptions:
+    case AT_ResetRelOptions:
+    case AT_ReplaceRelOptions:
+    case AT_ClusterOn:
+    case AT_DropCluster:
+    case AT_ReplicaIdentity:
+    case AT_EnableRowSecurity:
+    case AT_DisableRowSecurity:
+    case AT_ForceRowSecurity:
+    case AT_NoForceRowSecurity:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The table a statement locks when it locks no other relation, else InvalidOid: an ALTER TABLE
+// made only of the subcommands above, on a table without inheritance children or partitions
+// (ALTER TABLE recurses to those).
+Oid sole_locked_table(const Node *stmt) {
+  if (!IsA(stmt, AlterTableStmt)) return InvalidOid;
+  const AlterTableStmt *alter = (const AlterTableStmt *) stmt;
+  if (alter->objtype != OBJECT_TABLE) return InvalidOid;
+  ListCell *lc;
+  foreach (lc, alter->cmds)
+    if (!alters_only_its_table(lfirst_node(AlterTableCmd, lc)->subtype)) return InvalidOid;
+  Oid relid = RangeVarGetRelid(alter->relation, NoLock, true);
+  if (!OidIsValid(relid) || has_subclass(relid)) return InvalidOid;
+  return relid;
+}
+
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
@@ -107,7 +154,8 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       return;
     case zd::Verdict::Allow: {
       CapTarget target{plan->cap_lock, plan->capped_table, tx == zd::TxContext::Autocommit,
-                       can_run_in_subtransaction(pstmt->utilityStmt), "lock-cap"};
+                       can_run_in_subtransaction(pstmt->utilityStmt), "lock-cap",
+                       sole_locked_table(pstmt->utilityStmt)};
       run_with_lock_cap(target, run_original, &original);
       return;
     }

@@ -16,6 +16,10 @@ struct CapTarget {
   bool retry;         // autocommit: retry lock timeouts
   bool subtransaction;  // the statement can run inside a subtransaction
   const char *rule;     // counted against this rule in zd_rule_stats ("lock-cap" if none)
+  // The table, when the statement locks no other relation (InvalidOid: it may, or unknown).
+  // Then a lock granted at once up front means the statement cannot queue at all, and it runs
+  // without the subtransaction a retry needs.
+  Oid sole_relid = InvalidOid;
 };
 
 // Runs run(arg) under the cap.

@@ -58,6 +58,25 @@ ok($node->safe_psql('postgres',
         "SELECT lock_retries FROM zd_rule_stats WHERE rule = 'lock-cap'") > 0,
     'the retries are counted in zd_rule_stats');
 
+# --- an ALTER that locks only its own table (SET DEFAULT) takes a free lock up front and runs
+# without the retry subtransaction; behind a blocker it retries like any other ---------------
+$blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
+($out, $err) = ('', '');
+$ddl = start_psql('ALTER TABLE accounts ALTER COLUMN note SET DEFAULT 1', \$out, \$err);
+$node->poll_query_until('postgres',
+    "SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE accounts ALTER%' "
+  . "AND wait_event_type = 'Lock'") or die 'the SET DEFAULT never waited for its lock';
+usleep(500_000);
+ok($ddl->pumpable, 'SET DEFAULT is still retrying while the blocker holds its lock');
+$blocker->query_safe('COMMIT');
+$ddl->finish;
+is($ddl->result(0), 0, 'SET DEFAULT completes once the blocker is gone');
+like($err, qr/retry 1 of 30/, 'SET DEFAULT retried its lock timeouts');
+($out, $err) = ('', '');
+$ddl = start_psql('ALTER TABLE accounts ALTER COLUMN note DROP DEFAULT', \$out, \$err);
+$ddl->finish;
+is($ddl->result(0) . $err, '0', 'with the lock free, DROP DEFAULT runs at once, no retry');
+
 # --- the retries run out: the error names the blocking backend --------------------------------
 $blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
 my ($ret, $stdout, $stderr) = $node->psql('postgres',
