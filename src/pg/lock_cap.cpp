@@ -126,13 +126,17 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
     run(arg);
     return;
   }
+  // The common case, a harmless ALTER on a table nobody holds a conflicting lock on: with its
+  // only lock granted at once the statement cannot queue, so there is nothing to cap or retry
+  // (and no subtransaction to pay for).  The lock is kept to the end of the transaction, as the
+  // statement would keep it.
+  if (OidIsValid(target.sole_relid) &&
+      ConditionalLockRelationOid(target.sole_relid, (LOCKMODE) target.lock)) {
+    run(arg);
+    return;
+  }
   const int timeout = capped_timeout_ms();
-  // The common case, a harmless ALTER on a table nobody holds a conflicting lock on, skips the
-  // subtransaction (most of the cap's cost).  The lock is kept to the end of the transaction,
-  // as the statement would keep it.
-  if (!target.subtransaction ||
-      (OidIsValid(target.sole_relid) &&
-       ConditionalLockRelationOid(target.sole_relid, (LOCKMODE) target.lock))) {
+  if (!target.subtransaction) {
     run_with_timeout(timeout, run, arg);
     return;
   }
