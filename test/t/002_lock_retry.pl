@@ -31,6 +31,14 @@ sub start_psql {
         '>', $out, '2>', $err);
 }
 
+# Waits until a statement starting with $prefix waits for a lock.
+sub wait_for_lock_wait {
+    my ($prefix) = @_;
+    $node->poll_query_until('postgres',
+        "SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '$prefix%' "
+      . "AND wait_event_type = 'Lock'") or die "'$prefix' never waited for its lock";
+}
+
 # --- the blocker goes away while the DDL retries: the DDL completes --------------------------
 my $blocker = $node->background_psql('postgres');
 my $blocker_pid = $blocker->query_safe('SELECT pg_backend_pid()');
@@ -39,9 +47,7 @@ $blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
 my ($out, $err) = ('', '');
 my $ddl = start_psql('ALTER TABLE accounts ADD COLUMN note text', \$out, \$err);
 # Let it time out and retry a few times behind the open transaction.
-$node->poll_query_until('postgres',
-    "SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE accounts%' "
-  . "AND wait_event_type = 'Lock'") or die 'the ALTER never waited for its lock';
+wait_for_lock_wait('ALTER TABLE accounts');
 usleep(1_200_000);
 ok($ddl->pumpable, 'the ALTER is still retrying while the blocker holds its lock');
 $blocker->query_safe('COMMIT');
@@ -63,9 +69,7 @@ ok($node->safe_psql('postgres',
 $blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
 ($out, $err) = ('', '');
 $ddl = start_psql('ALTER TABLE accounts ALTER COLUMN note SET DEFAULT 1', \$out, \$err);
-$node->poll_query_until('postgres',
-    "SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE accounts ALTER%' "
-  . "AND wait_event_type = 'Lock'") or die 'the SET DEFAULT never waited for its lock';
+wait_for_lock_wait('ALTER TABLE accounts ALTER');
 usleep(500_000);
 ok($ddl->pumpable, 'SET DEFAULT is still retrying while the blocker holds its lock');
 $blocker->query_safe('COMMIT');
