@@ -39,9 +39,7 @@ zd::Operation *add_operation(Gathering *g, zd::OpKind kind, Oid relid, LOCKMODE 
   op->command = command;
   op->statement_sql = g->sql;
   fill_table_facts(relid, &op->table);
-  g->ops = lappend(g->ops, op);
-  g->relids = lappend_oid(g->relids, relid);
-  g->check_empty = lappend_int(g->check_empty, check_empty);
+  g->ops = lappend(g->ops, new (palloc(sizeof(GatheredOp))) GatheredOp{op, relid, check_empty});
   return op;
 }
 
@@ -64,8 +62,6 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   g.location = location + skip;
   g.sql = text + skip;
   g.ops = NIL;
-  g.relids = NIL;
-  g.check_empty = NIL;
 
   switch (nodeTag(statement)) {
     case T_IndexStmt: gather_create_index(&g, (IndexStmt *) statement); break;
@@ -86,11 +82,12 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   int n = list_length(g.ops);
   zd::Operation *ops = (zd::Operation *) palloc(sizeof(zd::Operation) * n);
   for (int i = 0; i < n; i++) {
-    ops[i] = *(zd::Operation *) list_nth(g.ops, i);
+    const GatheredOp *gathered = (const GatheredOp *) list_nth(g.ops, i);
+    ops[i] = *gathered->op;
     // The lock cap alone (OtherLocking) needs no size: that is the common case of a harmless
     // ALTER TABLE, and reading a size is most of the guard's cost on it.
-    if (ops[i].kind != zd::OpKind::OtherLocking)
-      fill_table_size(list_nth_oid(g.relids, i), list_nth_int(g.check_empty, i), &ops[i].table);
+    fill_table_state(gathered->relid, ops[i].kind != zd::OpKind::OtherLocking,
+                     gathered->check_empty, &ops[i].table);
   }
   zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
   facts->tx = tx;

@@ -13,9 +13,15 @@ namespace zd::pg {
 struct Gathering {
   const char *sql;  // the statement's own text
   int location;     // its offset in the query string (parse-tree locations are relative to it)
-  List *ops;        // of zd::Operation *
-  List *relids;     // of Oid: each operation's relation, for its size once its kind is known
-  List *check_empty;  // of int: each operation's check_empty
+  List *ops;        // of GatheredOp *
+};
+
+// An operation and what its table's live state is looked up with once the statement is
+// gathered (its kind, which decides whether its size is needed, may change until then).
+struct GatheredOp {
+  zd::Operation *op;
+  Oid relid;
+  bool check_empty;
 };
 
 // Adds an operation on relation `relid` (InvalidOid: it does not exist).

@@ -155,7 +155,8 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
     case zd::Verdict::Allow: {
       CapTarget target{plan->cap_lock, plan->capped_table, tx == zd::TxContext::Autocommit,
                        can_run_in_subtransaction(pstmt->utilityStmt), "lock-cap",
-                       sole_locked_table(pstmt->utilityStmt)};
+                       lock_cap_applies(plan->cap_lock) ? sole_locked_table(pstmt->utilityStmt)
+                                                        : InvalidOid};
       run_with_lock_cap(target, run_original, &original);
       return;
     }

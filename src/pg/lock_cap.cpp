@@ -1,6 +1,7 @@
 #include "pg/lock_cap.hpp"
 
 #include "pg/guc.hpp"
+#include "pg/sleep.hpp"
 #include "pg/stats.hpp"
 #include "pg/subtransaction.hpp"
 
@@ -11,13 +12,11 @@ extern "C" {
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
-#include "utils/wait_event.h"
 }
 
 namespace zd::pg {
@@ -112,17 +111,14 @@ void explain_lock_timeout(ErrorData *error, const CapTarget &target, int attempt
   error->hint = error->hint ? psprintf("%s\n%s", error->hint, hint) : (char *) hint;
 }
 
-void sleep_ms(int ms) {
-  (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
-                   PG_WAIT_EXTENSION);
-  ResetLatch(MyLatch);
-  CHECK_FOR_INTERRUPTS();
-}
-
 }  // namespace
 
+bool lock_cap_applies(zd::Lock lock) {
+  return zd::blocks_application(lock) && guc_mode == kModeEnforce;
+}
+
 void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) {
-  if (!zd::blocks_application(target.lock) || guc_mode != kModeEnforce) {
+  if (!lock_cap_applies(target.lock)) {
     run(arg);
     return;
   }

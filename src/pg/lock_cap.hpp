@@ -22,6 +22,9 @@ struct CapTarget {
   Oid sole_relid = InvalidOid;
 };
 
+// Whether a statement taking `lock` is capped (enforce mode, a lock that blocks the application).
+bool lock_cap_applies(zd::Lock lock);
+
 // Runs run(arg) under the cap.
 void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg);
 

@@ -96,12 +96,13 @@ void fill_table_facts(Oid relid, zd::TableFacts *t) {
   t->estimated_rows = cls->reltuples;
   ReleaseSysCache(tup);
   t->name = qualified_relation_name(relid);
-  t->created_in_transaction = look_at_relation(relid, false, false).created_here;
 }
 
-void fill_table_size(Oid relid, bool check_empty, zd::TableFacts *t) {
+void fill_table_state(Oid relid, bool size, bool check_empty, zd::TableFacts *t) {
   if (!OidIsValid(relid) || !t->exists) return;  // (a statement naming no table: unknown)
-  RelationLook look = look_at_relation(relid, true, check_empty);
+  RelationLook look = look_at_relation(relid, size, check_empty);
+  t->created_in_transaction = look.created_here;
+  if (!size) return;
   int64 bytes = look.bytes;
   bool empty = look.empty;
   if (t->partitioned) {

@@ -7,14 +7,14 @@
 
 namespace zd::pg {
 
-// Fills *t for relation `relid` (InvalidOid: the table does not exist) with what the catalog
-// and the relation cache say at once: existence, persistence, partitioning, created in this
-// transaction.
+// Fills *t for relation `relid` (InvalidOid: the table does not exist) with what its pg_class
+// row says: existence, name, persistence, partitioning.
 void fill_table_facts(Oid relid, zd::TableFacts *t);
 
-// Adds the size (a file open and lseek per relation, so only for operations a rule sizes up);
-// `check_empty` also checks whether it holds any row (a scan of at most a few pages).
-void fill_table_size(Oid relid, bool check_empty, zd::TableFacts *t);
+// Adds what takes a look at the relation itself: whether this transaction created it and,
+// with `size` (a file open and lseek per relation, so only for operations a rule sizes up),
+// its size; `check_empty` also checks whether it holds any row (a scan of at most a few pages).
+void fill_table_state(Oid relid, bool size, bool check_empty, zd::TableFacts *t);
 
 // "schema.name", quoted for SQL; "" when the relation does not exist.
 const char *qualified_relation_name(Oid relid);

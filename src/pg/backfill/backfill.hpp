@@ -5,6 +5,7 @@
 #pragma once
 
 #include "pg/pg_headers.hpp"
+#include "pg/sleep.hpp"
 
 extern "C" {
 #include "access/xlogdefs.h"
@@ -80,8 +81,6 @@ void save_failure(const Args *args, const Position *pos, const char *error);
 // `warning`: why it stopped with rows still matching (kept in last_error), or nullptr.
 void save_done(const Args *args, const Position *pos, const char *warning = nullptr);
 
-// Sleeps, waking for cancel and termination.
-void sleep_ms(int ms);
 // What the streaming standbys report: the largest replay lag among those that have not
 // replayed all WAL (ms, 0 if none), and the oldest replay position (invalid if none streams).
 void standby_positions(const Args *args, int64 *reported_lag_ms, XLogRecPtr *oldest_replay);

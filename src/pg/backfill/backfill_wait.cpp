@@ -1,25 +1,11 @@
-// zd_backfill's waits: between batches, before retries, while standbys catch up.
+// zd_backfill's waits for standbys: which of its batches they have not replayed, and how late.
 #include "pg/backfill/backfill.hpp"
 
 extern "C" {
-#include "storage/latch.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 }
 
 namespace zd::pg::backfill {
-
-void sleep_ms(int ms) {
-  while (ms > 0) {
-    // In slices, so a cancel or termination is seen at once whatever the wait.
-    const int slice = ms < 1000 ? ms : 1000;
-    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, slice,
-                     PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
-    ms -= slice;
-  }
-}
 
 void note_write(UnreplayedWrites *w, XLogRecPtr lsn, TimestampTz at) {
   // Full: keep the oldest entries (the lag is measured from the oldest unreplayed one).

@@ -14,7 +14,6 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
-#include "storage/latch.h"
 #include "parser/analyze.h"
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
@@ -23,7 +22,6 @@ extern "C" {
 #include "utils/backend_status.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
-#include "utils/wait_event.h"
 }
 
 namespace zd::pg::backfill {
@@ -138,15 +136,12 @@ ZD_SQL_FUNCTION(zd_backfill_start) {
                            args->name),
                     errhint("The server log says why.")));
   // Until the worker has its copy, the segment must stay: it goes with this call.
-  for (int waited = 0; !handoff->copied; waited += 10) {
+  while (!handoff->copied) {
     if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED)
       ereport(ERROR, (errmsg("zd_backfill_start: the background worker for \"%s\" stopped at "
                              "once", args->name),
                       errhint("The server log says why.")));
-    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
-                     PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
+    zd::pg::sleep_ms(10);
   }
   dsm_detach(segment);
   ereport(NOTICE, (errmsg("zd_backfill \"%s\" runs in the background (pid %d)", args->name,
