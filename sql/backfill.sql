@@ -20,7 +20,7 @@ SELECT name ~ '^accounts/[0-9a-f]{8}$' AS default_name, relation, state, pass, r
        finished_at IS NOT NULL AS finished, last_error
 FROM zd_backfill_progress;
 
--- Called again with the same arguments: the same name, a new pass that finds nothing to do.
+-- Called again with the same arguments: the same name, one read that finds nothing to do (no pass).
 CALL zd_backfill('accounts', 'balance_cents = balance * 100', 'balance_cents IS NULL');
 SELECT state, pass, rows_done FROM zd_backfill_progress;
 

@@ -91,7 +91,7 @@ CREATE TABLE zd_backfill_state (
     started_by name NOT NULL,
     state text NOT NULL CHECK (state IN ('running', 'waiting for replica', 'done', 'failed')),
     pid integer,
-    pass integer NOT NULL DEFAULT 1,   -- passes over the table; later ones catch moved rows
+    pass integer NOT NULL DEFAULT 0,   -- rounds so far: a pass over the table, or the blocks of the few rows still to do
     next_block bigint NOT NULL DEFAULT 0,
     end_block bigint NOT NULL DEFAULT 0,
     batch_blocks bigint NOT NULL DEFAULT 0,

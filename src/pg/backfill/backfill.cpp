@@ -2,11 +2,17 @@
 // batches, each its own transaction, so no row stays locked longer than one batch.
 //
 // A batch is a range of heap blocks (a TID range scan): any table works, with or without a
-// key, and every batch reads only its blocks.  Passes repeat over the whole table until one
-// updates no row: a row an application update moved behind the scan, or inserted, is found
-// again as long as where_clause still matches it.  Each batch commits together with its
-// position in zd_backfill_state, so after a cancel, a termination or a crash the same call
-// resumes where the last committed batch ended.
+// key, and every batch reads only its blocks.  The backfill is a series of rounds, each
+// decided by one read of the rows still matching where_clause under one snapshot:
+//   - none match: done.  That read proves it: at its snapshot no row was left to do.
+//   - many match (batch_size or more): a pass over the whole table in block ranges.
+//   - a few match (rows the application moved behind a pass, or wrote meanwhile): only their
+//     blocks are updated.
+// A pass alone cannot prove it is done: while it runs, the application may move a row it has
+// not reached yet into a block it has already done, and a pass that updates nothing can still
+// have missed such a row.  The read under one snapshot cannot miss it.  Each batch commits
+// together with its position in zd_backfill_state, so after a cancel, a termination or a
+// crash the same call resumes where the last committed batch ended.
 #include "pg/backfill/backfill.hpp"
 
 #include "core/backfill_pacing.hpp"
@@ -31,8 +37,8 @@ extern "C" {
 namespace zd::pg::backfill {
 namespace {
 
-// A pass that still updates rows after this many is reported, not repeated: where_clause
-// keeps matching (an application still writing such rows, or a set_clause that does not make
+// Rows still match after this many rounds: reported, not repeated.  where_clause keeps
+// matching (an application still writing such rows, or a set_clause that does not make
 // where_clause false).
 const int kMaxPasses = 5;
 // At most 1 GB of heap per batch, however fast batches run.
@@ -65,13 +71,20 @@ bool is_retryable(int sqlerrcode) {
          sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 }
 
-struct Batch {
-  const Args *args;
-  SPIPlanPtr plan;
-  Position before;
-  Position after;  // set when the batch succeeded
+// Blocks [first, end).
+struct BlockRange {
   BlockNumber first;
   BlockNumber end;
+};
+
+struct Batch {
+  const Args *args;
+  SPIPlanPtr update;
+  const BlockRange *ranges;
+  int count;
+  bool advances;   // a pass's batch: the position moves to the end of its range
+  Position before;
+  Position after;  // set when the batch succeeded
 };
 
 // One batch, inside a subtransaction: the rows, then the position, committed together.
@@ -81,13 +94,15 @@ void run_batch(void *arg) {
   snprintf(timeout, sizeof timeout, "%d", b->args->lock_timeout_ms);
   (void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
                            true, 0, false);
-  const uint64 rows = run_update(b->plan, b->first, b->end);
   Position p = b->before;
-  p.next_block = b->end;
-  p.pass_rows += (int64) rows;
-  p.rows_done += (int64) rows;
-  p.run_rows += (int64) rows;
-  p.run_blocks += (int64) (b->end - b->first);
+  for (int i = 0; i < b->count; i++) {
+    const uint64 rows = run_update(b->update, b->ranges[i].first, b->ranges[i].end);
+    p.pass_rows += (int64) rows;
+    p.rows_done += (int64) rows;
+    p.run_rows += (int64) rows;
+    p.run_blocks += (int64) (b->ranges[i].end - b->ranges[i].first);
+  }
+  if (b->advances) p.next_block = b->ranges[b->count - 1].end;
   p.batches++;
   save_position(b->args, &p, "running");
   b->after = p;
@@ -115,8 +130,8 @@ void run_batch_with_retries(Batch *b, Position *pos) {
     if (is_retryable(error->sqlerrcode) && retry < a->max_retries) {
       const int wait = zd::retry_wait_ms(retry + 1, pg_prng_double(&pg_global_prng_state));
       ereport(NOTICE, (errmsg("zd_backfill \"%s\": blocks %u to %u: %s; retry %d of %d in %d ms",
-                              a->name, b->first, b->end - 1, error->message, retry + 1,
-                              a->max_retries, wait)));
+                              a->name, b->ranges[0].first, b->ranges[b->count - 1].end - 1,
+                              error->message, retry + 1, a->max_retries, wait)));
       pos->retries++;
       save_position(a, pos, "running");  // the retry shows in zd_backfill_progress at once
       SPI_commit();
@@ -170,98 +185,159 @@ void report_progress(const Args *a, const Position *pos, instr_time run_start) {
                   blocks_per_s > 0 ? (pos->end_block - pos->next_block) / blocks_per_s : 0)));
 }
 
-void run_batches(const Args *a, SPIPlanPtr plan) {
-  Position pos = {};
-  const bool exists = load_state(a, &pos);
-  if (!exists) pos.pass = 1;
+// A backfill under way in this call.
+struct Run {
+  const Args *a;
+  Statements statements;
+  Position pos;
+  int64 max_batch_blocks;    // batches stay within 4 x batch_size rows at the table's density
+  MemoryContext per_batch;
+  UnreplayedWrites *writes;
+  instr_time started;
+  instr_time last_report;
+};
+
+// One batch over `ranges` (a pass's batch `advances` the position), committed; then the next
+// batch's size from this one's duration, a progress line when due, and the pause.
+void run_paced_batch(Run *r, const BlockRange *ranges, int count, bool advances) {
+  const Args *a = r->a;
+  MemoryContext caller = MemoryContextSwitchTo(r->per_batch);
+  wait_for_replicas(a, &r->pos, r->writes);
+  Batch b{a, r->statements.update, ranges, count, advances, r->pos, r->pos};
+  instr_time start;
+  INSTR_TIME_SET_CURRENT(start);
+  run_batch_with_retries(&b, &r->pos);
+  SPI_commit();
+  if (a->max_replica_lag_ms >= 0) note_write(r->writes, XactLastCommitEnd, GetCurrentTimestamp());
+  const double took_ms = elapsed_ms(start);
+  ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d, blocks %u to %u in %.1f ms; %ld rows "
+                          "this pass",
+                          a->name, r->pos.pass, ranges[0].first, ranges[count - 1].end - 1,
+                          took_ms, (long) r->pos.pass_rows)));
+  r->pos.batch_blocks =
+      zd::next_batch_blocks(r->pos.batch_blocks, took_ms, a->target_ms, r->max_batch_blocks);
+  if (a->progress_interval_ms > 0 && elapsed_ms(r->last_report) >= a->progress_interval_ms) {
+    report_progress(a, &r->pos, r->started);
+    INSTR_TIME_SET_CURRENT(r->last_report);
+  }
+  if (a->pause_ms > 0) sleep_ms(a->pause_ms);
+  MemoryContextSwitchTo(caller);
+  MemoryContextReset(r->per_batch);
+}
+
+// Updates the rows of a round that found few: their blocks, runs of adjacent ones together,
+// in batches of at most batch_blocks blocks.
+void update_blocks(Run *r, const MatchingRows *m) {
+  BlockRange *ranges = (BlockRange *) palloc(sizeof(BlockRange) * m->count);
+  int count = 0;
+  for (int64 i = 0; i < m->count; i++) {
+    if (count > 0 && ranges[count - 1].end == m->blocks[i])
+      ranges[count - 1].end++;
+    else
+      ranges[count++] = {m->blocks[i], m->blocks[i] + 1};
+  }
+  for (int first = 0; first < count;) {
+    int n = 0;
+    int64 blocks = 0;
+    while (first + n < count && (n == 0 || blocks < r->pos.batch_blocks))
+      blocks += ranges[first + n].end - ranges[first + n].first, n++;
+    run_paced_batch(r, ranges + first, n, false);
+    first += n;
+  }
+}
+
+// Why a backfill stops with rows still matching after kMaxPasses rounds (kept in last_error).
+const char *stop_matching(const Run *r, const MatchingRows *m, int64 limit) {
+  const Args *a = r->a;
+  const char *rows = psprintf("%s%ld", m->rows >= limit ? "at least " : "", (long) m->rows);
+  ereport(WARNING,
+          (errmsg("zd_backfill \"%s\": %s rows still match where_clause after %d passes; "
+                  "stopping",
+                  a->name, rows, r->pos.pass),
+           errdetail("Each pass updates the rows that match where_clause. Rows keep matching "
+                     "it: an application still writes such rows, or set_clause does not make "
+                     "where_clause false."),
+           errhint("Find what keeps matching (SELECT ... WHERE %s), then CALL "
+                   "zd_backfill(%s, %s, %s, name => %s) again: it makes a fresh pass.",
+                   a->where_clause, quote_literal_cstr(a->relation),
+                   quote_literal_cstr(a->set_clause), quote_literal_cstr(a->where_clause),
+                   quote_literal_cstr(a->name))));
+  return psprintf("%s rows still matched after %d passes; stopped", rows, r->pos.pass);
+}
+
+void run_batches(const Args *a, Statements statements) {
+  Run r{a, statements, {}, 0, nullptr, nullptr, {}, {}};
+  const bool exists = load_state(a, &r.pos);
   const TableSize size = table_size(a->relid);
   const int64 first_blocks = zd::first_batch_blocks(a->batch_rows, size.rows_per_block);
-  const bool fresh = !exists || (pos.pass == 1 && pos.next_block == 0);
-  if (fresh) pos.end_block = size.blocks;
-  if (!exists || pos.batch_blocks <= 0 || a->target_ms < 0) pos.batch_blocks = first_blocks;
-  start_state(a, &pos, exists);
+  r.max_batch_blocks = Min(4 * first_blocks, kMaxBatchBlocks);
+  const bool fresh = !exists || r.pos.pass == 0;
+  if (!exists || r.pos.batch_blocks <= 0 || a->target_ms < 0) r.pos.batch_blocks = first_blocks;
+  start_state(a, &r.pos, exists);
   SPI_commit();
   if (fresh)
     ereport(NOTICE, (errmsg("zd_backfill \"%s\": %s %s, %ld blocks, batches of %ld blocks to "
                             "start with",
                             a->name, exists ? "starting over on" : "starting on", a->relation,
-                            (long) pos.end_block, (long) pos.batch_blocks)));
+                            (long) size.blocks, (long) r.pos.batch_blocks)));
   else
     ereport(NOTICE, (errmsg("zd_backfill \"%s\": resuming at pass %d, block %ld of %ld (%ld rows "
                             "done before)",
-                            a->name, pos.pass, (long) pos.next_block, (long) pos.end_block,
-                            (long) pos.rows_done)));
+                            a->name, r.pos.pass, (long) r.pos.next_block, (long) r.pos.end_block,
+                            (long) r.pos.rows_done)));
 
   MemoryContext outer = CurrentMemoryContext;
-  MemoryContext per_batch =
-      AllocSetContextCreate(outer, "zd_backfill batch", ALLOCSET_DEFAULT_SIZES);
-  UnreplayedWrites *writes = (UnreplayedWrites *) palloc0(sizeof(UnreplayedWrites));
-  const char *stopped = nullptr;  // why it stopped with rows still matching (in per_batch)
-  instr_time run_start, last_report;
-  INSTR_TIME_SET_CURRENT(run_start);
-  last_report = run_start;
+  MemoryContext per_round =
+      AllocSetContextCreate(outer, "zd_backfill round", ALLOCSET_DEFAULT_SIZES);
+  r.per_batch = AllocSetContextCreate(outer, "zd_backfill batch", ALLOCSET_DEFAULT_SIZES);
+  r.writes = (UnreplayedWrites *) palloc0(sizeof(UnreplayedWrites));
+  // More rows than this still to do: a pass over the table costs less than their blocks one
+  // by one.
+  const int64 limit = a->batch_rows;
+  const char *stopped = nullptr;  // why it stopped with rows still matching
+  INSTR_TIME_SET_CURRENT(r.started);
+  r.last_report = r.started;
   for (;;) {
-    MemoryContextSwitchTo(per_batch);
-    MemoryContextReset(per_batch);
-    if (pos.next_block >= pos.end_block) {
-      if (pos.pass_rows == 0) break;
-      if (pos.pass >= kMaxPasses) {
-        stopped = psprintf("pass %d still updated %ld rows; stopped after %d passes", pos.pass,
-                           (long) pos.pass_rows, kMaxPasses);
-        ereport(WARNING,
-                (errmsg("zd_backfill \"%s\": pass %d still updated %ld rows; stopping", a->name,
-                        pos.pass, (long) pos.pass_rows),
-                 errdetail("Each pass looks again for rows that match where_clause. Rows keep "
-                           "matching it: an application still writes such rows, or set_clause "
-                           "does not make where_clause false."),
-                 errhint("Find what keeps matching (SELECT ... WHERE %s), then CALL "
-                         "zd_backfill(%s, %s, %s, name => %s) again: it makes a fresh pass.",
-                         a->where_clause, quote_literal_cstr(a->relation),
-                         quote_literal_cstr(a->set_clause), quote_literal_cstr(a->where_clause),
-                         quote_literal_cstr(a->name))));
-        break;
-      }
-      pos.pass++;
-      pos.next_block = 0;
-      pos.pass_rows = 0;
-      pos.end_block = table_size(a->relid).blocks;
-      ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d over %ld blocks", a->name, pos.pass,
-                              (long) pos.end_block)));
+    MemoryContextSwitchTo(per_round);
+    MemoryContextReset(per_round);
+    if (r.pos.next_block < r.pos.end_block) {  // in a pass
+      BlockRange range{(BlockNumber) r.pos.next_block,
+                       (BlockNumber) Min(r.pos.next_block + r.pos.batch_blocks, r.pos.end_block)};
+      run_paced_batch(&r, &range, 1, true);
       continue;
     }
-    wait_for_replicas(a, &pos, writes);
-    Batch b{a, plan, pos, pos, (BlockNumber) pos.next_block,
-            (BlockNumber) Min(pos.next_block + pos.batch_blocks, pos.end_block)};
-    instr_time start;
-    INSTR_TIME_SET_CURRENT(start);
-    run_batch_with_retries(&b, &pos);
-    SPI_commit();
-    if (a->max_replica_lag_ms >= 0) note_write(writes, XactLastCommitEnd, GetCurrentTimestamp());
-    const double took_ms = elapsed_ms(start);
-    ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d, blocks %u to %u in %.1f ms; %ld rows "
-                            "this pass", a->name, pos.pass, b.first, b.end - 1, took_ms,
-                            (long) pos.pass_rows)));
-    // The first pass updates most rows: its batches stay within 4 x batch_size rows at the
-    // table's density, so a dense stretch after sparse ones cannot make one huge batch.  Later
-    // passes mostly read, and may grow up to the 1 GB cap.
-    const int64 cap = pos.pass == 1 ? Min(4 * first_blocks, kMaxBatchBlocks) : kMaxBatchBlocks;
-    pos.batch_blocks = zd::next_batch_blocks(pos.batch_blocks, took_ms, a->target_ms, cap);
-    if (a->progress_interval_ms > 0 && elapsed_ms(last_report) >= a->progress_interval_ms) {
-      report_progress(a, &pos, run_start);
-      INSTR_TIME_SET_CURRENT(last_report);
+    const MatchingRows m = find_matching(statements.find, limit);
+    if (m.rows == 0) break;
+    if (r.pos.pass >= kMaxPasses) {
+      stopped = MemoryContextStrdup(outer, stop_matching(&r, &m, limit));
+      break;
     }
-    if (a->pause_ms > 0) sleep_ms(a->pause_ms);
+    r.pos.pass++;
+    r.pos.pass_rows = 0;
+    if (m.rows >= limit) {
+      r.pos.next_block = 0;
+      r.pos.end_block = table_size(a->relid).blocks;
+      ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d over %ld blocks", a->name,
+                              r.pos.pass, (long) r.pos.end_block)));
+      continue;
+    }
+    ereport(NOTICE, (errmsg("zd_backfill \"%s\": %ld rows still match where_clause; pass %d "
+                            "updates them in their %ld blocks",
+                            a->name, (long) m.rows, r.pos.pass, (long) m.count)));
+    update_blocks(&r, &m);
   }
   MemoryContextSwitchTo(outer);
-  save_done(a, &pos, stopped);
-  MemoryContextDelete(per_batch);
+  save_done(a, &r.pos, stopped);
+  MemoryContextDelete(per_round);
+  MemoryContextDelete(r.per_batch);
   SPI_commit();
-  const double seconds = elapsed_ms(run_start) / 1000.0;
-  ereport(NOTICE, (errmsg("zd_backfill \"%s\": done: %ld rows in %ld batches over %d pass%s, "
+  const double seconds = elapsed_ms(r.started) / 1000.0;
+  ereport(NOTICE, (errmsg("zd_backfill \"%s\": done: %ld rows in %ld batch%s over %d pass%s, "
                           "%.1f s (%.0f rows/s), %ld retries",
-                          a->name, (long) pos.rows_done, (long) pos.batches, pos.pass,
-                          pos.pass == 1 ? "" : "es", seconds,
-                          seconds > 0 ? pos.run_rows / seconds : 0, (long) pos.retries)));
+                          a->name, (long) r.pos.rows_done, (long) r.pos.batches,
+                          r.pos.batches == 1 ? "" : "es", r.pos.pass,
+                          r.pos.pass == 1 ? "" : "es", seconds,
+                          seconds > 0 ? r.pos.run_rows / seconds : 0, (long) r.pos.retries)));
 }
 
 // Called where nothing can commit (a transaction block, a function, a DO block): one UPDATE if
@@ -294,10 +370,10 @@ void run_in_one_statement(const Args *a, SPIPlanPtr plan) {
 }
 
 // One run per name at a time: the name's lock is held for the whole run.
-void run_named(const Args *a, SPIPlanPtr plan) {
+void run_named(const Args *a, Statements statements) {
   lock_name(a->name);
   PG_TRY();
-  { run_batches(a, plan); }
+  { run_batches(a, statements); }
   PG_FINALLY();
   { release_name_lock(a->name); }
   PG_END_TRY();
@@ -314,23 +390,23 @@ ZD_SQL_FUNCTION(zd_backfill) {
                          !((CallContext *) fcinfo->context)->atomic;
   if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
     elog(ERROR, "zd_backfill: SPI_connect failed");
-  SPIPlanPtr plan = prepare_update(args);
-  // The plan is kept in the plan cache across commits: free it however this ends.
+  const Statements statements = prepare_statements(args);
+  // The plans are kept across commits: free them however this ends.
   PG_TRY();
   {
     if (!nonatomic) {
-      run_in_one_statement(args, plan);
+      run_in_one_statement(args, statements.update);
     } else {
-      run_named(args, plan);
+      run_named(args, statements);
     }
   }
   PG_CATCH();
   {
-    SPI_freeplan(plan);
+    free_statements(statements);
     PG_RE_THROW();
   }
   PG_END_TRY();
-  SPI_freeplan(plan);
+  free_statements(statements);
   SPI_finish();
   PG_RETURN_VOID();
 }

@@ -36,18 +36,35 @@ struct Args {
 // a clear error (and changes nothing) on bad input.
 const Args *read_args(FunctionCallInfo fcinfo);
 
-// The UPDATE every batch runs, with the batch's TID range as $1 and $2:
-//   UPDATE ONLY <relation> SET <set_clause>
-//   WHERE ctid >= $1 AND ctid < $2 AND (<where_clause>)
+// The statements a backfill runs, prepared once and kept across commits.
+//   update: the UPDATE every batch runs, with the batch's TID range as $1 and $2:
+//     UPDATE ONLY <relation> SET <set_clause>
+//     WHERE ctid >= $1 AND ctid < $2 AND (<where_clause>)
+//   find: the read of rows still to do, at most $1 of them:
+//     SELECT ctid FROM ONLY <relation> WHERE (<where_clause>) LIMIT $1
 // Refuses clauses that are not one SET list / one expression (a second statement, a FROM or
-// RETURNING smuggled in, a where_clause that escapes its parentheses), then prepares it:
+// RETURNING smuggled in, a where_clause that escapes its parentheses), then prepares them:
 // unknown columns and type errors are reported before anything runs.  Checks the caller's
-// privileges for it as the executor will.  The plan is kept across commits.
-SPIPlanPtr prepare_update(const Args *args);
+// privileges for them as the executor will.
+struct Statements {
+  SPIPlanPtr update;
+  SPIPlanPtr find;
+};
+Statements prepare_statements(const Args *args);
+void free_statements(Statements s);
 
-// Runs one batch: the rows matching where_clause in blocks [first, end).  Returns the rows
+// Runs the update on the rows matching where_clause in blocks [first, end).  Returns the rows
 // updated.
-uint64 run_update(SPIPlanPtr plan, BlockNumber first, BlockNumber end);
+uint64 run_update(SPIPlanPtr update, BlockNumber first, BlockNumber end);
+
+// The rows matching where_clause now, under one snapshot (at most `limit` of them), and the
+// blocks they are in, sorted, each once.
+struct MatchingRows {
+  int64 rows;
+  BlockNumber *blocks;
+  int64 count;
+};
+MatchingRows find_matching(SPIPlanPtr find, int64 limit);
 
 // Where a backfill is, as persisted in zd_backfill_state.
 struct Position {

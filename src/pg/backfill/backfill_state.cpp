@@ -148,9 +148,9 @@ bool load_state(const Args *args, Position *pos) {
   pos->retries = column_int8(12, &isnull);
   pos->run_rows = 0;
   pos->run_blocks = 0;
-  // A finished backfill called again starts over, counting anew: a fresh pass finds any row
-  // that matches where_clause again (cheap when there is none).
-  if (strcmp(state, "done") == 0) *pos = Position{1, 0, 0, pos->batch_blocks, 0, 0, 0, 0, 0, 0};
+  // A finished backfill called again starts over, counting anew: its first read finds any row
+  // that matches where_clause again (one read of the table when there is none).
+  if (strcmp(state, "done") == 0) *pos = Position{0, 0, 0, pos->batch_blocks, 0, 0, 0, 0, 0, 0};
   return true;
 }
 

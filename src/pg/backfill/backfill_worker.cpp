@@ -55,7 +55,7 @@ const char *call_text(const Args *a) {
 // that bad input is the caller's error, not a line in the server log.
 void check_like_the_procedure(const Args *a) {
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "zd_backfill_start: SPI_connect failed");
-  SPI_freeplan(prepare_update(a));
+  free_statements(prepare_statements(a));
   SPI_finish();
 }
 
