@@ -14,7 +14,8 @@
 # rows wrong afterwards (b IS DISTINCT FROM a * 2), and a latency-over-time plot.
 #
 # Usage, as root: bash bench/backfill_bench.sh [ROWS]
-#   (ZD_BENCH_LOAD_METHODS / ZD_BENCH_IDLE_METHODS: a subset, results printed, no report)
+#   (ZD_BENCH_LOAD_METHODS / ZD_BENCH_IDLE_METHODS: a subset, results printed, no report;
+#    ZD_BENCH_PAIRS: repeated pairs, default 4)
 #   Results: bench/results/backfill.md and bench/results/backfill_latency.png
 set -euo pipefail
 
@@ -118,22 +119,31 @@ for method in ${ZD_BENCH_IDLE_METHODS:-one_update zd_backfill}; do
 done
 [ -n "${ZD_BENCH_LOAD_METHODS:-}${ZD_BENCH_IDLE_METHODS:-}" ] && { cat "$results"; exit 0; }
 # The two batched loops run within a few per cent of each other, and identical runs differ by
-# up to 20 % on this machine: more pairs under load, alternating which goes first; the ratio
-# reported is the median over all pairs (the first one above included).
+# up to 20 % on this machine (whole runs land in a slow mode, the loop's as well as ours): more
+# pairs, under load (loop and zd_backfill) and idle (one UPDATE and zd_backfill), alternating
+# which goes first; each ratio reported is the median over all pairs (the first ones above
+# included).
 repeats="$work/repeats.txt"
 : >"$repeats"
-for ((i = 1; i <= ${ZD_BENCH_PAIRS:-2}; i++)); do
-  order="zd_backfill plpgsql_loop"; [ $((i % 2)) -eq 0 ] && order="plpgsql_loop zd_backfill"
-  for method in $order; do
-    echo "== $method, under load, repeat $i"
-    run_method "$method" 1 "$i" | tee -a "$repeats"
+for ((i = 1; i <= ${ZD_BENCH_PAIRS:-4}; i++)); do
+  for load in 1 0; do
+    other=plpgsql_loop; [ "$load" = 0 ] && other=one_update
+    order="zd_backfill $other"; [ $((i % 2)) -eq 0 ] && order="$other zd_backfill"
+    for method in $order; do
+      echo "== $method, $([ "$load" = 1 ] && echo "under load" || echo idle), repeat $i"
+      run_method "$method" "$load" "$i" | tee -a "$repeats"
+    done
   done
 done
-# pair ratios, one per line: the first pair, then the repeats
-pair_ratios=$(cat "$results" "$repeats" | awk '$2 == "load" { n[$1]++; t[$1 "_" n[$1]] = $3 }
-  END { for (i = 1; i <= n["zd_backfill"] && i <= n["plpgsql_loop"]; i++)
-          printf "%.3f\n", t["zd_backfill_" i] / t["plpgsql_loop_" i] }')
-median_ratio=$(sort -n <<<"$pair_ratios" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+# pair_ratios LOAD(load|idle) OTHER: zd_backfill / OTHER for each pair, one per line
+pair_ratios() {
+  cat "$results" "$repeats" | awk -v l="$1" -v o="$2" '$2 == l { n[$1]++; t[$1 "_" n[$1]] = $3 }
+    END { for (i = 1; i <= n["zd_backfill"] && i <= n[o]; i++)
+            printf "%.3f\n", t["zd_backfill_" i] / t[o "_" i] }'
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+load_ratios=$(pair_ratios load plpgsql_loop)
+idle_ratios=$(pair_ratios idle one_update)
 size=$(psql -At -c "SELECT pg_size_pretty(pg_relation_size('bf_template'))")
 
 out="$repo/bench/results/backfill.md"
@@ -165,7 +175,7 @@ GP
   echo "|---|---|---|---|---|---|---|"
   awk '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$results"
   echo
-  echo "Repeated pairs under load (fresh copies, alternating which runs first):"
+  echo "Repeated pairs, under load and idle (fresh copies, alternating which runs first):"
   echo
   echo "| method | server | wall time (s) | app p99 (ms) | app max (ms) | app errors | rows wrong after |"
   echo "|---|---|---|---|---|---|---|"
@@ -173,11 +183,11 @@ GP
   echo
   echo "Ratios:"
   echo
-  echo "- zd_backfill / PL/pgSQL loop, wall time under load: median $median_ratio of the pairs ($(paste -sd ' ' <<<"$pair_ratios" | sed 's/ /, /g'))"
+  echo "- zd_backfill / PL/pgSQL loop, wall time under load: median $(median <<<"$load_ratios") of the pairs ($(paste -sd ' ' <<<"$load_ratios" | sed 's/ /, /g'))"
+  echo "- zd_backfill / one UPDATE, wall time on an idle server: median $(median <<<"$idle_ratios") of the pairs ($(paste -sd ' ' <<<"$idle_ratios" | sed 's/ /, /g'))"
   awk '{ t[$1 "_" $2] = $3; m[$1 "_" $2] = $5 }
        END {
          printf "- zd_backfill / client loop, wall time under load: %.2f\n", t["zd_backfill_load"] / t["client_loop_load"];
-         printf "- zd_backfill / one UPDATE, wall time on an idle server: %.2f\n", t["zd_backfill_idle"] / t["one_update_idle"];
          printf "- zd_backfill / one UPDATE, application max latency under load: %.3f\n", m["zd_backfill_load"] / m["one_update_load"];
        }' "$results"
   echo
