@@ -26,7 +26,9 @@ command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install 
   --no-install-recommends gnuplot-nox >/dev/null
 make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
 source "$repo/bench/lib.sh"
-trap 'as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+# Stop the server and drop its data directory (GBs); the logs stay in $work.
+trap 'as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+      rm -rf "$work/data"' EXIT
 start_bench_server ""
 
 echo "== loading $rows rows"

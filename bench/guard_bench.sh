@@ -24,6 +24,8 @@ cleanup() {
   for d in ovh_none ovh_zero_downtime; do
     as_pg "$bindir/pg_ctl" -D "$work/$d" -m immediate stop >/dev/null 2>&1 || true
   done
+  # The data directories take GBs; the logs stay in $work.
+  rm -rf "$work/data" "$work/ovh_none" "$work/ovh_zero_downtime"
 }
 trap cleanup EXIT
 
