@@ -263,16 +263,29 @@ conf_for() {  # conf_for MODE: the server settings of one run
   esac
 }
 
+# Where the throwaway data directories go: memory (tmpfs) when there is room, else $work.  The
+# suite creates and drops thousands of files; on this VM ext4 made a run ~12 % slower.
+instances=$work
+if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR == 2 { print $4 }')" -gt 2000000 ]; then
+  instances=$(mktemp -d /dev/shm/zd-core.XXXXXX)
+  [ "$is_root" -eq 1 ] && chown postgres: "$instances"
+  trap 'rm -rf "$instances"' EXIT
+fi
+
 run_suite() {  # run_suite MODE
   local mode=$1 out="$work/$1" t0
   t0=$(date +%s)
   conf_for "$mode" > "$work/$mode.conf"
   "${as_pg[@]}" mkdir -p "$out"
+  # glibc.malloc.hugetlb=1: malloc asks for transparent huge pages (madvise), so the thousands
+  # of short-lived backends take far fewer page faults, which cost dearly on this VM: a run
+  # ~10 % faster.  Memory layout only; no output changes.
   "${as_pg[@]}" env -i PATH="$bin:/usr/bin:/bin" LANG=C.UTF-8 HOME=/tmp \
-    "$pg_regress" --temp-instance="$out/instance" --temp-config="$work/$mode.conf" \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
+    "$pg_regress" --temp-instance="$instances/$mode" --temp-config="$work/$mode.conf" \
     --inputdir="$regress_src" --outputdir="$out" --bindir="$bin" --dlpath="$lib" \
     --max-concurrent-tests=20 --schedule="$regress_src/parallel_schedule" >"$work/$mode.log" 2>&1
-  rm -rf "$out/instance"   # the data directory: ~350 MB each
+  rm -rf "${instances:?}/$mode"   # the data directory: ~350 MB each
   run_time[$mode]=$(elapsed "$t0")
 }
 
