@@ -1,18 +1,20 @@
 // CALL zd_backfill(relation, set_clause, where_clause, ...): fills a column on a live table in
 // batches, each its own transaction, so no row stays locked longer than one batch.
 //
-// A batch is a range of heap blocks (a TID range scan): any table works, with or without a
-// key, and every batch reads only its blocks.  The backfill is a series of rounds, each
-// decided by one read of the rows still matching where_clause under one snapshot:
-//   - none match: done.  That read proves it: at its snapshot no row was left to do.
+// A pass's batch is a range of heap blocks (a TID range scan): any table works, with or
+// without a key, and every batch reads only its blocks.  The backfill is a series of rounds,
+// each decided by one read of the rows still matching where_clause under one snapshot:
+//   - none match: done.  At that snapshot no row was left to do.
 //   - many match (batch_size or more): a pass over the whole table in block ranges.
-//   - a few match (rows the application moved behind a pass, or wrote meanwhile): only their
-//     blocks are updated.
+//   - a few match (rows the application moved behind a pass, or wrote meanwhile): those row
+//     versions (TID and xmin) are updated one by one.  If every one was updated and no longer
+//     matches, every row that matched at the read's snapshot is done: finished.  If one was
+//     gone (the application updated or deleted it since) or still matches, read again.
 // A pass alone cannot prove it is done: while it runs, the application may move a row it has
 // not reached yet into a block it has already done, and a pass that updates nothing can still
-// have missed such a row.  The read under one snapshot cannot miss it.  Each batch commits
-// together with its position in zd_backfill_state, so after a cancel, a termination or a
-// crash the same call resumes where the last committed batch ended.
+// have missed such a row.  The read under one snapshot cannot.  Each batch commits together
+// with its position in zd_backfill_state, so after a cancel, a termination or a crash the
+// same call resumes where the last committed batch ended.
 #include "pg/backfill/backfill.hpp"
 
 #include "core/backfill_pacing.hpp"
@@ -71,21 +73,23 @@ bool is_retryable(int sqlerrcode) {
          sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 }
 
-// Blocks [first, end).
-struct BlockRange {
-  BlockNumber first;
-  BlockNumber end;
-};
-
+// A batch: a range of a pass, or some of the rows a read found.  Either way one transaction.
 struct Batch {
   const Args *args;
-  SPIPlanPtr update;
-  const BlockRange *ranges;
-  int count;
-  bool advances;   // a pass's batch: the position moves to the end of its range
+  const Statements *statements;
+  BlockNumber first;       // a pass's batch: blocks [first, end)
+  BlockNumber end;
+  const RowVersion *rows;  // else these row versions
+  int row_count;
   Position before;
-  Position after;  // set when the batch succeeded
+  Position after;          // set when the batch succeeded
+  int unproven;            // rows it could not prove done: gone, or still matching
 };
+
+const char *describe(const Batch *b) {
+  return b->rows == nullptr ? psprintf("blocks %u to %u", b->first, b->end - 1)
+                            : psprintf("%d rows found by the read", b->row_count);
+}
 
 // One batch, inside a subtransaction: the rows, then the position, committed together.
 void run_batch(void *arg) {
@@ -95,17 +99,26 @@ void run_batch(void *arg) {
   (void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
                            true, 0, false);
   Position p = b->before;
-  for (int i = 0; i < b->count; i++) {
-    const uint64 rows = run_update(b->update, b->ranges[i].first, b->ranges[i].end);
-    p.pass_rows += (int64) rows;
-    p.rows_done += (int64) rows;
-    p.run_rows += (int64) rows;
-    p.run_blocks += (int64) (b->ranges[i].end - b->ranges[i].first);
+  int64 rows = 0;
+  int unproven = 0;
+  if (b->rows == nullptr) {
+    rows = (int64) run_update(b->statements->update, b->first, b->end);
+    p.next_block = b->end;
+    p.run_blocks += (int64) (b->end - b->first);
+  } else {
+    for (int i = 0; i < b->row_count; i++) {
+      const RowUpdate done = run_update_row(b->statements->update_row, &b->rows[i]);
+      if (done != RowUpdate::kGone) rows++;
+      if (done != RowUpdate::kDone) unproven++;
+    }
   }
-  if (b->advances) p.next_block = b->ranges[b->count - 1].end;
+  p.pass_rows += rows;
+  p.rows_done += rows;
+  p.run_rows += rows;
   p.batches++;
   save_position(b->args, &p, "running");
   b->after = p;
+  b->unproven = unproven;
 }
 
 const char *resume_hint(const Args *a) {
@@ -129,9 +142,8 @@ void run_batch_with_retries(Batch *b, Position *pos) {
     if (error->sqlerrcode == ERRCODE_QUERY_CANCELED) ReThrowError(error);  // progress is kept
     if (is_retryable(error->sqlerrcode) && retry < a->max_retries) {
       const int wait = zd::retry_wait_ms(retry + 1, pg_prng_double(&pg_global_prng_state));
-      ereport(NOTICE, (errmsg("zd_backfill \"%s\": blocks %u to %u: %s; retry %d of %d in %d ms",
-                              a->name, b->ranges[0].first, b->ranges[b->count - 1].end - 1,
-                              error->message, retry + 1, a->max_retries, wait)));
+      ereport(NOTICE, (errmsg("zd_backfill \"%s\": %s: %s; retry %d of %d in %d ms", a->name,
+                              describe(b), error->message, retry + 1, a->max_retries, wait)));
       pos->retries++;
       save_position(a, pos, "running");  // the retry shows in zd_backfill_progress at once
       SPI_commit();
@@ -197,23 +209,20 @@ struct Run {
   instr_time last_report;
 };
 
-// One batch over `ranges` (a pass's batch `advances` the position), committed; then the next
+// Runs batch b (its args, statements and what it covers set), committed; then the next
 // batch's size from this one's duration, a progress line when due, and the pause.
-void run_paced_batch(Run *r, const BlockRange *ranges, int count, bool advances) {
+void run_paced_batch(Run *r, Batch *b) {
   const Args *a = r->a;
   MemoryContext caller = MemoryContextSwitchTo(r->per_batch);
   wait_for_replicas(a, &r->pos, r->writes);
-  Batch b{a, r->statements.update, ranges, count, advances, r->pos, r->pos};
   instr_time start;
   INSTR_TIME_SET_CURRENT(start);
-  run_batch_with_retries(&b, &r->pos);
+  run_batch_with_retries(b, &r->pos);
   SPI_commit();
   if (a->max_replica_lag_ms >= 0) note_write(r->writes, XactLastCommitEnd, GetCurrentTimestamp());
   const double took_ms = elapsed_ms(start);
-  ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d, blocks %u to %u in %.1f ms; %ld rows "
-                          "this pass",
-                          a->name, r->pos.pass, ranges[0].first, ranges[count - 1].end - 1,
-                          took_ms, (long) r->pos.pass_rows)));
+  ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d, %s in %.1f ms; %ld rows this pass",
+                          a->name, r->pos.pass, describe(b), took_ms, (long) r->pos.pass_rows)));
   r->pos.batch_blocks =
       zd::next_batch_blocks(r->pos.batch_blocks, took_ms, a->target_ms, r->max_batch_blocks);
   if (a->progress_interval_ms > 0 && elapsed_ms(r->last_report) >= a->progress_interval_ms) {
@@ -225,31 +234,25 @@ void run_paced_batch(Run *r, const BlockRange *ranges, int count, bool advances)
   MemoryContextReset(r->per_batch);
 }
 
-// Updates the rows of a round that found few: their blocks, runs of adjacent ones together,
-// in batches of at most batch_blocks blocks.
-void update_blocks(Run *r, const MatchingRows *m) {
-  BlockRange *ranges = (BlockRange *) palloc(sizeof(BlockRange) * m->count);
-  int count = 0;
-  for (int64 i = 0; i < m->count; i++) {
-    if (count > 0 && ranges[count - 1].end == m->blocks[i])
-      ranges[count - 1].end++;
-    else
-      ranges[count++] = {m->blocks[i], m->blocks[i] + 1};
-  }
-  for (int first = 0; first < count;) {
-    int n = 0;
-    int64 blocks = 0;
-    while (first + n < count && (n == 0 || blocks < r->pos.batch_blocks))
-      blocks += ranges[first + n].end - ranges[first + n].first, n++;
-    run_paced_batch(r, ranges + first, n, false);
+// Updates the row versions a read found, in batches of at most batch_blocks rows (a row costs
+// at least what a block of a pass does).  Returns whether every one of them was updated and no
+// longer matches where_clause.
+bool update_rows(Run *r, const MatchingRows *m) {
+  int unproven = 0;
+  for (int64 first = 0; first < m->count;) {
+    const int n = (int) Min(m->count - first, Max(r->pos.batch_blocks, 1));
+    Batch b{r->a, &r->statements, 0, 0, m->rows + first, n, {}, {}, 0};
+    run_paced_batch(r, &b);
+    unproven += b.unproven;
     first += n;
   }
+  return unproven == 0;
 }
 
 // Why a backfill stops with rows still matching after kMaxPasses rounds (kept in last_error).
 const char *stop_matching(const Run *r, const MatchingRows *m, int64 limit) {
   const Args *a = r->a;
-  const char *rows = psprintf("%s%ld", m->rows >= limit ? "at least " : "", (long) m->rows);
+  const char *rows = psprintf("%s%ld", m->count >= limit ? "at least " : "", (long) m->count);
   ereport(WARNING,
           (errmsg("zd_backfill \"%s\": %s rows still match where_clause after %d passes; "
                   "stopping",
@@ -301,20 +304,21 @@ void run_batches(const Args *a, Statements statements) {
     MemoryContextSwitchTo(per_round);
     MemoryContextReset(per_round);
     if (r.pos.next_block < r.pos.end_block) {  // in a pass
-      BlockRange range{(BlockNumber) r.pos.next_block,
-                       (BlockNumber) Min(r.pos.next_block + r.pos.batch_blocks, r.pos.end_block)};
-      run_paced_batch(&r, &range, 1, true);
+      Batch b{a, &r.statements, (BlockNumber) r.pos.next_block,
+              (BlockNumber) Min(r.pos.next_block + r.pos.batch_blocks, r.pos.end_block),
+              nullptr, 0, {}, {}, 0};
+      run_paced_batch(&r, &b);
       continue;
     }
     const MatchingRows m = find_matching(statements.find, limit);
-    if (m.rows == 0) break;
+    if (m.count == 0) break;
     if (r.pos.pass >= kMaxPasses) {
       stopped = MemoryContextStrdup(outer, stop_matching(&r, &m, limit));
       break;
     }
     r.pos.pass++;
     r.pos.pass_rows = 0;
-    if (m.rows >= limit) {
+    if (m.count >= limit) {
       r.pos.next_block = 0;
       r.pos.end_block = table_size(a->relid).blocks;
       ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d over %ld blocks", a->name,
@@ -322,9 +326,12 @@ void run_batches(const Args *a, Statements statements) {
       continue;
     }
     ereport(NOTICE, (errmsg("zd_backfill \"%s\": %ld rows still match where_clause; pass %d "
-                            "updates them in their %ld blocks",
-                            a->name, (long) m.rows, r.pos.pass, (long) m.count)));
-    update_blocks(&r, &m);
+                            "updates them",
+                            a->name, (long) m.count, r.pos.pass)));
+    // Every row that matched at the read's snapshot is now updated and no longer matches:
+    // done as of that snapshot.  Otherwise (the application changed one of those rows since,
+    // or set_clause leaves rows matching) read again.
+    if (update_rows(&r, &m)) break;
   }
   MemoryContextSwitchTo(outer);
   save_done(a, &r.pos, stopped);

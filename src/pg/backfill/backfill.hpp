@@ -37,17 +37,21 @@ struct Args {
 const Args *read_args(FunctionCallInfo fcinfo);
 
 // The statements a backfill runs, prepared once and kept across commits.
-//   update: the UPDATE every batch runs, with the batch's TID range as $1 and $2:
+//   update: the UPDATE of a pass's batch, with the batch's TID range as $1 and $2:
 //     UPDATE ONLY <relation> SET <set_clause>
 //     WHERE ctid >= $1 AND ctid < $2 AND (<where_clause>)
+//   update_row: the same for one row version, found by the read below, returning whether the
+//   new version still matches:
+//     ... WHERE ctid = $1 AND xmin = $2 AND (<where_clause>) RETURNING (<where_clause>)
 //   find: the read of rows still to do, at most $1 of them:
-//     SELECT ctid FROM ONLY <relation> WHERE (<where_clause>) LIMIT $1
+//     SELECT ctid, xmin FROM ONLY <relation> WHERE (<where_clause>) LIMIT $1
 // Refuses clauses that are not one SET list / one expression (a second statement, a FROM or
 // RETURNING smuggled in, a where_clause that escapes its parentheses), then prepares them:
 // unknown columns and type errors are reported before anything runs.  Checks the caller's
 // privileges for them as the executor will.
 struct Statements {
   SPIPlanPtr update;
+  SPIPlanPtr update_row;
   SPIPlanPtr find;
 };
 Statements prepare_statements(const Args *args);
@@ -57,14 +61,25 @@ void free_statements(Statements s);
 // updated.
 uint64 run_update(SPIPlanPtr update, BlockNumber first, BlockNumber end);
 
-// The rows matching where_clause now, under one snapshot (at most `limit` of them), and the
-// blocks they are in, sorted, each once.
+// A row version: where it is and the transaction that wrote it.  A row the application updates
+// or deletes meanwhile, or a new row in its place, no longer has both.
+struct RowVersion {
+  ItemPointerData tid;
+  TransactionId xmin;
+};
+
+// The rows matching where_clause now, under one snapshot: at most `limit` of them, in TID order.
 struct MatchingRows {
-  int64 rows;
-  BlockNumber *blocks;
+  RowVersion *rows;
   int64 count;
 };
 MatchingRows find_matching(SPIPlanPtr find, int64 limit);
+
+// Runs update_row on one row version: kDone; kGone when that version is gone (the application
+// updated or deleted the row) or no longer matches where_clause; kStillMatches when set_clause
+// left it matching where_clause.
+enum class RowUpdate { kDone, kGone, kStillMatches };
+RowUpdate run_update_row(SPIPlanPtr update_row, const RowVersion *row);
 
 // Where a backfill is, as persisted in zd_backfill_state.
 struct Position {

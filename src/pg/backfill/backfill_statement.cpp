@@ -41,43 +41,60 @@ pg_attribute_noreturn() void refuse_clauses(const char *why) {
   pg_unreachable();
 }
 
-// "ctid OPERATOR(pg_catalog.<op>) $<param>", as the builder wrote it.
-bool is_range_bound(Node *node, const char *op, int param) {
+// One condition the builder puts before where_clause: "<column> OPERATOR(pg_catalog.<op>) $n".
+struct Bound {
+  const char *column;
+  const char *op;
+};
+
+bool is_bound(Node *node, Bound bound, int param) {
   if (!IsA(node, A_Expr)) return false;
   A_Expr *e = (A_Expr *) node;
   if (e->kind != AEXPR_OP || list_length(e->name) != 2 ||
       strcmp(strVal(linitial(e->name)), "pg_catalog") != 0 ||
-      strcmp(strVal(lsecond(e->name)), op) != 0)
+      strcmp(strVal(lsecond(e->name)), bound.op) != 0)
     return false;
   if (!IsA(e->lexpr, ColumnRef) || list_length(((ColumnRef *) e->lexpr)->fields) != 1) return false;
   Node *field = (Node *) linitial(((ColumnRef *) e->lexpr)->fields);
-  if (!IsA(field, String) || strcmp(strVal(field), "ctid") != 0) return false;
+  if (!IsA(field, String) || strcmp(strVal(field), bound.column) != 0) return false;
   return e->rexpr != nullptr && IsA(e->rexpr, ParamRef) && ((ParamRef *) e->rexpr)->number == param;
 }
 
-// The parse tree must be exactly the UPDATE the builder meant: one statement, no FROM, no
-// RETURNING, no WITH, and a WHERE whose top level is AND(ctid >= $1, ctid < $2, ...), so that
-// whatever the clauses contain, only the batch's rows can be touched.
-void check_update_shape(const char *sql) {
+// The parse tree must be exactly the UPDATE the builder meant: one statement, no FROM, no WITH,
+// a WHERE whose top level is AND(<first> $1, <second> $2, ...), so that whatever the clauses
+// contain, only the rows those two conditions select can be touched, and `returning` entries
+// in RETURNING (the builder's, none in a pass's UPDATE).
+void check_update_shape(const char *sql, Bound first, Bound second, int returning) {
   List *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
   if (list_length(raw) != 1) refuse_clauses("They make more than one statement");
   Node *stmt = linitial_node(RawStmt, raw)->stmt;
   if (!IsA(stmt, UpdateStmt)) refuse_clauses("They do not make an UPDATE");
   UpdateStmt *update = (UpdateStmt *) stmt;
   if (update->fromClause != NIL) refuse_clauses("They add a FROM list");
-  if (update->returningList != NIL) refuse_clauses("They add a RETURNING list");
+  if (list_length(update->returningList) != returning)
+    refuse_clauses("They add a RETURNING list");
   if (update->withClause != nullptr) refuse_clauses("They add a WITH clause");
   Node *where = update->whereClause;
   if (where == nullptr || !IsA(where, BoolExpr) || ((BoolExpr *) where)->boolop != AND_EXPR ||
       list_length(((BoolExpr *) where)->args) < 3 ||
-      !is_range_bound((Node *) linitial(((BoolExpr *) where)->args), ">=", 1) ||
-      !is_range_bound((Node *) lsecond(((BoolExpr *) where)->args), "<", 2))
+      !is_bound((Node *) linitial(((BoolExpr *) where)->args), first, 1) ||
+      !is_bound((Node *) lsecond(((BoolExpr *) where)->args), second, 2))
     refuse_clauses("where_clause is not a single condition joined to the batch's range with "
                    "AND (an unbalanced parenthesis or a comment escapes it)");
 }
 
+// A batch's block range: ctid >= $1 AND ctid < $2.
+void check_range_update_shape(const char *sql) {
+  check_update_shape(sql, {"ctid", ">="}, {"ctid", "<"}, 0);
+}
+
+// One row version: ctid = $1 AND xmin = $2, returning where_clause on the new version.
+void check_row_update_shape(const char *sql) {
+  check_update_shape(sql, {"ctid", "="}, {"xmin", "="}, 1);
+}
+
 // The read of rows still matching must be one plain SELECT with its LIMIT parameter.  The
-// clauses already passed check_update_shape; this only guards the text built around them.
+// clauses already passed check_range_update_shape; this only guards the text built around them.
 void check_find_shape(const char *sql) {
   List *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
   Node *stmt = list_length(raw) == 1 ? linitial_node(RawStmt, raw)->stmt : nullptr;
@@ -112,9 +129,8 @@ SPIPlanPtr prepare_checked(const char *sql, void (*check)(const char *), int nar
   return plan;
 }
 
-int compare_blocks(const void *a, const void *b) {
-  const BlockNumber x = *(const BlockNumber *) a, y = *(const BlockNumber *) b;
-  return x < y ? -1 : x > y ? 1 : 0;
+int compare_rows(const void *a, const void *b) {
+  return ItemPointerCompare(&((RowVersion *) a)->tid, &((RowVersion *) b)->tid);
 }
 
 }  // namespace
@@ -126,20 +142,27 @@ Statements prepare_statements(const Args *args) {
       psprintf("UPDATE ONLY %s SET %s\nWHERE ctid OPERATOR(pg_catalog.>=) $1 AND "
                "ctid OPERATOR(pg_catalog.<) $2 AND (%s\n)",
                args->relation, args->set_clause, args->where_clause),
-      check_update_shape, 2, range_types);
+      check_range_update_shape, 2, range_types);
+  Oid row_types[2] = {TIDOID, XIDOID};
+  SPIPlanPtr update_row = prepare_checked(
+      psprintf("UPDATE ONLY %s SET %s\nWHERE ctid OPERATOR(pg_catalog.=) $1 AND "
+               "xmin OPERATOR(pg_catalog.=) $2 AND (%s\n) RETURNING (%s\n)",
+               args->relation, args->set_clause, args->where_clause, args->where_clause),
+      check_row_update_shape, 2, row_types);
   Oid limit_type[1] = {INT8OID};
   SPIPlanPtr find = prepare_checked(
-      psprintf("SELECT ctid FROM ONLY %s WHERE (%s\n) LIMIT $1", args->relation,
+      psprintf("SELECT ctid, xmin FROM ONLY %s WHERE (%s\n) LIMIT $1", args->relation,
                args->where_clause),
       check_find_shape, 1, limit_type);
-  // Kept only once both are prepared: an error in the second leaves nothing behind.
-  if (SPI_keepplan(update) != 0 || SPI_keepplan(find) != 0)
+  // Kept only once all are prepared: an error in one leaves nothing behind.
+  if (SPI_keepplan(update) != 0 || SPI_keepplan(update_row) != 0 || SPI_keepplan(find) != 0)
     elog(ERROR, "zd_backfill: could not keep its statements");
-  return {update, find};
+  return {update, update_row, find};
 }
 
 void free_statements(Statements s) {
   if (s.update != nullptr) SPI_freeplan(s.update);
+  if (s.update_row != nullptr) SPI_freeplan(s.update_row);
   if (s.find != nullptr) SPI_freeplan(s.find);
 }
 
@@ -150,18 +173,18 @@ MatchingRows find_matching(SPIPlanPtr find, int64 limit) {
   if (rc != SPI_OK_SELECT)
     elog(ERROR, "zd_backfill: the read of rows still to do returned %s",
          SPI_result_code_string(rc));
-  MatchingRows m{(int64) SPI_processed, nullptr, 0};
-  if (m.rows == 0) return m;
-  m.blocks = (BlockNumber *) palloc(sizeof(BlockNumber) * m.rows);
+  MatchingRows m{nullptr, (int64) SPI_processed};
+  if (m.count == 0) return m;
+  m.rows = (RowVersion *) palloc(sizeof(RowVersion) * m.count);
   for (uint64 i = 0; i < SPI_processed; i++) {
     bool isnull;
-    Datum tid = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-    m.blocks[i] = ItemPointerGetBlockNumber((ItemPointer) DatumGetPointer(tid));
+    HeapTuple row = SPI_tuptable->vals[i];
+    Datum tid = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull);
+    m.rows[i].tid = *(ItemPointer) DatumGetPointer(tid);
+    m.rows[i].xmin = DatumGetTransactionId(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
   }
   SPI_freetuptable(SPI_tuptable);
-  qsort(m.blocks, m.rows, sizeof(BlockNumber), compare_blocks);
-  for (int64 i = 0; i < m.rows; i++)
-    if (m.count == 0 || m.blocks[m.count - 1] != m.blocks[i]) m.blocks[m.count++] = m.blocks[i];
+  qsort(m.rows, m.count, sizeof(RowVersion), compare_rows);
   return m;
 }
 
@@ -174,6 +197,22 @@ uint64 run_update(SPIPlanPtr plan, BlockNumber first, BlockNumber end) {
   if (rc != SPI_OK_UPDATE)
     elog(ERROR, "zd_backfill: the batch statement returned %s", SPI_result_code_string(rc));
   return SPI_processed;
+}
+
+}  // namespace zd::pg::backfill
+
+namespace zd::pg::backfill {
+
+RowUpdate run_update_row(SPIPlanPtr update_row, const RowVersion *row) {
+  Datum values[2] = {PointerGetDatum(&row->tid), TransactionIdGetDatum(row->xmin)};
+  int rc = SPI_execute_plan(update_row, values, nullptr, false, 0);
+  if (rc != SPI_OK_UPDATE_RETURNING)
+    elog(ERROR, "zd_backfill: the row statement returned %s", SPI_result_code_string(rc));
+  if (SPI_processed == 0) return RowUpdate::kGone;
+  bool isnull;
+  Datum matches = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+  SPI_freetuptable(SPI_tuptable);
+  return !isnull && DatumGetBool(matches) ? RowUpdate::kStillMatches : RowUpdate::kDone;
 }
 
 }  // namespace zd::pg::backfill
