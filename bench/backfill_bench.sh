@@ -15,7 +15,8 @@
 #
 # Usage, as root: bash bench/backfill_bench.sh [ROWS]
 #   (ZD_BENCH_LOAD_METHODS / ZD_BENCH_IDLE_METHODS: a subset, results printed, no report;
-#    ZD_BENCH_PAIRS: repeated pairs, default 4)
+#    ZD_BENCH_PAIRS: repeated pairs, default 4; ZD_BENCH_ZD_ARGS: more arguments of the CALL,
+#    e.g. ", target_batch_duration => '30ms'")
 #   Results: bench/results/backfill.md and bench/results/backfill_latency.png
 set -euo pipefail
 
@@ -71,7 +72,7 @@ for ((lo = 1; lo <= rows; lo += 10000)); do
   echo "UPDATE bf SET b = a * 2 WHERE id >= $lo AND id < $((lo + 10000)) AND b IS NULL;"
 done >"$work/client_loop.sql"
 echo "UPDATE bf SET b = a * 2 WHERE b IS NULL;" >"$work/one_update.sql"
-echo "CALL zd_backfill('bf', 'b = a * 2', 'b IS NULL');" >"$work/zd_backfill.sql"
+echo "CALL zd_backfill('bf', 'b = a * 2', 'b IS NULL'${ZD_BENCH_ZD_ARGS:-});" >"$work/zd_backfill.sql"
 chown postgres: "$work"/*.sql
 
 # run_method METHOD LOAD(1|0) [REPEAT]: prints "method load wall_s p99_ms max_ms errors wrong_rows"
