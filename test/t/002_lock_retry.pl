@@ -42,17 +42,27 @@ sub wait_for_lock_wait {
 # --- the blocker goes away while the DDL retries: the DDL completes --------------------------
 my $blocker = $node->background_psql('postgres');
 my $blocker_pid = $blocker->query_safe('SELECT pg_backend_pid()');
-$blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
 
-my ($out, $err) = ('', '');
-my $ddl = start_psql('ALTER TABLE accounts ADD COLUMN note text', \$out, \$err);
-# Let it time out and retry a few times behind the open transaction.
-wait_for_lock_wait('ALTER TABLE accounts');
-usleep(1_200_000);
-ok($ddl->pumpable, 'the ALTER is still retrying while the blocker holds its lock');
-$blocker->query_safe('COMMIT');
-$ddl->finish;
-is($ddl->result(0), 0, 'the ALTER completes once the blocker is gone');
+# retry_behind_blocker(SQL, WAIT_FOR, WAIT_US, WHAT): runs SQL while the blocker holds a lock on
+# accounts, lets it time out and retry for WAIT_US after its first lock wait (a query starting
+# WAIT_FOR), checks it is still retrying, ends the blocker's transaction and checks SQL
+# completes.  Returns SQL's stderr.
+sub retry_behind_blocker {
+    my ($sql, $wait_for, $wait_us, $what) = @_;
+    $blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
+    my ($out, $err) = ('', '');
+    my $ddl = start_psql($sql, \$out, \$err);
+    wait_for_lock_wait($wait_for);
+    usleep($wait_us);
+    ok($ddl->pumpable, "$what is still retrying while the blocker holds its lock");
+    $blocker->query_safe('COMMIT');
+    $ddl->finish;
+    is($ddl->result(0), 0, "$what completes once the blocker is gone");
+    return $err;
+}
+
+my $err = retry_behind_blocker('ALTER TABLE accounts ADD COLUMN note text',
+    'ALTER TABLE accounts', 1_200_000, 'the ALTER');
 like($err, qr/NOTICE:  zero_downtime: ACCESS EXCLUSIVE lock on public\.accounts not granted within 200 ms; retry 1 of 30/,
     'each lock timeout is announced, with the retry count');
 is($node->safe_psql('postgres',
@@ -66,18 +76,12 @@ ok($node->safe_psql('postgres',
 
 # --- an ALTER that locks only its own table (SET DEFAULT) takes a free lock up front and runs
 # without the retry subtransaction; behind a blocker it retries like any other ---------------
-$blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
-($out, $err) = ('', '');
-$ddl = start_psql('ALTER TABLE accounts ALTER COLUMN note SET DEFAULT 1', \$out, \$err);
-wait_for_lock_wait('ALTER TABLE accounts ALTER');
-usleep(500_000);
-ok($ddl->pumpable, 'SET DEFAULT is still retrying while the blocker holds its lock');
-$blocker->query_safe('COMMIT');
-$ddl->finish;
-is($ddl->result(0), 0, 'SET DEFAULT completes once the blocker is gone');
+$err = retry_behind_blocker('ALTER TABLE accounts ALTER COLUMN note SET DEFAULT 1',
+    'ALTER TABLE accounts ALTER', 500_000, 'SET DEFAULT');
 like($err, qr/retry 1 of 30/, 'SET DEFAULT retried its lock timeouts');
-($out, $err) = ('', '');
-$ddl = start_psql('ALTER TABLE accounts ALTER COLUMN note DROP DEFAULT', \$out, \$err);
+my $out = '';
+$err = '';
+my $ddl = start_psql('ALTER TABLE accounts ALTER COLUMN note DROP DEFAULT', \$out, \$err);
 $ddl->finish;
 is($ddl->result(0) . $err, '0', 'with the lock free, DROP DEFAULT runs at once, no retry');
 

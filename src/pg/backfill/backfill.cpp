@@ -310,7 +310,7 @@ void run_batches(const Args *a, Statements statements) {
       run_paced_batch(&r, &b);
       continue;
     }
-    const MatchingRows m = find_matching(statements.find, limit);
+    const MatchingRows m = find_matching(r.statements.find, limit);
     if (m.count == 0) break;
     if (r.pos.pass >= kMaxPasses) {
       stopped = MemoryContextStrdup(outer, stop_matching(&r, &m, limit));
