@@ -149,26 +149,30 @@ fetch_source() {
 }
 
 # psql of the test files' own source (see the top of this file for why), built without
-# configure: its C files and those of src/fe_utils (where psql's statement splitter lives) are
-# compiled against the installed server's headers, with the generated catalog headers from the
-# installed -dev package, and linked with the installed libpgcommon.a, libpgport.a and libpq.
-# The installed pg_config.h describes a build of the same major release; the copy used here
-# says which version the source is and leaves readline out (the suite reads files).  ~10 s,
-# where configure and make took ~90 s on this VM.
+# configure, as one static program: psql's C files, src/fe_utils (its statement splitter) and
+# libpq, compiled against the installed server's headers (the generated catalog headers come
+# from the installed -dev package) and linked with the installed libpgcommon.a and
+# libpgport.a.  The installed pg_config.h describes a build of the same major release; the
+# copy used here says which version the source is and leaves out what the suite does not use
+# (readline; OpenSSL, GSSAPI, LDAP: it connects over a local socket), so psql loads no shared
+# library but libc's: starting it costs ~7 ms here, where the installed libpq's dependencies
+# (OpenSSL, Kerberos, LDAP, GnuTLS) made it ~18 ms, ~250 times per run.  The non-OpenSSL
+# hashing (SCRAM, MD5) and random source come from src/common and src/port of the same
+# source.  ~15 s, where configure and make took ~90 s on this VM.
 build_psql() {  # build_psql DIR
-  local dir=$1 version cflags f server_inc
+  local dir=$1 version cflags server_inc d
   [ -f "$dir/.complete" ] && return 0
   [ "$is_root" -eq 1 ] || return 1
   version=$(sed -n "s/^PACKAGE_VERSION='\(.*\)'$/\1/p" "$src/configure")
   [ -n "$version" ] || { echo "no PACKAGE_VERSION in $src/configure"; return 1; }
-  echo "building psql $version (its own files and src/fe_utils) against the installed headers"
+  echo "building psql $version (with src/fe_utils and libpq) against the installed headers"
   rm -rf "$dir"; mkdir -p "$dir/include" "$dir/obj"
   server_inc=$("$pg_config" --includedir-server)
   cp "$server_inc"/pg_config.h "$server_inc"/pg_config_ext.h "$server_inc"/pg_config_os.h "$dir/include/"
   {
     echo
-    echo "/* zero_downtime core suite: psql $version of the test files, without readline */"
-    echo "#undef HAVE_LIBREADLINE"
+    echo "/* zero_downtime core suite: psql $version of the test files, for local sockets */"
+    for d in HAVE_LIBREADLINE USE_OPENSSL ENABLE_GSS USE_LDAP HAVE_LIBLDAP; do echo "#undef $d"; done
     echo "#undef PG_VERSION"
     echo "#define PG_VERSION \"$version\""
     echo "#undef PG_VERSION_NUM"
@@ -176,13 +180,25 @@ build_psql() {  # build_psql DIR
     echo "#undef PG_MINORVERSION_NUM"
     echo "#define PG_MINORVERSION_NUM ${version#*.}"
   } >> "$dir/include/pg_config.h"
-  cflags="$("$pg_config" --cflags) -DFRONTEND -I$dir/include -I$src/src/bin/psql -I$src/src/include"
-  cflags+=" -I$server_inc -I$src/src/interfaces/libpq -I$("$pg_config" --includedir)"
-  for f in "$src"/src/bin/psql/*.c "$src"/src/fe_utils/*.c; do echo "$f"; done |
-    CFLAGS=$cflags OBJ=$dir/obj xargs -P "$jobs" -I{} sh -c \
+  # What src/port's Makefile would write, from the installed layout.
+  for d in PGBINDIR:bindir PGSHAREDIR:sharedir SYSCONFDIR:sysconfdir INCLUDEDIR:includedir \
+           PKGINCLUDEDIR:pkgincludedir INCLUDEDIRSERVER:includedir-server LIBDIR:libdir \
+           PKGLIBDIR:pkglibdir LOCALEDIR:localedir DOCDIR:docdir HTMLDIR:htmldir MANDIR:mandir; do
+    echo "#define ${d%%:*} \"$("$pg_config" --"${d#*:}")\""
+  done > "$dir/include/pg_config_paths.h"
+  cflags="$("$pg_config" --cflags) -DFRONTEND -DUNSAFE_STAT_OK -I$dir/include -I$src/src/bin/psql"
+  cflags+=" -I$src/src/interfaces/libpq -I$src/src/include -I$server_inc"
+  local libpq=(fe-auth-scram fe-auth fe-connect fe-exec fe-lobj fe-misc fe-print fe-protocol3
+               fe-secure fe-trace legacy-pqsignal libpq-events pqexpbuffer)
+  {
+    printf '%s\n' "$src"/src/bin/psql/*.c "$src"/src/fe_utils/*.c
+    printf "$src/src/interfaces/libpq/%s.c\n" "${libpq[@]}"
+    printf "$src/src/common/%s.c\n" cryptohash hmac md5 sha1 sha2
+    printf "$src/src/port/%s.c\n" pg_strong_random timingsafe_bcmp
+  } | CFLAGS=$cflags OBJ=$dir/obj xargs -P "$jobs" -I{} sh -c \
       'gcc $CFLAGS -c "$1" -o "$OBJ/$(basename "$1" .c).o"' sh {} >"$dir.log" 2>&1 &&
-    gcc -o "$dir/psql" "$dir"/obj/*.o -L"$("$pg_config" --pkglibdir)" -lpgcommon -lpgport \
-      -L"$("$pg_config" --libdir)" -lpq -lm >>"$dir.log" 2>&1 ||
+    gcc -o "$dir/psql" "$dir"/obj/*.o -L"$("$pg_config" --pkglibdir)" -lpgcommon -lpgport -lm \
+      >>"$dir.log" 2>&1 ||
     { grep -E 'error|undefined' "$dir.log" | head -n 20; return 1; }
   rm -rf "$dir/obj" "$dir.log"; touch "$dir/.complete"
 }
