@@ -158,7 +158,7 @@ fetch_source() {
 # library but libc's: starting it costs ~7 ms here, where the installed libpq's dependencies
 # (OpenSSL, Kerberos, LDAP, GnuTLS) made it ~18 ms, ~250 times per run.  The non-OpenSSL
 # hashing (SCRAM, MD5) and random source come from src/common and src/port of the same
-# source.  ~15 s, where configure and make took ~90 s on this VM.
+# source.  ~10 s, where configure and make took ~90 s on this VM.
 build_psql() {  # build_psql DIR
   local dir=$1 version cflags server_inc d
   [ -f "$dir/.complete" ] && return 0
