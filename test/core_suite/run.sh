@@ -349,8 +349,9 @@ modes="plain warn enforce others warn-first warn-last"
 # As many runs at a time as there are cores (ZD_CORE_PARALLEL; 2 here).  A run leaves ~20 % of
 # this 2-core VM idle (initdb, the wait for the server, the schedule's single tests and small
 # groups), which the other run fills: two plain runs took 48.9-50.9 s at once against
-# 52.3-60.9 s one after the other (three pairs); three at once were slower than one after the
-# other (85 s against 76 s).  The servers share nothing (each its own port, socket directory,
+# 52.3-60.9 s one after the other (three pairs); whole targets in alternating order took 167 s
+# and 161 s two at a time against 206 s and 218 s one at a time.  Three at once were slower
+# than one after the other (85 s against 76 s).  The servers share nothing (each its own port, socket directory,
 # data and output directory); identical runs give identical results at once or one by one.
 running=0
 for mode in $modes; do
