@@ -209,20 +209,23 @@ struct Run {
   instr_time last_report;
 };
 
-// Runs batch b (its args, statements and what it covers set), committed; then the next
-// batch's size from this one's duration, a progress line when due, and the pause.
-void run_paced_batch(Run *r, Batch *b) {
+// Runs one batch, over blocks [first, end) of a pass or, when rows is set, over those row
+// versions, committed; then the next batch's size from this one's duration, a progress line
+// when due, and the pause.  Returns how many of its rows it could not prove done.
+int run_paced_batch(Run *r, BlockNumber first, BlockNumber end, const RowVersion *rows,
+                    int row_count) {
   const Args *a = r->a;
   MemoryContext caller = MemoryContextSwitchTo(r->per_batch);
   wait_for_replicas(a, &r->pos, r->writes);
+  Batch b{a, &r->statements, first, end, rows, row_count, r->pos, r->pos, 0};
   instr_time start;
   INSTR_TIME_SET_CURRENT(start);
-  run_batch_with_retries(b, &r->pos);
+  run_batch_with_retries(&b, &r->pos);
   SPI_commit();
   if (a->max_replica_lag_ms >= 0) note_write(r->writes, XactLastCommitEnd, GetCurrentTimestamp());
   const double took_ms = elapsed_ms(start);
   ereport(DEBUG1, (errmsg("zd_backfill \"%s\": pass %d, %s in %.1f ms; %ld rows this pass",
-                          a->name, r->pos.pass, describe(b), took_ms, (long) r->pos.pass_rows)));
+                          a->name, r->pos.pass, describe(&b), took_ms, (long) r->pos.pass_rows)));
   r->pos.batch_blocks =
       zd::next_batch_blocks(r->pos.batch_blocks, took_ms, a->target_ms, r->max_batch_blocks);
   if (a->progress_interval_ms > 0 && elapsed_ms(r->last_report) >= a->progress_interval_ms) {
@@ -232,6 +235,7 @@ void run_paced_batch(Run *r, Batch *b) {
   if (a->pause_ms > 0) sleep_ms(a->pause_ms);
   MemoryContextSwitchTo(caller);
   MemoryContextReset(r->per_batch);
+  return b.unproven;
 }
 
 // Updates the row versions a read found, in batches of at most batch_blocks rows (a row costs
@@ -241,9 +245,7 @@ bool update_rows(Run *r, const MatchingRows *m) {
   int unproven = 0;
   for (int64 first = 0; first < m->count;) {
     const int n = (int) Min(m->count - first, Max(r->pos.batch_blocks, 1));
-    Batch b{r->a, &r->statements, 0, 0, m->rows + first, n, {}, {}, 0};
-    run_paced_batch(r, &b);
-    unproven += b.unproven;
+    unproven += run_paced_batch(r, 0, 0, m->rows + first, n);
     first += n;
   }
   return unproven == 0;
@@ -304,10 +306,9 @@ void run_batches(const Args *a, Statements statements) {
     MemoryContextSwitchTo(per_round);
     MemoryContextReset(per_round);
     if (r.pos.next_block < r.pos.end_block) {  // in a pass
-      Batch b{a, &r.statements, (BlockNumber) r.pos.next_block,
-              (BlockNumber) Min(r.pos.next_block + r.pos.batch_blocks, r.pos.end_block),
-              nullptr, 0, {}, {}, 0};
-      run_paced_batch(&r, &b);
+      run_paced_batch(&r, (BlockNumber) r.pos.next_block,
+                      (BlockNumber) Min(r.pos.next_block + r.pos.batch_blocks, r.pos.end_block),
+                      nullptr, 0);
       continue;
     }
     const MatchingRows m = find_matching(r.statements.find, limit);

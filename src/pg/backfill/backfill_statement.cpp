@@ -199,10 +199,6 @@ uint64 run_update(SPIPlanPtr plan, BlockNumber first, BlockNumber end) {
   return SPI_processed;
 }
 
-}  // namespace zd::pg::backfill
-
-namespace zd::pg::backfill {
-
 RowUpdate run_update_row(SPIPlanPtr update_row, const RowVersion *row) {
   Datum values[2] = {PointerGetDatum(&row->tid), TransactionIdGetDatum(row->xmin)};
   int rc = SPI_execute_plan(update_row, values, nullptr, false, 0);
