@@ -79,16 +79,18 @@ REVOKE ALL ON FUNCTION zd_rule_stats_reset() FROM PUBLIC;
 -- ---------------------------------------------------------------------------------------------
 -- zd_backfill: batched backfills, a commit per batch (src/pg/backfill/).
 
--- One row per named backfill: where it is, written in the same transaction as each batch, so
--- it always matches what is committed.  Only zd_backfill writes it (as the table's owner);
--- read it through zd_backfill_progress.
+-- One row per backfill of a role: where it is, written in the same transaction as each batch,
+-- so it always matches what is committed.  Names are per role (the role that ran it, its
+-- current_user): a role never reads, replaces or waits for another role's backfill.  Only
+-- zd_backfill writes it (as the table's owner, search_path pinned); read it through
+-- zd_backfill_progress.
 CREATE TABLE zd_backfill_state (
-    name text PRIMARY KEY,
+    role oid NOT NULL,
+    name text NOT NULL,
     relid oid NOT NULL,
     relation text NOT NULL,            -- as it was named when the backfill started
     set_clause text NOT NULL,
     where_clause text NOT NULL,
-    started_by name NOT NULL,
     state text NOT NULL CHECK (state IN ('running', 'waiting for replica', 'done', 'failed')),
     pid integer,
     pass integer NOT NULL DEFAULT 0,   -- rounds so far: a pass over the table, or the blocks of the few rows still to do
@@ -105,7 +107,8 @@ CREATE TABLE zd_backfill_state (
     run_blocks bigint NOT NULL DEFAULT 0,                -- blocks scanned by this call
     updated_at timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz,
-    last_error text
+    last_error text,
+    PRIMARY KEY (role, name)
 );
 REVOKE ALL ON zd_backfill_state FROM PUBLIC;
 
@@ -125,18 +128,25 @@ AS 'MODULE_PATHNAME', 'zd_backfill'
 LANGUAGE C;
 -- No pinned search_path: set_clause and where_clause resolve names as the caller would.
 
--- Every backfill the caller may see (its own; all with pg_read_all_stats): where it is, its
--- rate over this call and the time left in the current pass at that rate.  'interrupted': it
--- was cancelled, terminated or crashed; CALL zd_backfill again with the same name to go on.
-CREATE VIEW zd_backfill_progress AS
+-- Every backfill the caller may see (its role's; all with pg_read_all_stats): where it is,
+-- its rate over this call and the time left in the current pass at that rate.  'interrupted':
+-- it was cancelled, terminated or crashed; CALL zd_backfill again with the same name to go on.
+-- A security barrier: the role filter runs before any condition the caller adds, so a leaky
+-- function in a WHERE never sees another role's row (its clauses may hold secrets).
+CREATE VIEW zd_backfill_progress WITH (security_barrier) AS
 SELECT s.name,
        s.relation,
-       CASE WHEN s.state IN ('running', 'waiting for replica') AND NOT EXISTS (
+       CASE WHEN s.state OPERATOR(pg_catalog.=) ANY ('{running,waiting for replica}'::text[])
+                 AND NOT EXISTS (
                  SELECT FROM pg_catalog.pg_locks l
-                 WHERE l.locktype = 'advisory' AND l.pid = s.pid AND l.granted
-                   AND l.database = (SELECT oid FROM pg_catalog.pg_database
-                                     WHERE datname = pg_catalog.current_database())
-                   AND l.classid = 2053398370::oid)   -- 'zd_b' (kAdvisoryClass, backfill_state.cpp)
+                 WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+                   AND l.pid OPERATOR(pg_catalog.=) s.pid AND l.granted
+                   AND l.database OPERATOR(pg_catalog.=) (
+                       SELECT d.oid FROM pg_catalog.pg_database d
+                       WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                   -- the lock of a running backfill (set_name_locktag, backfill_state.cpp)
+                   AND l.classid OPERATOR(pg_catalog.=) s.role
+                   AND l.objsubid OPERATOR(pg_catalog.=) 31332)
             THEN 'interrupted' ELSE s.state END AS state,
        s.pass,
        s.rows_done,
@@ -144,23 +154,28 @@ SELECT s.name,
        s.retries,
        s.next_block,
        s.end_block,
-       round(100.0 * s.next_block / greatest(s.end_block, 1), 1) AS pass_percent,
-       round(s.run_rows / greatest(extract(epoch FROM s.updated_at - s.run_started_at), 0.001))
-           AS rows_per_second,
-       CASE WHEN s.state IN ('running', 'waiting for replica') AND s.run_blocks > 0 THEN
-           (s.updated_at - s.run_started_at) * ((s.end_block - s.next_block)::float8
-                                                / s.run_blocks)
+       pg_catalog.round(100.0 OPERATOR(pg_catalog.*) s.next_block
+                        OPERATOR(pg_catalog./) GREATEST(s.end_block, 1), 1)
+           AS pass_percent,
+       pg_catalog.round(s.run_rows OPERATOR(pg_catalog./) GREATEST(
+           EXTRACT(epoch FROM s.updated_at OPERATOR(pg_catalog.-) s.run_started_at),
+           0.001)) AS rows_per_second,
+       CASE WHEN s.state OPERATOR(pg_catalog.=) ANY ('{running,waiting for replica}'::text[])
+                 AND s.run_blocks OPERATOR(pg_catalog.>) 0 THEN
+           (s.updated_at OPERATOR(pg_catalog.-) s.run_started_at) OPERATOR(pg_catalog.*)
+           ((s.end_block OPERATOR(pg_catalog.-) s.next_block)::float8
+            OPERATOR(pg_catalog./) s.run_blocks)
        END AS pass_time_left,
        s.set_clause,
        s.where_clause,
-       s.started_by,
+       pg_catalog.pg_get_userbyid(s.role) AS started_by,
        s.pid,
        s.started_at,
        s.updated_at,
        s.finished_at,
        s.last_error
 FROM zd_backfill_state s
-WHERE s.started_by = current_user
+WHERE pg_catalog.pg_get_userbyid(s.role) OPERATOR(pg_catalog.=) current_user
    OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE');
 GRANT SELECT ON zd_backfill_progress TO PUBLIC;
 
@@ -185,15 +200,18 @@ AS 'MODULE_PATHNAME', 'zd_backfill_start'
 LANGUAGE C VOLATILE;
 
 -- Cancels the running backfill of that name, in a session or a background worker, as
--- pg_cancel_backend would (so only its role, a member of it, or a superuser can).  Its progress
--- is kept: call zd_backfill or zd_backfill_start with the same name to go on.
-CREATE FUNCTION zd_backfill_cancel(backfill_name text)
+-- pg_cancel_backend would (so only its role, a member of it, or a superuser can).  Names are
+-- per role: backfill_role says whose (by default the caller's own).  Its progress is kept:
+-- call zd_backfill or zd_backfill_start with the same name to go on.
+CREATE FUNCTION zd_backfill_cancel(backfill_name text, backfill_role name DEFAULT current_user)
 RETURNS boolean
 LANGUAGE sql STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce((SELECT pg_catalog.pg_cancel_backend(p.pid)
                      FROM @extschema@.zd_backfill_progress p
-                     WHERE p.name = backfill_name
-                       AND p.state IN ('running', 'waiting for replica')), false)
+                     WHERE p.name OPERATOR(pg_catalog.=) backfill_name
+                       AND p.started_by OPERATOR(pg_catalog.=) backfill_role
+                       AND p.state OPERATOR(pg_catalog.=)
+                           ANY ('{running,waiting for replica}'::text[])), false)
 $$;

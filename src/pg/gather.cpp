@@ -4,6 +4,7 @@
 
 #include "pg/sql_tokens.hpp"
 #include "pg/table_facts.hpp"
+#include "pg/trusted_code.hpp"
 
 #include <new>
 
@@ -84,6 +85,13 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   for (int i = 0; i < n; i++) {
     const GatheredOp *gathered = (const GatheredOp *) list_nth(g.ops, i);
     ops[i] = *gathered->op;
+    // On a relation the caller does not own, no rule applies, only the lock cap: PostgreSQL
+    // refuses what needs ownership before it looks at the relation, and so does gather (no
+    // size, no read of its rows); what other privileges allow (LOCK, TRUNCATE, CREATE
+    // TRIGGER) is capped.
+    if (OidIsValid(gathered->relid) && ops[i].table.exists &&
+        !caller_owns_relation(gathered->relid))
+      ops[i].kind = zd::OpKind::OtherLocking;
     // The lock cap alone (OtherLocking) needs no size: that is the common case of a harmless
     // ALTER TABLE, and reading a size is most of the guard's cost on it.
     fill_table_state(gathered->relid, ops[i].kind != zd::OpKind::OtherLocking,

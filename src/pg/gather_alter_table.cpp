@@ -6,6 +6,7 @@
 #include "pg/sql_tokens.hpp"
 #include "pg/subtransaction.hpp"
 #include "pg/table_facts.hpp"
+#include "pg/trusted_code.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -85,7 +86,10 @@ Oid serial_base_type(const TypeName *type) {
 }
 
 // A valid CHECK constraint on the table implies `attnum IS NOT NULL` (then SET NOT NULL skips
-// its scan): PostgreSQL's NotNullImpliedByRelConstraints, with the same predicate prover.
+// its scan): PostgreSQL's NotNullImpliedByRelConstraints, with the same predicate prover.  A
+// constraint is folded (its constants evaluated) as PostgreSQL does only when it calls nothing
+// but trusted code (trusted_code.hpp); else it is proved from as it stands, which can only
+// prove less.
 bool not_null_implied_by_checks(Oid relid, AttrNumber attnum) {
   Oid typid;
   int32 typmod;
@@ -112,7 +116,8 @@ bool not_null_implied_by_checks(Oid relid, AttrNumber attnum) {
     Datum bin = heap_getattr(tuple, Anum_pg_constraint_conbin, RelationGetDescr(pg_constraint),
                              &isnull);
     if (isnull) continue;
-    Node *expr = eval_const_expressions(nullptr, (Node *) stringToNode(TextDatumGetCString(bin)));
+    Node *expr = (Node *) stringToNode(TextDatumGetCString(bin));
+    if (runs_only_trusted_code(expr)) expr = eval_const_expressions(nullptr, expr);
     expr = (Node *) canonicalize_qual((Expr *) expr, true);
     checks = list_concat(checks, make_ands_implicit((Expr *) expr));
   }
@@ -205,6 +210,12 @@ void plan_type_change(void *arg) {
                                     t->new_type, t->new_typmod, COERCION_ASSIGNMENT,
                                     COERCE_IMPLICIT_CAST, -1);
   if (transform == nullptr) return;  // no cast: PostgreSQL reports it
+  // Planning folds what it can, calling the cast's functions: only trusted ones
+  // (trusted_code.hpp).  Otherwise the coercion is taken as it is: a function call, a rewrite.
+  if (!runs_only_trusted_code(transform)) {
+    t->op->type_change_rewrites = true;
+    return;
+  }
   transform = (Node *) expression_planner((Expr *) transform);
   t->op->type_change_rewrites = change_requires_rewrite(transform, t->attnum);
 }
@@ -316,9 +327,37 @@ struct AttachGathering {
 
 void compute_partition_check(void *arg);
 
+// The bound's values are literals (or MINVALUE / MAXVALUE): turning them into the key's type
+// then calls only its input function.  An expression would be evaluated.
+bool bound_is_constants(const PartitionBoundSpec *bound) {
+  for (List *values : {bound->listdatums, bound->lowerdatums, bound->upperdatums}) {
+    ListCell *lc;
+    foreach (lc, values) {
+      Node *value = (Node *) lfirst(lc);
+      if (IsA(value, TypeCast)) value = ((TypeCast *) value)->arg;
+      if (!IsA(value, A_Const) && !IsA(value, ColumnRef)) return false;
+    }
+  }
+  return true;
+}
+
+// Turning the bound into the key's values and the partition constraint into its folded form
+// calls the key's types' input functions, the key expressions' functions and, for a domain
+// key, its CHECK constraints: all must be trusted.  (Proving the constraint from the
+// partition's CHECK constraints folds those: checked where the proof is made.)
+bool partition_key_trusted(Relation parent) {
+  PartitionKey key = RelationGetPartitionKey(parent);
+  for (int i = 0; i < key->partnatts; i++)
+    if (get_typtype(key->parttypid[i]) == TYPTYPE_DOMAIN) return false;
+  return runs_only_trusted_code((Node *) key->partexprs) &&
+         runs_only_trusted_code((Node *) RelationGetPartitionQual(parent));
+}
+
 // ATTACH PARTITION: the partition constraint ATExecAttachPartition would check, and whether a
 // valid CHECK of the partition already implies it (then there is no scan).  Skipped when the
-// parent or the partition cannot be locked without waiting, and when computing it raises an
+// caller does not own both tables (PostgreSQL refuses the statement before it looks at
+// either), when the parent or the partition cannot be locked without waiting, when computing it
+// would evaluate code that is not trusted (trusted_code.hpp), and when computing it raises an
 // error (PostgreSQL then reports its own, when the statement runs).
 void gather_attach_partition(zd::Operation *op, Oid parent, Oid partition,
                              PartitionBoundSpec *raw_bound) {
@@ -328,8 +367,14 @@ void gather_attach_partition(zd::Operation *op, Oid parent, Oid partition,
   if (get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE ||
       get_rel_relkind(partition) != RELKIND_RELATION)
     return;
+  // A scan unless proven otherwise below: giving up on the proof must not pass for one.
+  op->partition_check_implied = false;
+  if (!caller_owns_relation(parent) || !caller_owns_relation(partition) ||
+      !bound_is_constants(raw_bound))
+    return;
   AttachGathering a{op, parent, partition, raw_bound};
-  gather_or_give_up(compute_partition_check, &a);
+  // An error computing it (a bound out of range, say) is PostgreSQL's to report, as it will.
+  if (!gather_or_give_up(compute_partition_check, &a)) op->partition_check_implied = true;
 }
 
 void compute_partition_check(void *arg) {
@@ -344,15 +389,25 @@ void compute_partition_check(void *arg) {
   }
   Relation parent_rel = relation_open(parent, NoLock);
   Relation part_rel = relation_open(partition, NoLock);
+  if (!partition_key_trusted(parent_rel)) {
+    relation_close(part_rel, NoLock);
+    relation_close(parent_rel, NoLock);
+    UnlockRelationOid(partition, AccessShareLock);
+    UnlockRelationOid(parent, AccessShareLock);
+    return;
+  }
   PartitionBoundSpec *bound = transformPartitionBound(
       make_parsestate(nullptr), parent_rel, (PartitionBoundSpec *) copyObjectImpl(raw_bound));
   List *qual = list_concat(get_qual_from_partbound(parent_rel, bound),
                            RelationGetPartitionQual(parent_rel));
+  if (qual == NIL) op->partition_check_implied = true;  // nothing to check: no scan
   if (qual != NIL) {
     qual = (List *) eval_const_expressions(nullptr, (Node *) qual);
     qual = list_make1(make_ands_explicit(qual));
     qual = map_partition_varattnos(qual, 1, part_rel, parent_rel);
-    op->partition_check_implied = PartConstraintImpliedByRelConstraint(part_rel, qual);
+    // The proof folds the partition's CHECK constraints: only when they are trusted.
+    op->partition_check_implied = checks_run_only_trusted_code(partition) &&
+                                  PartConstraintImpliedByRelConstraint(part_rel, qual);
     op->partition_check_sql =
         deparse_expression((Node *) linitial(qual),
                            deparse_context_for(RelationGetRelationName(part_rel), partition),
@@ -394,9 +449,11 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
   Oid relid = lookup_relation(stmt->relation);
   if (!OidIsValid(relid)) return;
   const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
-  if (!is_table(relid)) {
+  if (!is_table(relid) || !caller_owns_relation(relid)) {
     // ALTER TABLE also reaches views, indexes and sequences: no table rule applies to them,
-    // only the lock cap.
+    // only the lock cap.  Nor to a table the caller does not own: PostgreSQL refuses the
+    // statement before it looks at the table, and so must gather (it would fold the table's
+    // expressions and read its rows).
     add_operation(g, zd::OpKind::OtherLocking, relid, lock, "ALTER TABLE");
     return;
   }

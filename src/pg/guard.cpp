@@ -7,6 +7,7 @@
 #include "pg/plan.hpp"
 #include "pg/rewrite.hpp"
 #include "pg/stats.hpp"
+#include "pg/trusted_code.hpp"
 #include "pg/utility_hook.hpp"
 
 extern "C" {
@@ -95,7 +96,8 @@ bool alters_only_its_table(AlterTableType subtype) {
 
 // The table a statement locks when it locks no other relation, else InvalidOid: an ALTER TABLE
 // made only of the subcommands above, on a table without inheritance children or partitions
-// (ALTER TABLE recurses to those).
+// (ALTER TABLE recurses to those), that the caller owns: the fast path locks it before
+// PostgreSQL checks ownership, and no role may lock what it could not alter.
 Oid sole_locked_table(const Node *stmt) {
   if (!IsA(stmt, AlterTableStmt)) return InvalidOid;
   const AlterTableStmt *alter = (const AlterTableStmt *) stmt;
@@ -104,7 +106,7 @@ Oid sole_locked_table(const Node *stmt) {
   foreach (lc, alter->cmds)
     if (!alters_only_its_table(lfirst_node(AlterTableCmd, lc)->subtype)) return InvalidOid;
   Oid relid = RangeVarGetRelid(alter->relation, NoLock, true);
-  if (!OidIsValid(relid) || has_subclass(relid)) return InvalidOid;
+  if (!OidIsValid(relid) || !caller_owns_relation(relid) || has_subclass(relid)) return InvalidOid;
   return relid;
 }
 

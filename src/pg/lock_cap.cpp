@@ -1,6 +1,7 @@
 #include "pg/lock_cap.hpp"
 
 #include "pg/guc.hpp"
+#include "pg/pinned_sql.hpp"
 #include "pg/sleep.hpp"
 #include "pg/stats.hpp"
 #include "pg/subtransaction.hpp"
@@ -65,23 +66,28 @@ char *describe_blockers(const CapTarget &target) {
       appendStringInfo(&modes, "%s%s", modes.len ? "," : "{", zd::pg_locks_mode((zd::Lock) l));
   appendStringInfoChar(&modes, '}');
 
+  // Pinned and qualified (pinned_sql.hpp), though it runs as the caller: it runs inside the
+  // caller's DDL, which may be a superuser's, under a search_path the caller did not choose.
   const char *query =
-      "SELECT string_agg(format('pid %s (%s, transaction open for %s, query started %s: %s)', "
-      "a.pid, coalesce(a.state, 'unknown state'), "
-      "coalesce(date_trunc('second', now() - a.xact_start)::text, '?'), "
-      "coalesce(to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?'), "
-      "left(coalesce(a.query, ''), 120)), '; ' ORDER BY a.pid) "
-      "FROM pg_catalog.pg_stat_activity a WHERE a.pid IN ("
+      "SELECT pg_catalog.string_agg(pg_catalog.format("
+      "'pid %s (%s, transaction open for %s, query started %s: %s)', "
+      "a.pid, COALESCE(a.state, 'unknown state'), "
+      "COALESCE(pg_catalog.date_trunc('second', pg_catalog.now() OPERATOR(pg_catalog.-) "
+      "a.xact_start)::pg_catalog.text, '?'), "
+      "COALESCE(pg_catalog.to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?'), "
+      "pg_catalog.\"left\"(COALESCE(a.query, ''), 120)), '; ' ORDER BY a.pid) "
+      "FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) ANY ("
       "  SELECT l.pid FROM pg_catalog.pg_locks l"
-      "  WHERE l.locktype = 'relation' AND l.relation = pg_catalog.to_regclass($1)"
-      "    AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()"
-      "    AND l.mode = ANY ($2::text[]))";
+      "  WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'"
+      "    AND l.relation OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)"
+      "    AND l.granted AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()"
+      "    AND l.mode OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[]))";
   Oid types[2] = {TEXTOID, TEXTOID};
   Datum values[2] = {CStringGetTextDatum(target.table), CStringGetTextDatum(modes.data)};
   char *result = nullptr;
   MemoryContext context = CurrentMemoryContext;
   if (SPI_connect() == SPI_OK_CONNECT) {
-    if (SPI_execute_with_args(query, 2, types, values, nullptr, true, 1) == SPI_OK_SELECT &&
+    if (run_pinned_sql(InvalidOid, query, 2, types, values, nullptr, true, 1) == SPI_OK_SELECT &&
         SPI_processed == 1) {
       char *text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
       if (text != nullptr) result = MemoryContextStrdup(context, text);

@@ -7,11 +7,14 @@
 
 namespace zd::pg {
 
-// Runs run(arg) in a subtransaction.  Returns nullptr on success, else the error (a copy, in
-// the caller's memory context) after rolling the subtransaction back.
+// Runs run(arg) in a subtransaction, in a memory context of its own that is deleted when it
+// ends: run() keeps nothing there that the caller reads afterwards.  Returns nullptr on
+// success, else the error (a copy, in the caller's memory context) after rolling the
+// subtransaction back.
 ErrorData *run_in_subtransaction(void (*run)(void *), void *arg);
 
-// For the gather step: run(arg) may raise errors PostgreSQL would raise itself, differently
+// For the gather step, in the caller's memory context (what run() allocates is kept): run(arg)
+// may raise errors PostgreSQL would raise itself, differently
 // worded, when the statement runs.  Such an error is swallowed and false returned (the guard
 // then has no facts for it, and PostgreSQL reports its own error).  A cancel or termination
 // is re-raised.

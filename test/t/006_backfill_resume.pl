@@ -184,7 +184,9 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE b IS DISTINCT FROM
 
 # --- retries run out: the error says where it stopped; the progress is kept ------------------------
 $node->safe_psql('postgres', 'SET zero_downtime.mode = off; UPDATE t SET b = NULL WHERE id % 10 = 0');
-$blocker->query_safe('BEGIN; SELECT count(*) FROM (SELECT FROM t WHERE id = 150000 FOR UPDATE) s;');
+# The row locked is the last one to do in the table's order (the UPDATE above may have put any
+# row's new version in the first blocks), so that batches before it have rows to commit.
+$blocker->query_safe('BEGIN; SELECT count(*) FROM (SELECT FROM t WHERE b IS NULL ORDER BY ctid DESC LIMIT 1 FOR UPDATE) s;');
 my ($ret, $stdout, $stderr) = $node->psql('postgres',
     q{CALL zd_backfill('t', 'b = a * 2', 'b IS NULL', name => 'gives-up', lock_timeout => '50ms', max_retries => 2)});
 isnt($ret, 0, 'with the lock held throughout, the backfill gives up');

@@ -26,7 +26,7 @@ $node->safe_psql('postgres', q{
 sub progress {
     my ($column) = @_;
     return $node->safe_psql('postgres',
-        "SELECT $column FROM zd_backfill_progress WHERE name = 'bg'");
+        "SELECT $column FROM zd_backfill_progress WHERE name = 'bg' AND started_by = 'app_owner'");
 }
 
 # Started by an ordinary role; the starting session ends right away.
@@ -38,7 +38,7 @@ is($ret, 0, 'zd_backfill_start returns at once');
 is($out, 'bg', 'with the name of the backfill');
 like($err, qr/NOTICE:  zd_backfill "bg" runs in the background \(pid \d+\)/, 'and says where it runs');
 
-$node->poll_query_until('postgres', "SELECT rows_done > 20000 FROM zd_backfill_progress WHERE name = 'bg'")
+$node->poll_query_until('postgres', "SELECT rows_done > 20000 FROM zd_backfill_progress WHERE name = 'bg' AND started_by = 'app_owner'")
   or die 'the background backfill made no progress';
 is(progress('state'), 'running', 'it goes on after the client disconnected');
 is(progress('started_by'), 'app_owner', 'as the role that started it');
@@ -51,10 +51,32 @@ is($node->safe_psql('postgres', "SELECT zd_backfill_cancel('bg')", extra_params 
     'f', 'another role cannot cancel it');
 is(progress('state'), 'running', 'it still runs');
 
+# Started again by its role while it runs: the worker's refusal is the caller's error, at once.
+($ret, $out, $err) = $node->psql('postgres',
+    q{SELECT zd_backfill_start('t', 'b = a * 2', 'b IS NULL', name => 'bg', batch_size => 2000, }
+  . q{target_batch_duration => NULL, pause => '20ms')},
+    extra_params => [ '-U', 'app_owner' ]);
+like($err, qr/ERROR:  zd_backfill: the backfill "bg" is already running in another session/,
+    'a second start of a running name fails in the caller');
+# Names are per role: another role's "bg" runs beside it, and finishes.
+$node->safe_psql('postgres', q{
+    CREATE TABLE other_t (id int, b int);
+    INSERT INTO other_t SELECT g, NULL FROM generate_series(1, 1000) g;
+    ALTER TABLE other_t OWNER TO bystander;
+});
+($ret, $out, $err) = $node->psql('postgres',
+    q{SELECT zd_backfill_start('other_t', 'b = 1', 'b IS NULL', name => 'bg')},
+    extra_params => [ '-U', 'bystander' ]);
+is($ret, 0, "another role's backfill of the same name starts") or diag($err);
+$node->poll_query_until('postgres',
+    "SELECT state = 'done' FROM zd_backfill_progress WHERE name = 'bg' AND started_by = 'bystander'")
+  or die "the other role's backfill did not finish";
+is(progress('state'), 'running', 'and the first one still runs');
+
 # Its own role cancels it; the progress is kept.
 is($node->safe_psql('postgres', "SELECT zd_backfill_cancel('bg')", extra_params => [ '-U', 'app_owner' ]),
     't', 'its role cancels it');
-$node->poll_query_until('postgres', "SELECT state = 'interrupted' FROM zd_backfill_progress WHERE name = 'bg'")
+$node->poll_query_until('postgres', "SELECT state = 'interrupted' FROM zd_backfill_progress WHERE name = 'bg' AND started_by = 'app_owner'")
   or die 'the cancelled backfill still runs';
 my $kept = progress('rows_done');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE b IS NOT NULL'), $kept,
@@ -66,7 +88,7 @@ $node->safe_psql('postgres',
     q{SELECT zd_backfill_start('t', 'b = a * 2', 'b IS NULL', name => 'bg', batch_size => 2000, }
   . q{target_batch_duration => NULL, pause => '20ms')},
     extra_params => [ '-U', 'app_owner' ]);
-$node->poll_query_until('postgres', "SELECT state = 'done' FROM zd_backfill_progress WHERE name = 'bg'")
+$node->poll_query_until('postgres', "SELECT state = 'done' FROM zd_backfill_progress WHERE name = 'bg' AND started_by = 'app_owner'")
   or die 'the resumed backfill did not finish';
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE b IS DISTINCT FROM a * 2'), '0',
     'every row is right');

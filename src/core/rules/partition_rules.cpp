@@ -11,7 +11,19 @@ RuleResult attach_partition(const RuleContext &ctx) {
   const Operation &op = ctx.op;
   if (op.partition_check_implied || exempt_from_lock_rules(op.table, ctx.policy))
     return std::nullopt;
+  const std::string problem =
+      "ATTACH PARTITION " + op.table.name + " would scan it under an ACCESS EXCLUSIVE lock";
+  const std::string detail = lock_detail(op, Lock::AccessExclusive,
+                                         "while it checks that every row fits the partition bound");
   const std::string alter = "ALTER TABLE " + op.table.name + " ";
+  if (op.partition_check_sql.empty())  // the bound's constraint could not be worked out safely
+    return make_refusal(
+        "attach-partition", "attach-partition: " + problem, detail,
+        "Add a CHECK constraint that states the partition bound, NOT VALID, validate it (SHARE "
+        "UPDATE EXCLUSIVE: reads and writes go on), then attach: the attach skips its scan.\n" +
+            alter + "ADD CONSTRAINT <name> CHECK (<the bound as a condition>) NOT VALID;\n" +
+            alter + "VALIDATE CONSTRAINT <name>;\n" + op.statement_sql + ";\n" + alter +
+            "DROP CONSTRAINT <name>;");
   const std::string helper = op.constraint_name;
   Step add;
   add.sql = alter + "ADD CONSTRAINT " + helper + " CHECK (" + op.partition_check_sql +
@@ -34,12 +46,8 @@ RuleResult attach_partition(const RuleContext &ctx) {
   drop.lock = Lock::AccessExclusive;
   drop.leaves_on_failure = "the helper constraint " + helper + " (redundant now, harmless)";
   drop.cleanup_sql = add.undo_sql;
-  return rewrite_or_refuse(
-      ctx, "attach-partition",
-      "ATTACH PARTITION " + op.table.name + " would scan it under an ACCESS EXCLUSIVE lock",
-      lock_detail(op, Lock::AccessExclusive,
-                  "while it checks that every row fits the partition bound"),
-      {add, validate, attach, drop});
+  return rewrite_or_refuse(ctx, "attach-partition", problem, detail,
+                           {add, validate, attach, drop});
 }
 
 RuleResult detach_partition(const RuleContext &ctx) {

@@ -270,6 +270,12 @@ const char *stop_matching(const Run *r, const MatchingRows *m, int64 limit) {
   return psprintf("%s rows still matched after %d passes; stopped", rows, r->pos.pass);
 }
 
+}  // namespace
+
+void (*backfill_begun_hook)() = nullptr;
+
+namespace {
+
 void run_batches(const Args *a, Statements statements) {
   Run r{a, statements, {}, 0, nullptr, nullptr, {}, {}};
   const bool exists = load_state(a, &r.pos);
@@ -280,6 +286,7 @@ void run_batches(const Args *a, Statements statements) {
   if (!exists || r.pos.batch_blocks <= 0 || a->target_ms < 0) r.pos.batch_blocks = first_blocks;
   start_state(a, &r.pos, exists);
   SPI_commit();
+  if (backfill_begun_hook != nullptr) backfill_begun_hook();
   if (fresh)
     ereport(NOTICE, (errmsg("zd_backfill \"%s\": %s %s, %ld blocks, batches of %ld blocks to "
                             "start with",
@@ -379,11 +386,11 @@ void run_in_one_statement(const Args *a, SPIPlanPtr plan) {
 
 // One run per name at a time: the name's lock is held for the whole run.
 void run_named(const Args *a, Statements statements) {
-  lock_name(a->name);
+  lock_name(a);
   PG_TRY();
   { run_batches(a, statements); }
   PG_FINALLY();
-  { release_name_lock(a->name); }
+  { release_name_lock(a); }
   PG_END_TRY();
 }
 

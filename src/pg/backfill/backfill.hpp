@@ -18,6 +18,7 @@ namespace zd::pg::backfill {
 // The procedure's arguments, checked.  Durations in milliseconds; -1: not set.
 struct Args {
   Oid schema;                // the extension's schema (zd_backfill_state is there)
+  Oid role;                  // whose backfill: the current user (names are per role)
   Oid relid;
   const char *relation;      // schema-qualified, quoted
   const char *set_clause;
@@ -95,10 +96,11 @@ struct Position {
   int64 run_blocks;
 };
 
-// Session-level advisory lock on the name: one run per name at a time.  Raises if another
-// session holds it.  Released by release_name_lock or when the session ends (crash included).
-void lock_name(const char *name);
-void release_name_lock(const char *name);
+// Session-level lock on the role's name: one run per (role, name) at a time.  Raises if
+// another session holds it.  Released by release_name_lock or when the session ends (crash
+// included).
+void lock_name(const Args *args);
+void release_name_lock(const Args *args);
 
 // Every function below that touches zd_backfill_state takes the Args for its schema.
 
@@ -110,8 +112,15 @@ void start_state(const Args *args, const Position *pos, bool exists);
 // Records the position after a batch (in the batch's transaction), or a new state.
 void save_position(const Args *args, const Position *pos, const char *state);
 void save_failure(const Args *args, const Position *pos, const char *error);
+// Marks the role's backfill `name` failed with `error`, its position as it is, if this
+// process is the one that ran it.
+void save_error(Oid schema, Oid role, const char *name, const char *error);
 // `warning`: why it stopped with rows still matching (kept in last_error), or nullptr.
 void save_done(const Args *args, const Position *pos, const char *warning = nullptr);
+
+// Called once a backfill has begun (its name taken, its statements prepared, its state row
+// committed), when set: the background worker tells its starter.
+extern void (*backfill_begun_hook)();
 
 // What the streaming standbys report: the largest replay lag among those that have not
 // replayed all WAL (ms, 0 if none), and the oldest replay position (invalid if none streams).

@@ -106,6 +106,7 @@ void check_relation(Oid relid) {
 const Args *read_args(FunctionCallInfo fcinfo) {
   Args *a = (Args *) palloc0(sizeof(Args));
   a->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+  a->role = GetUserId();
   if (PG_ARGISNULL(kRelation))
     refuse_null(kRelation, "Name the table: CALL zd_backfill('my_table', ...).");
   a->relid = PG_GETARG_OID(kRelation);

@@ -4,7 +4,15 @@
 #include "pg/backfill/backfill.hpp"
 
 extern "C" {
+#include "access/sysattr.h"
 #include "catalog/pg_type.h"
+#include "nodes/bitmapset.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
@@ -105,6 +113,42 @@ void check_find_shape(const char *sql) {
     refuse_clauses("where_clause does not stay one condition of a SELECT");
 }
 
+// The executor's privilege check of the statement.  Beyond what the plain UPDATE needs, the
+// batches read the row versions' ctid and xmin: a role with column privileges only needs
+// SELECT on those two system columns too, and is told so.
+void check_privileges(List *rtable) {
+  if (ExecCheckRTPerms(rtable, false)) return;
+  List *without_system = (List *) copyObjectImpl(rtable);
+  ListCell *lc;
+  foreach (lc, without_system) {
+    RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+    rte->selectedCols = bms_del_member(
+        bms_del_member(bms_copy(rte->selectedCols),
+                       SelfItemPointerAttributeNumber - FirstLowInvalidHeapAttributeNumber),
+        MinTransactionIdAttributeNumber - FirstLowInvalidHeapAttributeNumber);
+    if (rte->rtekind != RTE_RELATION || ExecCheckRTPerms(list_make1(rte), false)) continue;
+    (void) ExecCheckRTPerms(rtable, true);  // the plain UPDATE is refused too: its own error
+  }
+  RangeTblEntry *target = linitial_node(RangeTblEntry, rtable);
+  HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(target->relid));
+  const Oid owner = HeapTupleIsValid(tuple) ? ((Form_pg_class) GETSTRUCT(tuple))->relowner
+                                            : BOOTSTRAP_SUPERUSERID;
+  if (HeapTupleIsValid(tuple)) ReleaseSysCache(tuple);
+  const char *table = quote_qualified_identifier(
+      get_namespace_name(get_rel_namespace(target->relid)), get_rel_name(target->relid));
+  ereport(ERROR,
+          (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+           errmsg("zd_backfill: permission denied for the system columns ctid and xmin of %s",
+                  table),
+           errdetail("zd_backfill addresses rows by their version (ctid and xmin) to update each "
+                     "batch and to find rows moved meanwhile; the role has column privileges "
+                     "enough for the plain UPDATE, not SELECT on those two columns."),
+           errhint("The table's owner (%s) can grant them: GRANT SELECT (ctid, xmin) ON %s TO "
+                   "%s;",
+                   quote_identifier(GetUserNameFromId(owner, false)),
+                   table, quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
 // Parses sql with `check`, prepares it (in SPI's context, not kept yet), and checks the caller's privileges
 // for it as the executor will, so that a role without UPDATE (or SELECT on a column the
 // clauses read) is refused before anything runs.  Errors point into sql.
@@ -123,7 +167,7 @@ SPIPlanPtr prepare_checked(const char *sql, void (*check)(const char *), int nar
   foreach (lc, SPI_plan_get_plan_sources(plan)) {
     CachedPlanSource *source = (CachedPlanSource *) lfirst(lc);
     ListCell *q;
-    foreach (q, source->query_list) (void) ExecCheckRTPerms(lfirst_node(Query, q)->rtable, true);
+    foreach (q, source->query_list) check_privileges(lfirst_node(Query, q)->rtable);
   }
   error_context_stack = callback.previous;
   return plan;
