@@ -67,6 +67,23 @@ SELECT indexrelid::regclass AS invalid_index FROM pg_index WHERE indrelid = 'ite
 -- add-exclude: no online form.
 ALTER TABLE customers ADD CONSTRAINT customers_no_overlap EXCLUDE USING btree (id WITH =);
 
+-- ADD CHECK / FOREIGN KEY as one change among several (was XX000 "rewrite position out of
+-- range" in every mode): refused with the constraint in a statement of its own; in warn mode
+-- and when allowed, the statement runs.
+ALTER TABLE orders ADD COLUMN q int, ADD CONSTRAINT orders_q_check CHECK (q > 0);
+ALTER TABLE orders ADD COLUMN r int, ADD FOREIGN KEY (customer) REFERENCES customers (id),
+                   ALTER COLUMN r SET DEFAULT 1;
+SELECT statement, rule, decision FROM zd_check(
+  'ALTER TABLE orders ADD COLUMN s int, ADD CHECK ((s > 0) AND (s < 10))');
+SET zero_downtime.mode = warn;
+ALTER TABLE orders ADD COLUMN q int, ADD CONSTRAINT orders_q_check CHECK (q > 0);
+RESET zero_downtime.mode;
+BEGIN;
+SET LOCAL zero_downtime.allow = 'add-check';
+ALTER TABLE orders ADD COLUMN r int, ADD CONSTRAINT orders_r_check CHECK (r > 0);
+COMMIT;
+SELECT conname FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'c' ORDER BY 1;
+
 SET zero_downtime.mode = off;
 DROP TABLE items, orders, customers;
 RESET zero_downtime.mode;

@@ -61,7 +61,14 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
       d.cap_lock = op.lock;
       d.capped_table = op.table.name;
     }
-    rules::RuleResult finding = check_operation(rules::RuleContext{facts, op, policy});
+    rules::RuleResult finding;
+    try {
+      finding = check_operation(rules::RuleContext{facts, op, policy});
+    } catch (const std::exception &) {
+      // warn mode changes nothing, whatever happens in a rule; enforce reports the bug.
+      if (policy.mode == Mode::Warn) continue;
+      throw;
+    }
     if (finding && !policy.allows(finding->rule)) {
       finding->lock = op.lock;
       d.findings.push_back(std::move(*finding));

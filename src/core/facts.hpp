@@ -107,6 +107,7 @@ struct Operation {
   bool nested_partitions = false;              // a partition is itself partitioned
   bool only_parent = false;                    // CREATE INDEX ... ON ONLY: no build at all
   int constraint_name_at = -1;  // where "CONSTRAINT name " goes for an unnamed constraint
+  Text constraint_sql;  // ADD CONSTRAINT among other subcommands: the constraint's own text
 
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;

@@ -90,8 +90,10 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     // size, no read of its rows); what other privileges allow (LOCK, TRUNCATE, CREATE
     // TRIGGER) is capped.
     if (OidIsValid(gathered->relid) && ops[i].table.exists &&
-        !caller_owns_relation(gathered->relid))
+        !caller_owns_relation(gathered->relid)) {
       ops[i].kind = zd::OpKind::OtherLocking;
+      continue;  // (nor is it new: what the caller creates, the caller owns)
+    }
     // The lock cap alone (OtherLocking) needs no size: that is the common case of a harmless
     // ALTER TABLE, and reading a size is most of the guard's cost on it.
     fill_table_state(gathered->relid, ops[i].kind != zd::OpKind::OtherLocking,

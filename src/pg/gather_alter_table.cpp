@@ -315,7 +315,14 @@ void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constrain
     op->index_qualified_name = quote_qualified_identifier(get_namespace_name(nsp), name);
   }
   if (c->conname == nullptr) op->constraint_name_at = statement_offset(g, c->location);
-  if (only_subcommand) op->not_valid_at = offset_after_last_token(g->sql);
+  if (only_subcommand) {
+    op->not_valid_at = offset_after_last_token(g->sql);
+  } else {
+    // One of several changes: the safe form adds this constraint in a statement of its own.
+    const int start = statement_offset(g, c->location);
+    const int end = start >= 0 ? offset_of_list_item_end(g->sql, start) : -1;
+    if (end > start) op->constraint_sql = pnstrdup(g->sql + start, end - start);
+  }
 }
 
 struct AttachGathering {

@@ -50,6 +50,20 @@ int offset_after_last_token(const char *sql) {
   return n > 0 ? tokens[n - 1].end : -1;
 }
 
+int offset_of_list_item_end(const char *sql, int start) {
+  SqlToken *tokens;
+  int n = lex_tokens(sql, &tokens);
+  int depth = 0, end = -1;
+  for (int i = 0; i < n; i++) {
+    if (tokens[i].start < start) continue;
+    if (token_is(sql, tokens[i], "(")) depth++;
+    if (token_is(sql, tokens[i], ")") && --depth < 0) break;
+    if (depth == 0 && token_is(sql, tokens[i], ",")) break;
+    end = tokens[i].end;
+  }
+  return end;
+}
+
 int offset_after_reindex_kind(const char *sql) {
   SqlToken *tokens;
   int n = lex_tokens(sql, &tokens);

@@ -24,6 +24,11 @@ int offset_after_keyword(const char *sql, const char *keyword);
 // The end of the last token (before any trailing comment or white space); -1 if none.
 int offset_after_last_token(const char *sql);
 
+// The end of the comma-separated list item that starts at byte `start` (an ALTER TABLE
+// subcommand): the last token before the next comma outside parentheses, or the last token.
+// -1 if no token starts there or after.
+int offset_of_list_item_end(const char *sql, int start);
+
 // REINDEX [ ( options ) ] { INDEX | TABLE | SCHEMA | DATABASE | SYSTEM }: the end of the kind
 // keyword, where CONCURRENTLY goes.
 int offset_after_reindex_kind(const char *sql);

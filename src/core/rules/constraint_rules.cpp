@@ -61,11 +61,19 @@ RuleResult add_check_or_foreign_key(const RuleContext &ctx) {
   if (op.not_valid || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
   const bool fk = op.kind == OpKind::AddForeignKey;
   const std::string rule = fk ? "add-foreign-key" : "add-check";
-  std::string add_sql = op.statement_sql;
-  // Insert at the later offset first so the earlier one stays valid.
-  add_sql = insert_at(add_sql, op.not_valid_at, " NOT VALID");
-  if (op.constraint_name_at >= 0)
-    add_sql = insert_at(add_sql, op.constraint_name_at, "CONSTRAINT " + op.constraint_name + " ");
+  std::string add_sql;
+  const std::string name_clause =
+      op.constraint_name_at >= 0 ? "CONSTRAINT " + op.constraint_name.str() + " " : "";
+  if (op.not_valid_at >= 0) {
+    // The statement itself: insert at the later offset first so the earlier one stays valid.
+    add_sql = insert_at(op.statement_sql, op.not_valid_at, " NOT VALID");
+    if (op.constraint_name_at >= 0) add_sql = insert_at(add_sql, op.constraint_name_at, name_clause);
+  } else if (!op.constraint_sql.empty()) {
+    // One change of several: this constraint in a statement of its own.
+    add_sql = alter(op) + "ADD " + name_clause + op.constraint_sql.str() + " NOT VALID";
+  } else {
+    add_sql = alter(op) + "ADD " + name_clause + "<the constraint> NOT VALID";
+  }
   Step add;
   add.sql = add_sql;
   add.lock = op.lock;
