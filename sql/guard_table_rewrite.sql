@@ -10,8 +10,18 @@ VACUUM (FULL, ANALYZE) events;
 CLUSTER events USING events_pkey;
 ALTER TABLE events SET UNLOGGED;
 ALTER TABLE events SET LOGGED;
+SET allow_in_place_tablespaces = on;
+CREATE TABLESPACE regress_zd_space LOCATION '';
+ALTER TABLE events SET TABLESPACE regress_zd_space;
+-- The tablespace it is in already: PostgreSQL does nothing, nor does the guard.
 ALTER TABLE events SET TABLESPACE pg_default;
 ALTER TABLE events SET ACCESS METHOD heap;
+-- VACUUM FULL and bare CLUSTER cannot run in a transaction block: the maintenance-window hint
+-- allows them for the session, and that works as printed.
+CLUSTER;
+SET zero_downtime.allow = 'vacuum-full';
+VACUUM FULL events;
+RESET zero_downtime.allow;
 -- The safe siblings: plain VACUUM and ANALYZE.
 VACUUM events;
 VACUUM (ANALYZE) events;
@@ -56,5 +66,6 @@ ALTER TABLE measurements DETACH PARTITION measurements_2026;
 
 SET zero_downtime.mode = off;
 DROP TABLE events, measurements, measurements_2025, measurements_2028;
+DROP TABLESPACE regress_zd_space;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

@@ -108,6 +108,8 @@ struct Operation {
   bool only_parent = false;                    // CREATE INDEX ... ON ONLY: no build at all
   int constraint_name_at = -1;  // where "CONSTRAINT name " goes for an unnamed constraint
   Text constraint_sql;  // ADD CONSTRAINT among other subcommands: the constraint's own text
+  bool no_transaction_block = false;  // VACUUM, bare CLUSTER: PostgreSQL refuses them in one
+  bool tablespace_unchanged = false;  // SET TABLESPACE to the one the table is in: a no-op
 
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;

@@ -19,6 +19,7 @@ extern "C" {
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "commands/tablecmds.h"
+#include "commands/tablespace.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
@@ -520,6 +521,18 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
         // DETACH ... CONCURRENTLY is impossible while the table has a default partition.
         if (!OidIsValid(get_default_partition_oid(relid)))
           op->concurrently_at = offset_after_last_token(g->sql);
+        break;
+      }
+      case AT_SetTableSpace: {
+        zd::Operation *op = add_operation(g, zd::OpKind::SetTablespace, relid, lock,
+                                          alter_command(cmd->subtype));
+        // As ATExecSetTableSpace: the tablespace it is in already (0: the database's) is a
+        // no-op.
+        const Oid target = get_tablespace_oid(cmd->name, true);
+        const Oid current = get_rel_tablespace(relid);
+        op->tablespace_unchanged = OidIsValid(target) &&
+                                   (target == current ||
+                                    (target == MyDatabaseTableSpace && current == InvalidOid));
         break;
       }
       default:

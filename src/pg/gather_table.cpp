@@ -15,11 +15,14 @@ namespace zd::pg {
 namespace {
 
 // An operation on every table of the database (VACUUM FULL or CLUSTER without a table).
+// VACUUM and bare CLUSTER: each table in a transaction of its own, never in a transaction
+// block (PreventInTransactionBlock).
 void add_database_wide(Gathering *g, zd::OpKind kind, const char *command) {
   zd::Operation *op = add_operation(g, kind, InvalidOid, AccessExclusiveLock, command);
   op->table.exists = true;
   op->table.name = psprintf("every table of database %s",
                             quote_identifier(get_database_name(MyDatabaseId)));
+  op->no_transaction_block = true;
 }
 
 }  // namespace
@@ -65,7 +68,8 @@ void gather_vacuum(Gathering *g, VacuumStmt *stmt) {
     VacuumRelation *vrel = lfirst_node(VacuumRelation, lc);
     Oid relid = lookup_relation(vrel->relation);
     if (OidIsValid(relid))
-      add_operation(g, zd::OpKind::VacuumFull, relid, AccessExclusiveLock, "VACUUM FULL");
+      add_operation(g, zd::OpKind::VacuumFull, relid, AccessExclusiveLock, "VACUUM FULL")
+          ->no_transaction_block = true;
   }
 }
 

@@ -47,20 +47,32 @@ std::string replace_table(std::string text, const std::string &table) {
   return text;
 }
 
+// How to run it anyway in a maintenance window.  VACUUM and bare CLUSTER cannot run in a
+// transaction block: the setting is set for the session, then reset.
+std::string maintenance_window(const Operation &op, const std::string &rule) {
+  if (op.no_transaction_block)
+    return "Or, in a maintenance window, allow it for this session (VACUUM FULL and CLUSTER "
+           "without a table cannot run in a transaction block):\nSET zero_downtime.allow = '" +
+           rule + "';\n" + op.statement_sql.str() + ";\nRESET zero_downtime.allow;";
+  return "Or, in a maintenance window, allow it for one transaction:\nBEGIN;\nSET LOCAL "
+         "zero_downtime.allow = '" + rule + "';\n" + op.statement_sql.str() + ";\nCOMMIT;";
+}
+
 }  // namespace
 
 RuleResult table_rewrite(const RuleContext &ctx) {
   const Operation &op = ctx.op;
   if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  // SET TABLESPACE to the tablespace the table is in already changes nothing (PostgreSQL
+  // returns without touching it).
+  if (op.kind == OpKind::SetTablespace && op.tablespace_unchanged) return std::nullopt;
   const RewriteRule r = rewrite_rule_for(op.kind);
   return make_refusal(
       r.rule,
       std::string(r.rule) + ": " + r.what + " on " + op.table.name +
           " would rewrite it under an ACCESS EXCLUSIVE lock",
       lock_detail(op, Lock::AccessExclusive, "while it rewrites every row and every index"),
-      replace_table(r.alternative, op.table.name) +
-          "\nOr, in a maintenance window, allow it for one transaction:\nBEGIN;\nSET LOCAL "
-          "zero_downtime.allow = '" + r.rule + "';\n" + op.statement_sql + ";\nCOMMIT;");
+      replace_table(r.alternative, op.table.name) + "\n" + maintenance_window(op, r.rule));
 }
 
 }  // namespace zd::rules
