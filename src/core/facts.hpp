@@ -110,6 +110,9 @@ struct Operation {
   Text constraint_sql;  // ADD CONSTRAINT among other subcommands: the constraint's own text
   bool no_transaction_block = false;  // VACUUM, bare CLUSTER: PostgreSQL refuses them in one
   bool tablespace_unchanged = false;  // SET TABLESPACE to the one the table is in: a no-op
+  // Stands only for a further relation the statement locks (a table a foreign key
+  // references), for the lock cap: not one of the statement's changes.
+  bool further_lock = false;
 
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;
@@ -123,6 +126,14 @@ struct StatementFacts {
   TxContext tx = TxContext::Autocommit;
   Text sql;  // the statement's text
   Span<const Operation> ops;
+
+  // How many changes the statement makes: its operations but those that only stand for a
+  // further lock.
+  size_t changes() const {
+    size_t n = 0;
+    for (const Operation &op : ops) n += op.further_lock ? 0 : 1;
+    return n;
+  }
 };
 
 static_assert(std::is_trivially_destructible_v<StatementFacts>,

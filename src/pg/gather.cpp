@@ -58,8 +58,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
                                 : pstrdup(query_string + location);
   // The statement starts at its first token: leading white space and comments are dropped, so
   // that the SQL quoted back in hints and rewrites is the statement itself.
-  SqlToken *tokens;
-  int skip = lex_tokens(text, &tokens) > 0 ? tokens[0].start : 0;
+  const int skip = first_token_start(text);
   g.location = location + skip;
   g.sql = text + skip;
   g.ops = NIL;
@@ -75,7 +74,14 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     case T_ClusterStmt: gather_cluster(&g, (ClusterStmt *) statement); break;
     case T_LockStmt:
     case T_CreateTrigStmt:
-    case T_TruncateStmt: gather_other_locking(&g, statement); break;
+    case T_TruncateStmt:
+    case T_CreateStmt:
+    case T_RuleStmt:
+    case T_CreatePolicyStmt:
+    case T_AlterPolicyStmt:
+    case T_AlterObjectSchemaStmt:
+    case T_AlterSeqStmt:
+    case T_ViewStmt: gather_other_locking(&g, statement); break;
     default: break;
   }
   if (g.ops == NIL) return nullptr;

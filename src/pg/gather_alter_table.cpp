@@ -453,10 +453,15 @@ const char *alter_command(AlterTableType subtype) {
 }  // namespace
 
 void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
-  if (stmt->objtype != OBJECT_TABLE) return;
   Oid relid = lookup_relation(stmt->relation);
   if (!OidIsValid(relid)) return;
   const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
+  if (stmt->objtype != OBJECT_TABLE) {
+    // ALTER INDEX / VIEW / MATERIALIZED VIEW / SEQUENCE / FOREIGN TABLE: the lock cap only.  An
+    // index locked ACCESS EXCLUSIVE blocks every query that plans on its table.
+    add_operation(g, zd::OpKind::OtherLocking, relid, lock, "ALTER");
+    return;
+  }
   if (!is_table(relid) || !caller_owns_relation(relid)) {
     // ALTER TABLE also reaches views, indexes and sequences: no table rule applies to them,
     // only the lock cap.  Nor to a table the caller does not own: PostgreSQL refuses the
@@ -469,6 +474,8 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
   ListCell *lc;
   foreach (lc, stmt->cmds) {
     AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+    if (cmd->subtype == AT_AddConstraint || cmd->subtype == AT_AddColumn)
+      gather_foreign_key_references(g, cmd->def);
     switch (cmd->subtype) {
       case AT_AddColumn: {
         ColumnDef *def = castNode(ColumnDef, cmd->def);

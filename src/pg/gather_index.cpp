@@ -136,7 +136,10 @@ void gather_create_index(Gathering *g, IndexStmt *stmt) {
 }
 
 void gather_drop(Gathering *g, DropStmt *stmt) {
-  if (stmt->removeType != OBJECT_INDEX && stmt->removeType != OBJECT_TABLE) return;
+  if (stmt->removeType != OBJECT_INDEX && stmt->removeType != OBJECT_TABLE) {
+    gather_drop_other(g, stmt);
+    return;
+  }
   const bool single = list_length(stmt->objects) == 1 && stmt->behavior != DROP_CASCADE;
   ListCell *lc;
   foreach (lc, stmt->objects) {

@@ -45,6 +45,13 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt);
 void gather_rename(Gathering *g, RenameStmt *stmt);
 void gather_vacuum(Gathering *g, VacuumStmt *stmt);
 void gather_cluster(Gathering *g, ClusterStmt *stmt);
+// Statements only the lock cap applies to (gather_lock_only.cpp), and the parts of others that
+// lock further relations.
 void gather_other_locking(Gathering *g, Node *stmt);
+void gather_drop_other(Gathering *g, DropStmt *stmt);
+void gather_rename_other(Gathering *g, RenameStmt *stmt);
+// The tables a foreign key in an ALTER TABLE subcommand (ADD CONSTRAINT, ADD COLUMN ...
+// REFERENCES) references.
+void gather_foreign_key_references(Gathering *g, Node *def);
 
 }  // namespace zd::pg

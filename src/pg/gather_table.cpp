@@ -1,5 +1,4 @@
-// Gathering for RENAME, VACUUM FULL, CLUSTER, and the statements that only need the lock cap
-// (LOCK TABLE, CREATE TRIGGER, TRUNCATE).
+// Gathering for RENAME of tables and columns, VACUUM FULL, CLUSTER.
 #include "pg/gather_internal.hpp"
 
 #include "pg/table_facts.hpp"
@@ -30,8 +29,12 @@ void add_database_wide(Gathering *g, zd::OpKind kind, const char *command) {
 void gather_rename(Gathering *g, RenameStmt *stmt) {
   if (stmt->renameType == OBJECT_COLUMN && stmt->relationType == OBJECT_TABLE) {
     Oid relid = lookup_relation(stmt->relation);
-    if (!OidIsValid(relid) || !is_table(relid)) return;
-    AttrNumber attnum = OidIsValid(relid) ? get_attnum(relid, stmt->subname) : InvalidAttrNumber;
+    if (!OidIsValid(relid)) return;
+    if (!is_table(relid)) {
+      gather_rename_other(g, stmt);  // a view's or a sequence's column: the lock cap only
+      return;
+    }
+    AttrNumber attnum = get_attnum(relid, stmt->subname);
     if (attnum == InvalidAttrNumber) return;
     zd::Operation *op = add_operation(g, zd::OpKind::RenameColumn, relid, AccessExclusiveLock,
                                       "ALTER TABLE ... RENAME COLUMN", true);
@@ -41,15 +44,23 @@ void gather_rename(Gathering *g, RenameStmt *stmt) {
     int32 typmod;
     get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
     op->column_type = format_type_with_typemod(type, typmod);
-  } else if (stmt->renameType == OBJECT_TABLE) {
+    return;
+  }
+  if (stmt->renameType == OBJECT_TABLE) {
     // ALTER TABLE also renames indexes, views and sequences: not what this rule is about.
     Oid relid = lookup_relation(stmt->relation);
-    if (!OidIsValid(relid) || !is_table(relid)) return;
+    if (!OidIsValid(relid)) return;
+    if (!is_table(relid)) {
+      gather_rename_other(g, stmt);
+      return;
+    }
     zd::Operation *op = add_operation(g, zd::OpKind::RenameTable, relid, AccessExclusiveLock,
                                       "ALTER TABLE ... RENAME", true);
     op->new_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                               stmt->newname);
+    return;
   }
+  gather_rename_other(g, stmt);
 }
 
 void gather_vacuum(Gathering *g, VacuumStmt *stmt) {
@@ -81,31 +92,6 @@ void gather_cluster(Gathering *g, ClusterStmt *stmt) {
   Oid relid = lookup_relation(stmt->relation);
   if (OidIsValid(relid))
     add_operation(g, zd::OpKind::Cluster, relid, AccessExclusiveLock, "CLUSTER");
-}
-
-void gather_other_locking(Gathering *g, Node *stmt) {
-  ListCell *lc;
-  switch (nodeTag(stmt)) {
-    case T_LockStmt: {
-      LockStmt *lock = (LockStmt *) stmt;
-      foreach (lc, lock->relations)
-        add_operation(g, zd::OpKind::OtherLocking, lookup_relation(lfirst_node(RangeVar, lc)),
-                      lock->mode, "LOCK TABLE");
-      break;
-    }
-    case T_CreateTrigStmt:
-      add_operation(g, zd::OpKind::OtherLocking,
-                    lookup_relation(((CreateTrigStmt *) stmt)->relation), ShareRowExclusiveLock,
-                    "CREATE TRIGGER");
-      break;
-    case T_TruncateStmt:
-      foreach (lc, ((TruncateStmt *) stmt)->relations)
-        add_operation(g, zd::OpKind::OtherLocking, lookup_relation(lfirst_node(RangeVar, lc)),
-                      AccessExclusiveLock, "TRUNCATE");
-      break;
-    default:
-      break;
-  }
 }
 
 }  // namespace zd::pg

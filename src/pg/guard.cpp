@@ -125,6 +125,13 @@ bool guard_has_rules_for(const Node *stmt) {
     case T_LockStmt:
     case T_CreateTrigStmt:
     case T_TruncateStmt:
+    case T_CreateStmt:
+    case T_RuleStmt:
+    case T_CreatePolicyStmt:
+    case T_AlterPolicyStmt:
+    case T_AlterObjectSchemaStmt:
+    case T_AlterSeqStmt:
+    case T_ViewStmt:
       return true;
     default:
       return false;

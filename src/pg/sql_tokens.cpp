@@ -2,6 +2,7 @@
 
 extern "C" {
 #include "parser/scanner.h"
+#include "utils/guc.h"
 // Exported by the server's flex scanner (scan.c) but not declared in scanner.h.
 char *core_yyget_text(core_yyscan_t yyscanner);
 int core_yyget_leng(core_yyscan_t yyscanner);
@@ -9,14 +10,37 @@ int core_yyget_leng(core_yyscan_t yyscanner);
 
 namespace zd::pg {
 
-int lex_tokens(const char *sql, SqlToken **tokens) {
+namespace {
+
+// Lexes at most `limit` tokens (< 0: all).  The scanner warns of every identifier it truncates;
+// PostgreSQL's parser has said so once already for this statement, so those NOTICEs are held
+// back here.
+int lex_quietly(const char *sql, SqlToken **tokens, int limit);
+
+int lex(const char *sql, SqlToken **tokens, int limit) {
+  const int saved_client = client_min_messages, saved_log = log_min_messages;
+  client_min_messages = Max(client_min_messages, WARNING);
+  log_min_messages = Max(log_min_messages, WARNING);
+  int count = 0;
+  PG_TRY();
+  { count = lex_quietly(sql, tokens, limit); }
+  PG_FINALLY();
+  {
+    client_min_messages = saved_client;
+    log_min_messages = saved_log;
+  }
+  PG_END_TRY();
+  return count;
+}
+
+int lex_quietly(const char *sql, SqlToken **tokens, int limit) {
   core_yy_extra_type extra;
   core_yyscan_t scanner = scanner_init(sql, &extra, &ScanKeywords, ScanKeywordTokens);
   int capacity = 16, count = 0;
   SqlToken *out = (SqlToken *) palloc(sizeof(SqlToken) * capacity);
   core_YYSTYPE value;
   YYLTYPE location;
-  while (core_yylex(&value, &location, scanner) != 0) {
+  while ((limit < 0 || count < limit) && core_yylex(&value, &location, scanner) != 0) {
     if (count == capacity) {
       capacity *= 2;
       out = (SqlToken *) repalloc(out, sizeof(SqlToken) * capacity);
@@ -29,6 +53,15 @@ int lex_tokens(const char *sql, SqlToken **tokens) {
   scanner_finish(scanner);
   *tokens = out;
   return count;
+}
+
+}  // namespace
+
+int lex_tokens(const char *sql, SqlToken **tokens) { return lex(sql, tokens, -1); }
+
+int first_token_start(const char *sql) {
+  SqlToken *tokens;
+  return lex(sql, &tokens, 1) > 0 ? tokens[0].start : 0;
 }
 
 bool token_is(const char *sql, const SqlToken &t, const char *keyword) {

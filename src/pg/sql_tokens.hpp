@@ -15,6 +15,9 @@ struct SqlToken {
 // Lexes `sql`; returns the number of tokens and sets *tokens (palloc'd).
 int lex_tokens(const char *sql, SqlToken **tokens);
 
+// Where the first token starts (after white space and comments); 0 if there is none.
+int first_token_start(const char *sql);
+
 // True when token `t` of `sql` is the (unquoted) keyword `keyword`, in any case.
 bool token_is(const char *sql, const SqlToken &t, const char *keyword);
 

@@ -10,7 +10,7 @@
 namespace zd::rules {
 
 bool RuleContext::can_rewrite() const {
-  return stmt.tx == TxContext::Autocommit && stmt.ops.size() == 1;
+  return stmt.tx == TxContext::Autocommit && stmt.changes() == 1;
 }
 
 bool exempt_from_lock_rules(const TableFacts &table, const Policy &policy) {
@@ -73,7 +73,7 @@ std::string outside_transaction_hint(const std::string &safe_sql) {
 }
 
 std::string why_no_rewrite(const RuleContext &ctx) {
-  if (ctx.stmt.ops.size() > 1)
+  if (ctx.stmt.changes() > 1)
     return "it is one of several changes in one ALTER TABLE: split them into statements of "
            "their own";
   switch (ctx.stmt.tx) {
