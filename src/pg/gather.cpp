@@ -46,7 +46,11 @@ zd::Operation *add_operation(Gathering *g, zd::OpKind kind, Oid relid, LOCKMODE 
 
 zd::TxContext current_tx_context(ProcessUtilityContext context) {
   if (context != PROCESS_UTILITY_TOPLEVEL) return zd::TxContext::Nested;
-  if (IsTransactionBlock() || IsSubTransaction()) return zd::TxContext::TransactionBlock;
+  // As PreventInTransactionBlock decides: a later statement of a libpq pipeline (extended
+  // protocol, no Sync yet) shares an implicit transaction with the earlier ones, so a rewrite's
+  // commits would make their effects permanent before the pipeline ends.
+  if (IsTransactionBlock() || IsSubTransaction() || (MyXactFlags & XACT_FLAGS_PIPELINING))
+    return zd::TxContext::TransactionBlock;
   return zd::TxContext::Autocommit;
 }
 
