@@ -37,7 +37,19 @@ ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(14,2);
 ALTER TABLE accounts ALTER COLUMN note TYPE any_text;
 \d accounts
 
+-- A partitioned table holding rows: NOT NULL with a constant default is a catalog change on
+-- every partition (it was refused as "NOT NULL without a default"); without a default it is not.
 SET zero_downtime.mode = off;
+CREATE TABLE ledger (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE ledger_2026 PARTITION OF ledger FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO ledger SELECT g, date '2026-01-01' + g % 300 FROM generate_series(1, 100) g;
+RESET zero_downtime.mode;
+ALTER TABLE ledger ADD COLUMN c int NOT NULL DEFAULT 1;
+ALTER TABLE ledger ADD COLUMN d int NOT NULL;
+SELECT count(*) FILTER (WHERE c = 1) AS filled FROM ledger;
+
+SET zero_downtime.mode = off;
+DROP TABLE ledger;
 DROP TABLE accounts;
 DROP DOMAIN positive_int;
 DROP DOMAIN any_text;
