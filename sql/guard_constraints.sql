@@ -84,6 +84,13 @@ ALTER TABLE orders ADD COLUMN r int, ADD CONSTRAINT orders_r_check CHECK (r > 0)
 COMMIT;
 SELECT conname FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'c' ORDER BY 1;
 
+-- Replacing a primary key as Prisma writes it: the hint keeps the DROP, builds the new index
+-- under a free name, and runs as printed.
+ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD CONSTRAINT orders_pkey PRIMARY KEY (id, customer);
+CREATE UNIQUE INDEX CONCURRENTLY orders_pkey_new ON public.orders (id, customer);
+ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey_new;
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'orders_pkey';
+
 SET zero_downtime.mode = off;
 DROP TABLE items, orders, customers;
 RESET zero_downtime.mode;

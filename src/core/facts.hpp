@@ -96,7 +96,8 @@ struct Operation {
   Text index_name;     // CREATE INDEX: the name, chosen when the statement gave none
   Text index_qualified_name;  // the same, schema-qualified (for DROP INDEX)
   bool index_named = true;    // the statement named the index
-  int not_valid_at = -1;      // where " NOT VALID" goes (end of the constraint)
+  int not_valid_at = -1;      // where " NOT VALID" goes (end of the constraint, also among
+                              // other subcommands)
   int index_tail_at = -1;     // CREATE INDEX: where the text after the table's name starts
   bool unique_index = false;  // CREATE UNIQUE INDEX
 
@@ -107,7 +108,7 @@ struct Operation {
   bool nested_partitions = false;              // a partition is itself partitioned
   bool only_parent = false;                    // CREATE INDEX ... ON ONLY: no build at all
   int constraint_name_at = -1;  // where "CONSTRAINT name " goes for an unnamed constraint
-  Text constraint_sql;  // ADD CONSTRAINT among other subcommands: the constraint's own text
+  int constraint_at = -1;  // ADD CONSTRAINT: where its text starts (ends at not_valid_at)
   bool no_transaction_block = false;  // VACUUM, bare CLUSTER: PostgreSQL refuses them in one
   bool tablespace_unchanged = false;  // SET TABLESPACE to the one the table is in: a no-op
   // Stands only for a further relation the statement locks (a table a foreign key

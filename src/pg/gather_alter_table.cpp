@@ -254,8 +254,7 @@ void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {
       get_rel_name(relid), column, "not_null", get_rel_namespace(relid), NIL));
 }
 
-void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constraint *c,
-                           bool only_subcommand) {
+void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constraint *c) {
   const char *relname = get_rel_name(relid);
   Oid nsp = get_rel_namespace(relid);
   op->not_valid = c->skip_validation;
@@ -313,17 +312,20 @@ void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constrain
   }
   if (name != nullptr) {
     op->constraint_name = quote_identifier(name);
-    op->index_qualified_name = quote_qualified_identifier(get_namespace_name(nsp), name);
+    // The unique index built first gets the constraint's name, unless a relation has it (the
+    // statement replaces a key of that name: DROP CONSTRAINT t_pkey, ADD CONSTRAINT t_pkey
+    // ...); ADD CONSTRAINT ... USING INDEX renames it to the constraint's name.
+    const char *index = OidIsValid(get_relname_relid(name, nsp))
+                            ? ChooseRelationName(name, nullptr, "new", nsp, false)
+                            : name;
+    op->index_name = quote_identifier(index);
+    op->index_qualified_name = quote_qualified_identifier(get_namespace_name(nsp), index);
   }
-  if (c->conname == nullptr) op->constraint_name_at = statement_offset(g, c->location);
-  if (only_subcommand) {
-    op->not_valid_at = offset_after_last_token(g->sql);
-  } else {
-    // One of several changes: the safe form adds this constraint in a statement of its own.
-    const int start = statement_offset(g, c->location);
-    const int end = start >= 0 ? offset_of_list_item_end(g->sql, start) : -1;
-    if (end > start) op->constraint_sql = pnstrdup(g->sql + start, end - start);
-  }
+  // The constraint's text: from its location to the end of its subcommand, so that the safe
+  // form changes it in place and keeps the statement's other changes.
+  op->constraint_at = statement_offset(g, c->location);
+  if (c->conname == nullptr) op->constraint_name_at = op->constraint_at;
+  if (op->constraint_at >= 0) op->not_valid_at = offset_of_list_item_end(g->sql, op->constraint_at);
 }
 
 struct AttachGathering {
@@ -470,7 +472,6 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
     add_operation(g, zd::OpKind::OtherLocking, relid, lock, "ALTER TABLE");
     return;
   }
-  const bool only = list_length(stmt->cmds) == 1;
   ListCell *lc;
   foreach (lc, stmt->cmds) {
     AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -499,7 +500,7 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
       case AT_AddConstraint: {
         zd::Operation *op = add_operation(g, zd::OpKind::OtherLocking, relid, lock,
                                           "ALTER TABLE ... ADD CONSTRAINT");
-        gather_add_constraint(g, op, relid, castNode(Constraint, cmd->def), only);
+        gather_add_constraint(g, op, relid, castNode(Constraint, cmd->def));
         break;
       }
       case AT_DropColumn: {

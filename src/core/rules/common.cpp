@@ -58,9 +58,13 @@ std::string lock_detail(const Operation &op, Lock lock, const std::string &durat
 }
 
 std::string insert_at(const std::string &sql, int at, const std::string &text) {
-  if (at < 0 || static_cast<size_t>(at) > sql.size())
+  return replace_range(sql, at, at, text);
+}
+
+std::string replace_range(const std::string &sql, int from, int to, const std::string &text) {
+  if (from < 0 || to < from || static_cast<size_t>(to) > sql.size())
     throw ZdError(sqlstate::kInternal, "zero_downtime: rewrite position out of range");
-  return sql.substr(0, at) + text + sql.substr(at);
+  return sql.substr(0, from) + text + sql.substr(to);
 }
 
 std::string outside_transaction_hint(const std::string &safe_sql) {
@@ -74,8 +78,8 @@ std::string outside_transaction_hint(const std::string &safe_sql) {
 
 std::string why_no_rewrite(const RuleContext &ctx) {
   if (ctx.stmt.changes() > 1)
-    return "it is one of several changes in one ALTER TABLE: split them into statements of "
-           "their own";
+    return "it is one of several changes in one ALTER TABLE (the statements below keep every one "
+           "of them)";
   switch (ctx.stmt.tx) {
     case TxContext::TransactionBlock:
       return "it runs inside a transaction block, and the safe form must commit between its steps";

@@ -44,6 +44,8 @@ std::string lock_with_article(Lock lock);
 
 // Inserts `text` at byte offset `at` of `sql`.
 std::string insert_at(const std::string &sql, int at, const std::string &text);
+// sql with bytes [from, to) replaced by text.
+std::string replace_range(const std::string &sql, int from, int to, const std::string &text);
 
 // How to run `safe_sql` outside a transaction block, in plain SQL and in common migration tools.
 std::string outside_transaction_hint(const std::string &safe_sql);

@@ -61,19 +61,12 @@ RuleResult add_check_or_foreign_key(const RuleContext &ctx) {
   if (op.not_valid || exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
   const bool fk = op.kind == OpKind::AddForeignKey;
   const std::string rule = fk ? "add-foreign-key" : "add-check";
-  std::string add_sql;
-  const std::string name_clause =
-      op.constraint_name_at >= 0 ? "CONSTRAINT " + op.constraint_name.str() + " " : "";
-  if (op.not_valid_at >= 0) {
-    // The statement itself: insert at the later offset first so the earlier one stays valid.
-    add_sql = insert_at(op.statement_sql, op.not_valid_at, " NOT VALID");
-    if (op.constraint_name_at >= 0) add_sql = insert_at(add_sql, op.constraint_name_at, name_clause);
-  } else if (!op.constraint_sql.empty()) {
-    // One change of several: this constraint in a statement of its own.
-    add_sql = alter(op) + "ADD " + name_clause + op.constraint_sql.str() + " NOT VALID";
-  } else {
-    add_sql = alter(op) + "ADD " + name_clause + "<the constraint> NOT VALID";
-  }
+  // The statement itself, with every other change it makes, the constraint NOT VALID (and
+  // named, so that VALIDATE can name it).  Insert at the later offset first so the earlier one
+  // stays valid.
+  std::string add_sql = insert_at(op.statement_sql, op.not_valid_at, " NOT VALID");
+  if (op.constraint_name_at >= 0)
+    add_sql = insert_at(add_sql, op.constraint_name_at, "CONSTRAINT " + op.constraint_name + " ");
   Step add;
   add.sql = add_sql;
   add.lock = op.lock;
@@ -125,18 +118,22 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
   if (pk && !op.nullable_key_columns.empty())
     steps = not_null_steps(op, op.constraint_name + "_not_null", to_strings(op.nullable_key_columns));
   Step build;
-  build.sql = "CREATE UNIQUE INDEX CONCURRENTLY " + op.constraint_name + " ON " + op.table.name +
+  build.sql = "CREATE UNIQUE INDEX CONCURRENTLY " + op.index_name + " ON " + op.table.name +
               " (" + join(to_strings(op.key_columns), ", ") + ")";
   build.lock = Lock::ShareUpdateExclusive;
-  build.effect = "the unique index " + op.constraint_name;
+  build.effect = "the unique index " + op.index_name;
   build.leaves_on_failure =
-      "an INVALID index " + op.constraint_name + " that every write still updates";
+      "an INVALID index " + op.index_name + " that every write still updates";
   build.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.index_qualified_name;
   build.retry_needs_cleanup = true;
   build.undo_sql = build.cleanup_sql;
+  // The statement itself, with every other change it makes (a DROP CONSTRAINT of the key it
+  // replaces, say), the constraint taking the index built above.
   Step attach;
-  attach.sql = alter(op) + "ADD CONSTRAINT " + op.constraint_name +
-               (pk ? " PRIMARY KEY" : " UNIQUE") + " USING INDEX " + op.constraint_name;
+  attach.sql = replace_range(op.statement_sql, op.constraint_at, op.not_valid_at,
+                             "CONSTRAINT " + op.constraint_name.str() +
+                                 (pk ? " PRIMARY KEY" : " UNIQUE") + " USING INDEX " +
+                                 op.index_name.str());
   attach.lock = Lock::AccessExclusive;
   steps.push_back(build);
   steps.push_back(attach);
