@@ -197,7 +197,21 @@ TEST(AlterTable, SeveralSubcommandsCannotBeRewritten) {
   s.ops.push_back(other);
   Decision d = decide(s.get(), Policy{});
   ASSERT_EQ(d.verdict, Verdict::Refuse);
-  EXPECT_NE(d.findings[0].detail.find("split them"), std::string::npos);
+  EXPECT_NE(d.findings[0].detail.find("several changes"), std::string::npos);
+}
+
+// A table a foreign key references is locked too (the lock cap covers it) but is not one of
+// the statement's changes: the ADD FOREIGN KEY alone is still rewritten.
+TEST(AlterTable, AReferencedTableIsNotAChange) {
+  Stmt s = set_not_null_stmt();
+  Operation referenced;
+  referenced.kind = OpKind::OtherLocking;
+  referenced.table = big_table();
+  referenced.lock = Lock::ShareRowExclusive;
+  referenced.further_lock = true;
+  s.ops.push_back(referenced);
+  Decision d = decide(s.get(), Policy{});
+  EXPECT_EQ(d.verdict, Verdict::Rewrite);
 }
 
 TEST(FailureReport, AFailedConcurrentBuildIsCleanedUpBeforeTheRetry) {
