@@ -91,6 +91,24 @@ CREATE UNIQUE INDEX CONCURRENTLY orders_pkey_new ON public.orders (id, customer)
 ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey_new;
 SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'orders_pkey';
 
+-- long-under-held-lock: VALIDATE CONSTRAINT (safe alone) after a statement that took a lock
+-- blocking the application, in the same transaction: the scan would run under that lock.
+ALTER TABLE orders ADD CONSTRAINT orders_qty_v CHECK (qty >= 0) NOT VALID;
+BEGIN;
+LOCK TABLE orders IN SHARE MODE;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_qty_v;
+ROLLBACK;
+-- One query string, as Prisma sends a migration file (the guard's own two-step hint pasted).
+ALTER TABLE customers ADD CONSTRAINT customers_id_v CHECK (id > 0) NOT VALID\; ALTER TABLE customers VALIDATE CONSTRAINT customers_id_v;
+-- A lock released by ROLLBACK TO SAVEPOINT no longer counts; on its own the VALIDATE runs.
+BEGIN;
+SAVEPOINT before_lock;
+LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;
+ROLLBACK TO SAVEPOINT before_lock;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_qty_v;
+COMMIT;
+SELECT conname, convalidated FROM pg_constraint WHERE conname IN ('orders_qty_v', 'customers_id_v');
+
 SET zero_downtime.mode = off;
 DROP TABLE items, orders, customers;
 RESET zero_downtime.mode;

@@ -8,7 +8,15 @@
 namespace zd {
 namespace {
 
+rules::RuleResult rule_of_its_kind(const rules::RuleContext &ctx);
+
+// The operation's own rule, else whether it is a long scan under a lock held already.
 rules::RuleResult check_operation(const rules::RuleContext &ctx) {
+  rules::RuleResult finding = rule_of_its_kind(ctx);
+  return finding ? finding : rules::long_under_held_lock(ctx);
+}
+
+rules::RuleResult rule_of_its_kind(const rules::RuleContext &ctx) {
   using namespace rules;
   switch (ctx.op.kind) {
     case OpKind::CreateIndex: return create_index(ctx);
@@ -35,6 +43,7 @@ rules::RuleResult check_operation(const rules::RuleContext &ctx) {
     case OpKind::SetAccessMethod: return table_rewrite(ctx);
     case OpKind::AttachPartition: return attach_partition(ctx);
     case OpKind::DetachPartition: return detach_partition(ctx);
+    case OpKind::ValidateConstraint: return std::nullopt;
     case OpKind::OtherLocking: return std::nullopt;
   }
   return std::nullopt;

@@ -27,6 +27,16 @@ struct TableFacts {
   int64_t size_bytes = 0;       // heap of the table (of all its partitions when partitioned)
   double estimated_rows = -1;   // pg_class.reltuples; -1 when never analysed
   bool empty = false;           // no row at all (checked, not estimated)
+  uint32_t oid = 0;             // the relation's OID (for the PostgreSQL side)
+};
+
+// A lock that blocks the application, on a table other sessions use, that the current
+// transaction took earlier and still holds: every long operation after it extends the outage
+// until commit.
+struct HeldLock {
+  Lock lock = Lock::None;  // None: the transaction holds no such lock
+  Text table;              // schema-qualified
+  Text statement;          // the statement that took it
 };
 
 // One thing a statement does to one table.  An ALTER TABLE with several subcommands yields
@@ -56,6 +66,7 @@ enum class OpKind {
   SetAccessMethod,
   AttachPartition,
   DetachPartition,
+  ValidateConstraint,  // scans under SHARE UPDATE EXCLUSIVE: safe, unless a lock is held already
   OtherLocking,  // any other statement that locks an existing table (the lock cap only)
 };
 
@@ -127,6 +138,7 @@ struct StatementFacts {
   TxContext tx = TxContext::Autocommit;
   Text sql;  // the statement's text
   Span<const Operation> ops;
+  HeldLock held;  // the strongest blocking lock this transaction already holds
 
   // How many changes the statement makes: its operations but those that only stand for a
   // further lock.

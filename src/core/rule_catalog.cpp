@@ -35,6 +35,8 @@ const RuleInfo kRules[] = {
     {"attach-partition",
      "ATTACH PARTITION scans the partition under ACCESS EXCLUSIVE unless a CHECK implies it"},
     {"detach-partition", "DETACH PARTITION without CONCURRENTLY blocks every query on the table"},
+    {"long-under-held-lock",
+     "VALIDATE or REFRESH CONCURRENTLY scans under a blocking lock the transaction holds"},
 };
 
 const size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);

@@ -2,6 +2,7 @@
 // them share.
 #include "pg/gather_internal.hpp"
 
+#include "pg/held_locks.hpp"
 #include "pg/sql_tokens.hpp"
 #include "pg/table_facts.hpp"
 #include "pg/trusted_code.hpp"
@@ -112,6 +113,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
   facts->tx = tx;
   facts->sql = g.sql;
+  if (tx != zd::TxContext::Autocommit) facts->held = strongest_held_lock();
   facts->ops = {ops, (size_t) n};
   return facts;
 }

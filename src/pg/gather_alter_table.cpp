@@ -531,6 +531,10 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
           op->concurrently_at = offset_after_last_token(g->sql);
         break;
       }
+      case AT_ValidateConstraint:
+        add_operation(g, zd::OpKind::ValidateConstraint, relid, lock,
+                      "ALTER TABLE ... VALIDATE CONSTRAINT");
+        break;
       case AT_SetTableSpace: {
         zd::Operation *op = add_operation(g, zd::OpKind::SetTablespace, relid, lock,
                                           alter_command(cmd->subtype));

@@ -3,6 +3,7 @@
 
 #include "pg/gather.hpp"
 #include "pg/guc.hpp"
+#include "pg/held_locks.hpp"
 #include "pg/lock_cap.hpp"
 #include "pg/plan.hpp"
 #include "pg/rewrite.hpp"
@@ -110,6 +111,16 @@ Oid sole_locked_table(const Node *stmt) {
   return relid;
 }
 
+// In a transaction block the locks a statement took stay until commit: remember the ones that
+// block the application on tables other sessions use (long-under-held-lock).
+void note_locks_taken(const zd::StatementFacts *facts) {
+  if (facts->tx == zd::TxContext::Autocommit) return;
+  for (const zd::Operation &op : facts->ops)
+    if (zd::blocks_application(op.lock) && op.table.exists && op.table.oid != 0 &&
+        !op.table.created_in_transaction && !op.table.temporary)
+      note_held_lock(op.table.oid, (LOCKMODE) op.lock, op.table.name.c_str(), facts->sql.c_str());
+}
+
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
@@ -157,6 +168,7 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
     case zd::Verdict::Warn:
       warn(plan);
       run_original(&original);
+      note_locks_taken(facts);
       return;
     case zd::Verdict::Rewrite:
       run_rewrite(plan);
@@ -167,6 +179,7 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
                        lock_cap_applies(plan->cap_lock) ? sole_locked_table(pstmt->utilityStmt)
                                                         : InvalidOid};
       run_with_lock_cap(target, run_original, &original);
+      note_locks_taken(facts);
       return;
     }
   }

@@ -91,6 +91,7 @@ void fill_table_facts(Oid relid, zd::TableFacts *t) {
   if (!HeapTupleIsValid(tup)) return;
   Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
   t->exists = true;
+  t->oid = relid;
   t->temporary = cls->relpersistence == RELPERSISTENCE_TEMP;
   t->partitioned = cls->relkind == RELKIND_PARTITIONED_TABLE;
   t->estimated_rows = cls->reltuples;

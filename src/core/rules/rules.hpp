@@ -31,6 +31,9 @@ RuleResult drop_table(const RuleContext &ctx);
 // table_rewrite_rules.cpp: statements that rewrite the whole table
 RuleResult table_rewrite(const RuleContext &ctx);
 
+// held_lock_rules.cpp: a long scan in a transaction that already holds a blocking lock
+RuleResult long_under_held_lock(const RuleContext &ctx);
+
 // partition_rules.cpp
 RuleResult attach_partition(const RuleContext &ctx);
 RuleResult detach_partition(const RuleContext &ctx);
