@@ -45,7 +45,24 @@ CREATE VIEW public.users AS SELECT * FROM public.app_users;
 COMMIT;
 SELECT * FROM users;
 
+-- Inheritance: an empty parent whose child holds rows.  DROP ... CASCADE, DROP COLUMN and
+-- RENAME COLUMN reach the child (they were let through as on an empty table); ONLY does not.
+CREATE TABLE events (id int, legacy text);
+CREATE TABLE events_2026 () INHERITS (events);
+INSERT INTO events_2026 VALUES (1, 'x');
+DROP TABLE events CASCADE;
+ALTER TABLE events DROP COLUMN legacy;
+ALTER TABLE events RENAME COLUMN legacy TO old;
+-- The size of a statement that recurses counts the children: a rewrite of the child is refused.
+SET zero_downtime.small_table_size = 0;
+ALTER TABLE events ADD COLUMN at timestamptz DEFAULT clock_timestamp();
+RESET zero_downtime.small_table_size;
+-- ONLY the empty parent: the child keeps its column and its rows.
+ALTER TABLE ONLY events DROP COLUMN legacy;
+SELECT * FROM events_2026;
+
 SET zero_downtime.mode = off;
+DROP TABLE events CASCADE;
 DROP VIEW users;
 DROP TABLE app_users;
 RESET zero_downtime.mode;

@@ -41,7 +41,8 @@ zd::Operation *add_operation(Gathering *g, zd::OpKind kind, Oid relid, LOCKMODE 
   op->command = command;
   op->statement_sql = g->sql;
   fill_table_facts(relid, &op->table);
-  g->ops = lappend(g->ops, new (palloc(sizeof(GatheredOp))) GatheredOp{op, relid, check_empty});
+  g->ops = lappend(g->ops,
+                   new (palloc(sizeof(GatheredOp))) GatheredOp{op, relid, check_empty, g->recurses});
   return op;
 }
 
@@ -108,7 +109,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     // The lock cap alone (OtherLocking) needs no size: that is the common case of a harmless
     // ALTER TABLE, and reading a size is most of the guard's cost on it.
     fill_table_state(gathered->relid, ops[i].kind != zd::OpKind::OtherLocking,
-                     gathered->check_empty, &ops[i].table);
+                     gathered->check_empty, gathered->recurses, &ops[i].table);
   }
   zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
   facts->tx = tx;

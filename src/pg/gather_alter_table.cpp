@@ -455,6 +455,7 @@ const char *alter_command(AlterTableType subtype) {
 }  // namespace
 
 void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
+  g->recurses = stmt->relation->inh;
   Oid relid = lookup_relation(stmt->relation);
   if (!OidIsValid(relid)) return;
   const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);

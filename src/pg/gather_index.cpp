@@ -141,6 +141,7 @@ void gather_drop(Gathering *g, DropStmt *stmt) {
     return;
   }
   const bool single = list_length(stmt->objects) == 1 && stmt->behavior != DROP_CASCADE;
+  g->recurses = stmt->behavior == DROP_CASCADE;  // CASCADE drops the inheritance children too
   ListCell *lc;
   foreach (lc, stmt->objects) {
     RangeVar *rv = makeRangeVarFromNameList((List *) lfirst(lc));

@@ -14,6 +14,10 @@ struct Gathering {
   const char *sql;  // the statement's own text
   int location;     // its offset in the query string (parse-tree locations are relative to it)
   List *ops;        // of GatheredOp *
+  // The statement acts on the tables that inherit from its table too (ALTER TABLE without
+  // ONLY, RENAME COLUMN, DROP TABLE ... CASCADE): their rows count in its table's size and
+  // emptiness.  (CREATE INDEX, VACUUM, CLUSTER, REINDEX do not recurse into inheritance.)
+  bool recurses = false;
 };
 
 // An operation and what its table's live state is looked up with once the statement is
@@ -22,6 +26,7 @@ struct GatheredOp {
   zd::Operation *op;
   Oid relid;
   bool check_empty;
+  bool recurses;  // Gathering::recurses when it was added
 };
 
 // Adds an operation on relation `relid` (InvalidOid: it does not exist).

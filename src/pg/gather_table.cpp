@@ -28,6 +28,7 @@ void add_database_wide(Gathering *g, zd::OpKind kind, const char *command) {
 
 void gather_rename(Gathering *g, RenameStmt *stmt) {
   if (stmt->renameType == OBJECT_COLUMN && stmt->relationType == OBJECT_TABLE) {
+    g->recurses = stmt->relation->inh;  // renameatt recurses unless ONLY
     Oid relid = lookup_relation(stmt->relation);
     if (!OidIsValid(relid)) return;
     if (!is_table(relid)) {

@@ -99,15 +99,17 @@ void fill_table_facts(Oid relid, zd::TableFacts *t) {
   t->name = qualified_relation_name(relid);
 }
 
-void fill_table_state(Oid relid, bool size, bool check_empty, zd::TableFacts *t) {
+void fill_table_state(Oid relid, bool size, bool check_empty, bool with_inheritors,
+                      zd::TableFacts *t) {
   if (!OidIsValid(relid) || !t->exists) return;  // (a statement naming no table: unknown)
   RelationLook look = look_at_relation(relid, size, check_empty);
   t->created_in_transaction = look.created_here;
   if (!size) return;
   int64 bytes = look.bytes;
   bool empty = look.empty;
-  if (t->partitioned) {
-    // A partitioned table has no storage of its own: its size is its leaves'.
+  if (t->partitioned || (with_inheritors && has_subclass(relid))) {
+    // A partitioned table has no storage of its own: its size is its leaves'.  A statement
+    // that recurses into inheritance children acts on their rows too.
     bool all_empty = true;
     ListCell *lc;
     foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {

@@ -14,7 +14,9 @@ void fill_table_facts(Oid relid, zd::TableFacts *t);
 // Adds what takes a look at the relation itself: whether this transaction created it and,
 // with `size` (a file open and lseek per relation, so only for operations a rule sizes up),
 // its size; `check_empty` also checks whether it holds any row (a scan of at most a few pages).
-void fill_table_state(Oid relid, bool size, bool check_empty, zd::TableFacts *t);
+// with_inheritors: the statement recurses into inheritance children, whose rows then count.
+void fill_table_state(Oid relid, bool size, bool check_empty, bool with_inheritors,
+                      zd::TableFacts *t);
 
 // "schema.name", quoted for SQL; "" when the relation does not exist.
 const char *qualified_relation_name(Oid relid);
