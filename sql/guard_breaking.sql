@@ -61,7 +61,43 @@ RESET zero_downtime.small_table_size;
 ALTER TABLE ONLY events DROP COLUMN legacy;
 SELECT * FROM events_2026;
 
+-- Dropping another object takes tables and columns with it: each is judged as if dropped
+-- directly (they all passed before).
 SET zero_downtime.mode = off;
+CREATE SCHEMA archive;
+CREATE TABLE archive.old_orders (id int);
+INSERT INTO archive.old_orders VALUES (1);
+CREATE TABLE archive.nothing_here (id int);
+CREATE TYPE mood AS ENUM ('ok');
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+CREATE FUNCTION twice(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 2';
+CREATE TABLE feelings (id int, m mood, p positive, doubled int GENERATED ALWAYS AS (twice(id)) STORED,
+                       fallback int DEFAULT twice(1));
+INSERT INTO feelings (id, m, p) VALUES (1, 'ok', 1);
+CREATE ROLE regress_zd_leaver;
+CREATE TABLE leavers_table (id int);
+INSERT INTO leavers_table VALUES (1);
+ALTER TABLE leavers_table OWNER TO regress_zd_leaver;
+RESET zero_downtime.mode;
+DROP SCHEMA archive CASCADE;
+DROP TYPE mood CASCADE;
+DROP DOMAIN positive CASCADE;
+-- The generated column goes with the function; the plain default only loses its expression.
+SELECT rule, message FROM zd_check('DROP FUNCTION twice(int) CASCADE');
+DROP OWNED BY regress_zd_leaver;
+-- Without CASCADE PostgreSQL refuses itself; once empty, the schema's tables may go.
+DROP SCHEMA archive;
+SET zero_downtime.mode = off;
+TRUNCATE archive.old_orders;
+RESET zero_downtime.mode;
+DROP SCHEMA archive CASCADE;
+
+SET zero_downtime.mode = off;
+DROP TABLE feelings, leavers_table;
+DROP TYPE mood;
+DROP DOMAIN positive;
+DROP FUNCTION twice(int);
+DROP ROLE regress_zd_leaver;
 DROP TABLE events CASCADE;
 DROP VIEW users;
 DROP TABLE app_users;

@@ -125,6 +125,9 @@ struct Operation {
   // Stands only for a further relation the statement locks (a table a foreign key
   // references), for the lock cap: not one of the statement's changes.
   bool further_lock = false;
+  // A table or column that a DROP of another object takes with it (DROP SCHEMA / TYPE /
+  // FUNCTION ... CASCADE, DROP OWNED BY): `command` says which.
+  bool removed_with_other_object = false;
 
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;

@@ -88,6 +88,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     case T_AlterObjectSchemaStmt:
     case T_AlterSeqStmt:
     case T_ViewStmt: gather_other_locking(&g, statement); break;
+    case T_DropOwnedStmt: gather_drop_owned(&g, (DropOwnedStmt *) statement); break;
     default: break;
   }
   if (g.ops == NIL) return nullptr;
@@ -101,8 +102,9 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     // refuses what needs ownership before it looks at the relation, and so does gather (no
     // size, no read of its rows); what other privileges allow (LOCK, TRUNCATE, CREATE
     // TRIGGER) is capped.
+    // (What a DROP of an object the caller owns takes with it is the caller's to drop.)
     if (OidIsValid(gathered->relid) && ops[i].table.exists &&
-        !caller_owns_relation(gathered->relid)) {
+        !ops[i].removed_with_other_object && !caller_owns_relation(gathered->relid)) {
       ops[i].kind = zd::OpKind::OtherLocking;
       continue;  // (nor is it new: what the caller creates, the caller owns)
     }

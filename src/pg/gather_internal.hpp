@@ -54,6 +54,10 @@ void gather_cluster(Gathering *g, ClusterStmt *stmt);
 // lock further relations.
 void gather_other_locking(Gathering *g, Node *stmt);
 void gather_drop_other(Gathering *g, DropStmt *stmt);
+// The tables and columns a DROP ... CASCADE of a schema, type, domain, function or extension,
+// or a DROP OWNED BY, removes with it (gather_cascade.cpp).
+void gather_drop_cascade(Gathering *g, DropStmt *stmt);
+void gather_drop_owned(Gathering *g, DropOwnedStmt *stmt);
 void gather_rename_other(Gathering *g, RenameStmt *stmt);
 // The tables a foreign key in an ALTER TABLE subcommand (ADD CONSTRAINT, ADD COLUMN ...
 // REFERENCES) references.

@@ -95,6 +95,7 @@ void gather_drop_other(Gathering *g, DropStmt *stmt) {
         add_lock(g, makeRangeVarFromNameList(name), AccessExclusiveLock, "DROP FOREIGN TABLE");
         break;
       default:
+        gather_drop_cascade(g, stmt);
         return;
     }
   }

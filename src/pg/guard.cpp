@@ -143,6 +143,7 @@ bool guard_has_rules_for(const Node *stmt) {
     case T_AlterObjectSchemaStmt:
     case T_AlterSeqStmt:
     case T_ViewStmt:
+    case T_DropOwnedStmt:
       return true;
     default:
       return false;

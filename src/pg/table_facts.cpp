@@ -110,7 +110,7 @@ void fill_table_state(Oid relid, bool size, bool check_empty, bool with_inherito
   if (t->partitioned || (with_inheritors && has_subclass(relid))) {
     // A partitioned table has no storage of its own: its size is its leaves'.  A statement
     // that recurses into inheritance children acts on their rows too.
-    bool all_empty = true;
+    bool all_empty = empty;  // the table's own rows (none for a partitioned table), then theirs
     ListCell *lc;
     foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {
       Oid child = lfirst_oid(lc);

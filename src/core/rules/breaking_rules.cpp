@@ -12,6 +12,13 @@ std::string allow_once(const std::string &rule, const std::string &sql) {
   return "BEGIN;\nSET LOCAL zero_downtime.allow = '" + rule + "';\n" + sql + ";\nCOMMIT;";
 }
 
+// "DROP TABLE t" or, when another object's DROP takes it along, "DROP SCHEMA ... CASCADE (it
+// drops t)".
+std::string what_drops(const Operation &op, const std::string &direct, const std::string &what) {
+  if (!op.removed_with_other_object) return direct;
+  return op.command.str() + " (it drops " + what + ")";
+}
+
 }  // namespace
 
 RuleResult drop_column(const RuleContext &ctx) {
@@ -19,7 +26,9 @@ RuleResult drop_column(const RuleContext &ctx) {
   if (exempt_from_breaking_rules(op.table)) return std::nullopt;
   return make_refusal(
       "drop-column",
-      "drop-column: DROP COLUMN " + op.column + " on " + op.table.name +
+      "drop-column: " +
+          what_drops(op, "DROP COLUMN " + op.column.str() + " on " + op.table.name.str(),
+                     "column " + op.column.str() + " of " + op.table.name.str()) +
           " breaks the code that still uses it",
       "Every deployed query that names " + op.table.name + "." + op.column +
           " fails as soon as this commits, and its data is gone; " + describe_table(op.table) +
@@ -67,7 +76,9 @@ RuleResult drop_table(const RuleContext &ctx) {
   if (exempt_from_breaking_rules(op.table)) return std::nullopt;
   return make_refusal(
       "drop-table",
-      "drop-table: DROP TABLE " + op.table.name + " breaks the code that still uses it",
+      "drop-table: " +
+          what_drops(op, "DROP TABLE " + op.table.name.str(), "table " + op.table.name.str()) +
+          " breaks the code that still uses it",
       "Every deployed query that names " + op.table.name + " fails as soon as this commits, "
           "and its rows are gone; " + describe_table(op.table) + " holds rows.",
       "First deploy code that no longer uses the table; then, with a role allowed to set "

@@ -1,0 +1,235 @@
+// What a DROP removes besides what it names: DROP SCHEMA / TYPE / DOMAIN / FUNCTION / PROCEDURE
+// / EXTENSION ... CASCADE and DROP OWNED BY take tables and columns with them.  The tables and
+// columns they would remove are found by walking pg_depend from the named objects, as
+// PostgreSQL's findDependentObjects does when it cascades (every dependent goes), and each one
+// is judged by the drop-table or drop-column rule like a direct DROP: refused when it holds
+// rows.  The named objects are looked up without taking a lock (PostgreSQL locks them when the
+// statement runs); nothing is evaluated.
+#include "pg/gather_internal.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_shdepend.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "parser/parse_type.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+}
+
+namespace zd::pg {
+namespace {
+
+// A walk stops here: a statement that removes more objects than this is judged on those found.
+const int kMaxObjects = 20000;
+
+struct Walk {
+  List *queue;    // of ObjectAddress *: every object reached, in the order reached
+  int named;      // the first `named` of them are the ones the statement names
+  HTAB *seen;     // ObjectAddress -> itself
+  List *tables;   // Oids of the tables removed
+  List *columns;  // of ObjectAddress * (a table's column) removed, their table staying
+};
+
+Walk new_walk() {
+  HASHCTL ctl;
+  memset(&ctl, 0, sizeof ctl);
+  ctl.keysize = sizeof(ObjectAddress);
+  ctl.entrysize = sizeof(ObjectAddress);
+  ctl.hcxt = CurrentMemoryContext;
+  return Walk{NIL, 0,
+              hash_create("zero_downtime cascade", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT),
+              NIL, NIL};
+}
+
+void visit(Walk *w, Oid classid, Oid objid, int32 subid) {
+  if (list_length(w->queue) >= kMaxObjects) return;
+  ObjectAddress key;
+  memset(&key, 0, sizeof key);  // (hashed as bytes)
+  key.classId = classid;
+  key.objectId = objid;
+  key.objectSubId = subid;
+  bool found;
+  ObjectAddress *a = (ObjectAddress *) hash_search(w->seen, &key, HASH_ENTER, &found);
+  if (found) return;
+  w->queue = lappend(w->queue, a);
+  if (classid != RelationRelationId) return;
+  const char kind = get_rel_relkind(objid);
+  if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE) return;  // data: tables only
+  if (subid == 0)
+    w->tables = list_append_unique_oid(w->tables, objid);
+  else
+    w->columns = lappend(w->columns, a);
+}
+
+// Every object that depends on `a` (on any column of it, when `a` is a whole object).
+void visit_dependents(Walk *w, const ObjectAddress *a) {
+  Relation depend = table_open(DependRelationId, AccessShareLock);
+  ScanKeyData keys[3];
+  int nkeys = 2;
+  ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(a->classId));
+  ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(a->objectId));
+  if (a->objectSubId != 0) {
+    ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
+                Int32GetDatum(a->objectSubId));
+    nkeys = 3;
+  }
+  SysScanDesc scan = systable_beginscan(depend, DependReferenceIndexId, true, nullptr, nkeys, keys);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tuple);
+    visit(w, d->classid, d->objid, d->objsubid);
+  }
+  systable_endscan(scan);
+  table_close(depend, AccessShareLock);
+}
+
+// What `a` is an internal part of (a generated column's expression is part of its column): when
+// a part goes, PostgreSQL removes the whole it belongs to.
+void visit_owners(Walk *w, const ObjectAddress *a) {
+  Relation depend = table_open(DependRelationId, AccessShareLock);
+  ScanKeyData keys[3];
+  ScanKeyInit(&keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(a->classId));
+  ScanKeyInit(&keys[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(a->objectId));
+  ScanKeyInit(&keys[2], Anum_pg_depend_objsubid, BTEqualStrategyNumber, F_INT4EQ,
+              Int32GetDatum(a->objectSubId));
+  SysScanDesc scan = systable_beginscan(depend, DependDependerIndexId, true, nullptr, 3, keys);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tuple);
+    if (d->deptype == DEPENDENCY_INTERNAL) visit(w, d->refclassid, d->refobjid, d->refobjsubid);
+  }
+  systable_endscan(scan);
+  table_close(depend, AccessShareLock);
+}
+
+// The objects a role owns in this database (pg_shdepend).
+void visit_owned_by(Walk *w, Oid role) {
+  Relation shdepend = table_open(SharedDependRelationId, AccessShareLock);
+  ScanKeyData keys[2];
+  ScanKeyInit(&keys[0], Anum_pg_shdepend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(AuthIdRelationId));
+  ScanKeyInit(&keys[1], Anum_pg_shdepend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(role));
+  SysScanDesc scan =
+      systable_beginscan(shdepend, SharedDependReferenceIndexId, true, nullptr, 2, keys);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_shdepend d = (Form_pg_shdepend) GETSTRUCT(tuple);
+    if (d->dbid == MyDatabaseId && d->deptype == SHARED_DEPENDENCY_OWNER)
+      visit(w, d->classid, d->objid, d->objsubid);
+  }
+  systable_endscan(scan);
+  table_close(shdepend, AccessShareLock);
+}
+
+// The object a DROP names, looked up without a lock; InvalidOid when it is not there or not a
+// kind this walk follows.
+ObjectAddress named_object(ObjectType type, Node *name) {
+  ObjectAddress a{InvalidOid, InvalidOid, 0};
+  switch (type) {
+    case OBJECT_SCHEMA:
+      a = {NamespaceRelationId, get_namespace_oid(strVal(name), true), 0};
+      break;
+    case OBJECT_TYPE:
+    case OBJECT_DOMAIN:
+      a = {TypeRelationId, LookupTypeNameOid(nullptr, (TypeName *) name, true), 0};
+      break;
+    case OBJECT_FUNCTION:
+    case OBJECT_PROCEDURE:
+    case OBJECT_ROUTINE:
+    case OBJECT_AGGREGATE:
+      a = {ProcedureRelationId, LookupFuncWithArgs(type, (ObjectWithArgs *) name, true), 0};
+      break;
+    case OBJECT_EXTENSION:
+      a = {ExtensionRelationId, get_extension_oid(strVal(name), true), 0};
+      break;
+    default:
+      break;
+  }
+  return a;
+}
+
+// Every table and column of the walk becomes an operation for the drop-table / drop-column
+// rules, on behalf of `command`.
+void add_removed(Gathering *g, const Walk *w, const char *command) {
+  ListCell *lc;
+  foreach (lc, w->tables)
+    add_operation(g, zd::OpKind::DropTable, lfirst_oid(lc), AccessExclusiveLock, command, true)
+        ->removed_with_other_object = true;
+  foreach (lc, w->columns) {
+    const ObjectAddress *c = (const ObjectAddress *) lfirst(lc);
+    if (list_member_oid(w->tables, c->objectId)) continue;  // the whole table goes
+    char *column = get_attname(c->objectId, (AttrNumber) c->objectSubId, true);
+    if (column == nullptr) continue;
+    zd::Operation *op = add_operation(g, zd::OpKind::DropColumn, c->objectId, AccessExclusiveLock,
+                                      command, true);
+    op->column = quote_identifier(column);
+    op->removed_with_other_object = true;
+  }
+}
+
+void walk_all(Walk *w) {
+  for (int i = 0; i < list_length(w->queue) && i < kMaxObjects; i++) {
+    const ObjectAddress *a = (const ObjectAddress *) list_nth(w->queue, i);
+    visit_dependents(w, a);
+    if (i >= w->named) visit_owners(w, a);  // (a named object's owner: PostgreSQL refuses)
+  }
+}
+
+}  // namespace
+
+void gather_drop_cascade(Gathering *g, DropStmt *stmt) {
+  if (stmt->behavior != DROP_CASCADE) return;  // without CASCADE, dependents make it fail
+  Walk w = new_walk();
+  ListCell *lc;
+  foreach (lc, stmt->objects) {
+    ObjectAddress a = named_object(stmt->removeType, (Node *) lfirst(lc));
+    if (OidIsValid(a.objectId)) visit(&w, a.classId, a.objectId, a.objectSubId);
+  }
+  w.named = list_length(w.queue);
+  if (w.queue == NIL) return;
+  walk_all(&w);
+  add_removed(g, &w, psprintf("DROP %s ... CASCADE",
+                              stmt->removeType == OBJECT_SCHEMA      ? "SCHEMA"
+                              : stmt->removeType == OBJECT_EXTENSION ? "EXTENSION"
+                              : stmt->removeType == OBJECT_TYPE      ? "TYPE"
+                              : stmt->removeType == OBJECT_DOMAIN    ? "DOMAIN"
+                                                                     : "FUNCTION"));
+}
+
+void gather_drop_owned(Gathering *g, DropOwnedStmt *stmt) {
+  Walk w = new_walk();
+  ListCell *lc;
+  foreach (lc, stmt->roles) {
+    const Oid role = get_rolespec_oid(lfirst_node(RoleSpec, lc), true);
+    if (OidIsValid(role)) visit_owned_by(&w, role);
+  }
+  w.named = list_length(w.queue);  // (dropped as owned: their owners are not followed)
+  if (w.queue == NIL) return;
+  if (stmt->behavior == DROP_CASCADE) walk_all(&w);
+  add_removed(g, &w, "DROP OWNED");
+}
+
+}  // namespace zd::pg
