@@ -46,6 +46,22 @@ void run_with_timeout(int ms, void (*run)(void *), void *arg) {
   AtEOXact_GUC(true, nest_level);
 }
 
+// For a statement that commits internally (VACUUM, CLUSTER without a table, REINDEX SCHEMA /
+// DATABASE): its first internal commit would pop a setting saved for the transaction (and the
+// nesting level with it), so the rest would wait uncapped.  The cap goes into the variable the
+// lock manager reads, for the statement's whole run, and the value before it comes back
+// however the statement ends.  (No transaction-scoped GUC change of lock_timeout is pending
+// across it: SET LOCAL cannot precede these statements, they refuse transaction blocks.)
+void run_with_timeout_across_commits(int ms, void (*run)(void *), void *arg) {
+  const int saved = LockTimeout;
+  LockTimeout = ms;
+  PG_TRY();
+  { run(arg); }
+  PG_FINALLY();
+  { LockTimeout = saved; }
+  PG_END_TRY();
+}
+
 struct TimedRun {
   int ms;
   void (*run)(void *);
@@ -139,7 +155,7 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
   }
   const int timeout = capped_timeout_ms();
   if (!target.subtransaction) {
-    run_with_timeout(timeout, run, arg);
+    run_with_timeout_across_commits(timeout, run, arg);
     return;
   }
   const int attempts = target.retry ? guc_lock_retries + 1 : 1;

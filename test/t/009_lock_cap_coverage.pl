@@ -62,6 +62,9 @@ my @statements = (
     'ALTER VIEW big_view RENAME TO big_view2',
     'DROP VIEW big_view',
     'DROP MATERIALIZED VIEW big_mv',
+    # Statements that commit internally: the cap must survive their first commit.
+    'VACUUM FULL big',
+    "SET zero_downtime.allow = 'reindex'; REINDEX SCHEMA public",
 );
 for my $sql (@statements) {
     my ($ret, $out, $err) = $node->psql('postgres',
