@@ -37,6 +37,16 @@ ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(14,2);
 ALTER TABLE accounts ALTER COLUMN note TYPE any_text;
 \d accounts
 
+-- ADD COLUMN with a constraint of its own scans every row (or builds an index) under the
+-- ADD's ACCESS EXCLUSIVE lock: refused, with the column added first and the constraint the
+-- safe way; the printed statements run.
+ALTER TABLE accounts ADD COLUMN score int CHECK (score >= 0);
+ALTER TABLE accounts ADD COLUMN code text UNIQUE, ADD COLUMN memo text;
+ALTER TABLE accounts ADD COLUMN rank int CONSTRAINT accounts_rank_pos CHECK (rank > 0) NOT NULL DEFAULT 1;
+ALTER TABLE accounts ADD COLUMN score int;
+ALTER TABLE public.accounts ADD CONSTRAINT accounts_score_check CHECK (score >= 0) NOT VALID;
+ALTER TABLE public.accounts VALIDATE CONSTRAINT accounts_score_check;
+
 -- A partitioned table holding rows: NOT NULL with a constant default is a catalog change on
 -- every partition (it was refused as "NOT NULL without a default"); without a default it is not.
 SET zero_downtime.mode = off;

@@ -129,6 +129,14 @@ struct Operation {
   // FUNCTION ... CASCADE, DROP OWNED BY): `command` says which.
   bool removed_with_other_object = false;
 
+  // ADD COLUMN with a CHECK, UNIQUE or REFERENCES of its own: it scans (or builds an index on)
+  // every row under the ADD's ACCESS EXCLUSIVE lock.
+  enum class InlineConstraint { None, Check, Unique, ForeignKey };
+  InlineConstraint inline_constraint = InlineConstraint::None;
+  Text inline_constraint_name;  // the name PostgreSQL gives it (or the statement's)
+  Text inline_constraint_sql;   // as a table constraint: CHECK (...), FOREIGN KEY (c) REFERENCES ...
+  Text add_column_sql;          // the statement without it
+
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;
   bool matview_populated = false;

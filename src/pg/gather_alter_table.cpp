@@ -156,7 +156,63 @@ void cook_default(void *arg) {
   d->op->default_sql = deparse_expression(cooked, NIL, false, false);
 }
 
-void gather_add_column(zd::Operation *op, Oid relid, ColumnDef *def) {
+// ADD COLUMN c ... CHECK / UNIQUE / REFERENCES ...: the constraint as a table constraint, its
+// name, and the statement without it (the safe form adds the column, then the constraint).
+void gather_inline_constraint(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *def) {
+  using Inline = zd::Operation::InlineConstraint;
+  Constraint *found = nullptr;
+  ListCell *lc;
+  foreach (lc, def->constraints) {
+    Constraint *c = lfirst_node(Constraint, lc);
+    if (c->contype == CONSTR_CHECK || c->contype == CONSTR_UNIQUE || c->contype == CONSTR_FOREIGN) {
+      found = c;
+      break;
+    }
+  }
+  if (found == nullptr || found->location < 0) return;
+  // Its text runs to the next of the column's constraints, or to the end of the subcommand.
+  const int start = statement_offset(g, found->location);
+  int end = offset_of_list_item_end(g->sql, start);
+  foreach (lc, def->constraints) {
+    const int at = statement_offset(g, lfirst_node(Constraint, lc)->location);
+    if (at > start && at < end) end = at;
+  }
+  while (end > start && isspace((unsigned char) g->sql[end - 1])) end--;
+  if (start < 0 || end <= start) return;
+  SqlToken *tokens;
+  const char *text = pnstrdup(g->sql + start, end - start);
+  int n = lex_tokens(text, &tokens), body = 0;
+  if (n > 2 && token_is(text, tokens[0], "constraint")) body = tokens[2].start;  // its own name
+  const char *column = quote_identifier(def->colname);
+  const char *relname = get_rel_name(relid);
+  const Oid nsp = get_rel_namespace(relid);
+  const char *name = found->conname;
+  switch (found->contype) {
+    case CONSTR_CHECK:
+      op->inline_constraint = Inline::Check;
+      op->inline_constraint_sql = text + body;
+      if (name == nullptr) name = ChooseConstraintName(relname, def->colname, "check", nsp, NIL);
+      break;
+    case CONSTR_FOREIGN:
+      op->inline_constraint = Inline::ForeignKey;
+      op->inline_constraint_sql = psprintf("FOREIGN KEY (%s) %s", column, text + body);
+      if (name == nullptr) name = ChooseConstraintName(relname, def->colname, "fkey", nsp, NIL);
+      break;
+    default:
+      if (n - (body ? 2 : 0) != 1) return;  // UNIQUE with options: not rebuilt here
+      op->inline_constraint = Inline::Unique;
+      op->inline_constraint_sql = psprintf("UNIQUE (%s)", column);
+      if (name == nullptr) name = ChooseRelationName(relname, def->colname, "key", nsp, true);
+      break;
+  }
+  op->inline_constraint_name = quote_identifier(name);
+  int before = start;
+  while (before > 0 && isspace((unsigned char) g->sql[before - 1])) before--;
+  op->add_column_sql = psprintf("%.*s%s", before, g->sql, g->sql + end);
+}
+
+void gather_add_column(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *def) {
+  gather_inline_constraint(g, op, relid, def);
   op->column = quote_identifier(def->colname);
   Oid typid;
   int32 typmod = -1;
@@ -483,7 +539,7 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
         ColumnDef *def = castNode(ColumnDef, cmd->def);
         zd::Operation *op = add_operation(g, zd::OpKind::AddColumn, relid, lock,
                                           "ALTER TABLE ... ADD COLUMN", true);
-        gather_add_column(op, relid, def);
+        gather_add_column(g, op, relid, def);
         break;
       }
       case AT_AlterColumnType: {

@@ -24,6 +24,44 @@ std::string backfill_call(const Operation &op, const std::string &column,
 
 }  // namespace
 
+namespace {
+
+// ADD COLUMN with a constraint of its own: the column is instant, its constraint is not (a
+// CHECK or a foreign key checks every row, a UNIQUE builds its index, all under the ADD's
+// ACCESS EXCLUSIVE lock).  The safe form adds the column, then the constraint the safe way.
+RuleResult inline_constraint(const RuleContext &ctx) {
+  using Inline = Operation::InlineConstraint;
+  const Operation &op = ctx.op;
+  if (op.inline_constraint == Inline::None) return std::nullopt;
+  const std::string alter = "ALTER TABLE " + op.table.name + " ";
+  const std::string name = op.inline_constraint_name;
+  std::string rule, what, duration, steps = op.add_column_sql.str() + ";\n";
+  switch (op.inline_constraint) {
+    case Inline::Unique:
+      rule = "add-unique";
+      what = "UNIQUE";
+      duration = "for the whole index build";
+      steps += "CREATE UNIQUE INDEX CONCURRENTLY " + name + " ON " + op.table.name + " (" +
+               op.column.str() + ");\n" + alter + "ADD CONSTRAINT " + name + " UNIQUE USING INDEX " +
+               name + ";";
+      break;
+    default:
+      rule = op.inline_constraint == Inline::Check ? "add-check" : "add-foreign-key";
+      what = op.inline_constraint == Inline::Check ? "CHECK" : "REFERENCES";
+      duration = "while it checks every existing row";
+      steps += alter + "ADD CONSTRAINT " + name + " " + op.inline_constraint_sql.str() +
+               " NOT VALID;\n" + alter + "VALIDATE CONSTRAINT " + name + ";";
+      break;
+  }
+  return make_refusal(rule,
+                      rule + ": ADD COLUMN " + op.column.str() + " with its own " + what +
+                          " would scan " + op.table.name.str() + " under an ACCESS EXCLUSIVE lock",
+                      lock_detail(op, Lock::AccessExclusive, duration),
+                      outside_transaction_hint(steps));
+}
+
+}  // namespace
+
 RuleResult add_column(const RuleContext &ctx) {
   const Operation &op = ctx.op;
   if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
@@ -92,7 +130,7 @@ RuleResult add_column(const RuleContext &ctx) {
             "ADD COLUMN " + op.column + " " + op.column_type + " NOT NULL DEFAULT <constant>;\n"
             "or add it nullable, backfill it with zd_backfill, then SET NOT NULL (zero_downtime "
             "makes that safe).");
-  return std::nullopt;
+  return inline_constraint(ctx);
 }
 
 RuleResult alter_column_type(const RuleContext &ctx) {
