@@ -47,6 +47,20 @@ ALTER TABLE accounts ADD COLUMN score int;
 ALTER TABLE public.accounts ADD CONSTRAINT accounts_score_check CHECK (score >= 0) NOT VALID;
 ALTER TABLE public.accounts VALIDATE CONSTRAINT accounts_score_check;
 
+-- A domain's volatile default rewrites as a column's own does; DEFAULT NULL keeps it off the
+-- existing rows (the hint, run as printed).
+CREATE DOMAIN stamp AS timestamptz DEFAULT clock_timestamp();
+ALTER TABLE accounts ADD COLUMN seen stamp;
+ALTER TABLE public.accounts ADD COLUMN seen stamp DEFAULT NULL;
+-- PRIMARY KEY USING INDEX makes nullable key columns NOT NULL, scanning: rewritten (the NOT
+-- NULL steps first); in a transaction block, refused with them.
+CREATE UNIQUE INDEX CONCURRENTLY accounts_id_unique ON accounts (id);
+BEGIN;
+ALTER TABLE accounts ADD CONSTRAINT accounts_pkey PRIMARY KEY USING INDEX accounts_id_unique;
+ROLLBACK;
+ALTER TABLE accounts ADD CONSTRAINT accounts_pkey PRIMARY KEY USING INDEX accounts_id_unique;
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND contype = 'p';
+
 -- A partitioned table holding rows: NOT NULL with a constant default is a catalog change on
 -- every partition (it was refused as "NOT NULL without a default"); without a default it is not.
 SET zero_downtime.mode = off;
@@ -63,5 +77,6 @@ DROP TABLE ledger;
 DROP TABLE accounts;
 DROP DOMAIN positive_int;
 DROP DOMAIN any_text;
+DROP DOMAIN stamp;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

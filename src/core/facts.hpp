@@ -136,6 +136,8 @@ struct Operation {
   Text inline_constraint_name;  // the name PostgreSQL gives it (or the statement's)
   Text inline_constraint_sql;   // as a table constraint: CHECK (...), FOREIGN KEY (c) REFERENCES ...
   Text add_column_sql;          // the statement without it
+  bool primary_key_using_index = false;
+  bool default_from_domain = false;  // ADD COLUMN: the default is its domain's (none its own)  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
 
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;

@@ -17,6 +17,7 @@ extern "C" {
 #include "catalog/partition.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/tablecmds.h"
 #include "commands/tablespace.h"
@@ -245,6 +246,15 @@ void gather_add_column(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *de
   if (raw_default != nullptr && !op->generated_stored) {
     DefaultGathering d{op, raw_default, typid, typmod, def->colname};
     gather_or_give_up(cook_default, &d);
+  } else if (raw_default == nullptr && !op->generated_stored) {
+    // Without a default of its own the column takes its domain's (ATExecAddColumn): a volatile
+    // one is computed for every row.
+    Node *domain_default = get_typdefault(typid);
+    if (domain_default != nullptr) {
+      op->default_volatile = contain_volatile_functions(domain_default);
+      op->default_from_domain = true;
+      op->default_sql = deparse_expression(domain_default, NIL, false, false);
+    }
   }
 }
 
@@ -310,6 +320,34 @@ void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {
       get_rel_name(relid), column, "not_null", get_rel_namespace(relid), NIL));
 }
 
+void gather_primary_key_using_index(zd::Operation *op, Oid relid, Oid nsp, Constraint *c) {
+  const Oid index = get_relname_relid(c->indexname, nsp);
+  if (!OidIsValid(index)) return;
+  HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
+  if (!HeapTupleIsValid(tuple)) return;
+  Form_pg_index form = (Form_pg_index) GETSTRUCT(tuple);
+  const int n = form->indnkeyatts;
+  zd::Text *nullable = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
+  int count = 0;
+  for (int i = 0; i < n; i++) {
+    const AttrNumber attnum = form->indkey.values[i];
+    if (attnum <= 0) continue;  // an expression: PostgreSQL refuses it as a key
+    HeapTuple att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+    const bool notnull = HeapTupleIsValid(att) && ((Form_pg_attribute) GETSTRUCT(att))->attnotnull;
+    if (HeapTupleIsValid(att)) ReleaseSysCache(att);
+    if (!notnull && !not_null_implied_by_checks(relid, attnum))
+      nullable[count++] = quote_identifier(get_attname(relid, attnum, false));
+  }
+  ReleaseSysCache(tuple);
+  if (count == 0) return;
+  op->kind = zd::OpKind::AddPrimaryKey;
+  op->command = "ALTER TABLE ... ADD PRIMARY KEY USING INDEX";
+  op->primary_key_using_index = true;
+  op->nullable_key_columns = {nullable, (size_t) count};
+  op->constraint_name = quote_identifier(
+      c->conname != nullptr ? c->conname : c->indexname);
+}
+
 void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constraint *c) {
   const char *relname = get_rel_name(relid);
   Oid nsp = get_rel_namespace(relid);
@@ -333,7 +371,12 @@ void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constrain
     case CONSTR_UNIQUE:
     case CONSTR_PRIMARY: {
       const bool pk = c->contype == CONSTR_PRIMARY;
-      if (c->indexname != nullptr) return;  // ... USING INDEX: already the safe form
+      if (c->indexname != nullptr) {
+        // ... USING INDEX: the safe form, but a PRIMARY KEY makes its columns NOT NULL, with
+        // the scan of SET NOT NULL for each one no valid CHECK proves already.
+        if (pk) gather_primary_key_using_index(op, relid, nsp, c);
+        return;
+      }
       op->kind = pk ? zd::OpKind::AddPrimaryKey : zd::OpKind::AddUnique;
       op->command = pk ? "ALTER TABLE ... ADD PRIMARY KEY" : "ALTER TABLE ... ADD UNIQUE";
       if (!name)

@@ -66,7 +66,9 @@ RuleResult add_column(const RuleContext &ctx) {
   const Operation &op = ctx.op;
   if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
   const std::string alter = "ALTER TABLE " + op.table.name + " ";
-  const std::string add_plain = alter + "ADD COLUMN " + op.column + " " + op.column_type + ";";
+  // (DEFAULT NULL keeps a domain's default off the existing rows.)
+  const std::string add_plain = alter + "ADD COLUMN " + op.column + " " + op.column_type +
+                                (op.default_from_domain ? " DEFAULT NULL" : "") + ";";
   const std::string rewrite_detail =
       lock_detail(op, Lock::AccessExclusive, "while it rewrites every row");
 

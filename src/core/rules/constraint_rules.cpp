@@ -110,6 +110,21 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
   if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
   const bool pk = op.kind == OpKind::AddPrimaryKey;
   const std::string rule = pk ? "add-primary-key" : "add-unique";
+  if (op.primary_key_using_index) {
+    // The index exists; only making its columns NOT NULL scans: do that the safe way first.
+    std::vector<Step> steps = not_null_steps(op, op.constraint_name + "_not_null",
+                                             to_strings(op.nullable_key_columns));
+    Step attach;
+    attach.sql = op.statement_sql;
+    attach.lock = Lock::AccessExclusive;
+    steps.push_back(attach);
+    return rewrite_or_refuse(
+        ctx, rule,
+        "ADD PRIMARY KEY USING INDEX on " + op.table.name.str() + " would scan it under an "
+            "ACCESS EXCLUSIVE lock",
+        lock_detail(op, op.lock, "while it checks every row of the nullable key columns for NULLs"),
+        steps);
+  }
   const std::string problem = std::string(pk ? "ADD PRIMARY KEY" : "ADD UNIQUE") + " on " +
                               op.table.name + " would build its index under an ACCESS "
                               "EXCLUSIVE lock";
