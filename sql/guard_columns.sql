@@ -47,6 +47,16 @@ ALTER TABLE accounts ADD COLUMN score int;
 ALTER TABLE public.accounts ADD CONSTRAINT accounts_score_check CHECK (score >= 0) NOT VALID;
 ALTER TABLE public.accounts VALIDATE CONSTRAINT accounts_score_check;
 
+-- A widening that rewrites nothing still checks every CHECK constraint on the column again:
+-- rewritten with the constraints dropped and re-added NOT VALID in the same statement, then
+-- validated.  A new collation rebuilds the column's indexes: refused.
+ALTER TABLE accounts ADD CONSTRAINT accounts_balance_positive CHECK (balance >= 0) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_balance_positive;
+ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(16,2);
+SELECT conname, convalidated FROM pg_constraint WHERE conname = 'accounts_balance_positive';
+CREATE INDEX CONCURRENTLY accounts_note ON accounts (note);
+ALTER TABLE accounts ALTER COLUMN note TYPE any_text COLLATE "C";
+
 -- A domain's volatile default rewrites as a column's own does; DEFAULT NULL keeps it off the
 -- existing rows (the hint, run as printed).
 CREATE DOMAIN stamp AS timestamptz DEFAULT clock_timestamp();

@@ -89,6 +89,14 @@ struct Operation {
   bool generated_stored = false;      // GENERATED ALWAYS AS (...) STORED
   bool not_null = false;              // NOT NULL in the column definition
   bool type_change_rewrites = false;  // ALTER TYPE needs a table rewrite (from the catalog)
+  // ALTER TYPE without a rewrite still re-adds the CHECK constraints on the column, checking
+  // every row (their names and definitions), and rebuilds the column's indexes when the
+  // collation changes (their definitions; any_constraint_index: one backs a constraint).
+  Span<const Text> rechecked_names;
+  Span<const Text> rechecked_defs;
+  Span<const Text> rebuilt_index_names;
+  Span<const Text> rebuilt_index_defs;
+  bool rebuilt_constraint_index = false;
   bool has_valid_not_null_check = false;  // a valid CHECK (col IS NOT NULL) exists
   Text constraint_name;        // given or chosen
   bool not_valid = false;             // already NOT VALID

@@ -17,6 +17,10 @@ extern "C" {
 #include "catalog/partition.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
+#include "catalog/dependency.h"
+#include "utils/array.h"
+#include "utils/relcache.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/tablecmds.h"
@@ -266,7 +270,18 @@ struct TypeChangeGathering {
   Oid collation;
   Oid new_type;
   int32 new_typmod;
+  ColumnDef *def;
+  Oid new_collation;  // set by plan_type_change
 };
+
+// A palloc'd list of C strings as a span of texts.
+Span<const zd::Text> texts(List *strings) {
+  zd::Text *out = (zd::Text *) palloc0(sizeof(zd::Text) * (list_length(strings) + 1));
+  int n = 0;
+  ListCell *lc;
+  foreach (lc, strings) out[n++] = (const char *) lfirst(lc);
+  return {out, (size_t) n};
+}
 
 // Plans the coercion ALTER TYPE will apply, and tests it as tablecmds.c does.
 void plan_type_change(void *arg) {
@@ -285,6 +300,65 @@ void plan_type_change(void *arg) {
   }
   transform = (Node *) expression_planner((Expr *) transform);
   t->op->type_change_rewrites = change_requires_rewrite(transform, t->attnum);
+  t->new_collation = GetColumnDefCollation(nullptr, t->def, t->new_type);
+}
+
+// Without a rewrite, ALTER TYPE still re-adds (and checks on every row) each CHECK constraint
+// on the column (ATPostAlterTypeCleanup), and a new collation rebuilds the column's indexes.
+void gather_type_change_side_effects(zd::Operation *op, Oid relid, AttrNumber attnum,
+                                     bool collation_changes) {
+  List *names = NIL, *defs = NIL;
+  Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(relid));
+  SysScanDesc scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true,
+                                        nullptr, 1, &key);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+    if (con->contype != CONSTRAINT_CHECK || !con->convalidated) continue;
+    bool isnull;
+    Datum conkey = heap_getattr(tuple, Anum_pg_constraint_conkey, RelationGetDescr(pg_constraint),
+                                &isnull);
+    if (isnull) continue;
+    ArrayType *keys = DatumGetArrayTypeP(conkey);
+    const int16 *attnums = (const int16 *) ARR_DATA_PTR(keys);
+    bool on_column = false;
+    for (int i = 0; i < ARR_DIMS(keys)[0]; i++) on_column = on_column || attnums[i] == attnum;
+    if (!on_column) continue;
+    names = lappend(names, (void *) quote_identifier(pstrdup(NameStr(con->conname))));
+    defs = lappend(defs, TextDatumGetCString(DirectFunctionCall1(
+                             pg_get_constraintdef, ObjectIdGetDatum(con->oid))));
+  }
+  systable_endscan(scan);
+  table_close(pg_constraint, AccessShareLock);
+  op->rechecked_names = texts(names);
+  op->rechecked_defs = texts(defs);
+  if (!collation_changes) return;
+  // The indexes on the column: pg_depend, as ATExecAlterColumnType finds them.
+  List *index_names = NIL, *index_defs = NIL;
+  Relation depend = table_open(DependRelationId, AccessShareLock);
+  ScanKeyData keys[3];
+  ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(RelationRelationId));
+  ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(relid));
+  ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
+              Int32GetDatum((int32) attnum));
+  SysScanDesc deps = systable_beginscan(depend, DependReferenceIndexId, true, nullptr, 3, keys);
+  while (HeapTupleIsValid(tuple = systable_getnext(deps))) {
+    Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tuple);
+    if (d->classid != RelationRelationId || get_rel_relkind(d->objid) != RELKIND_INDEX) continue;
+    op->rebuilt_constraint_index =
+        op->rebuilt_constraint_index || OidIsValid(get_index_constraint(d->objid));
+    index_names = lappend(index_names, (void *) qualified_relation_name(d->objid));
+    index_defs = lappend(index_defs, pg_get_indexdef_string(d->objid));
+  }
+  systable_endscan(deps);
+  table_close(depend, AccessShareLock);
+  op->rebuilt_index_names = texts(index_names);
+  op->rebuilt_index_defs = texts(index_defs);
 }
 
 void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnDef *def) {
@@ -304,8 +378,11 @@ void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnD
     op->type_change_rewrites = true;
     return;
   }
-  TypeChangeGathering t{op, attnum, old_type, old_typmod, collation, new_type, new_typmod};
-  gather_or_give_up(plan_type_change, &t);
+  TypeChangeGathering t{op,       attnum,     old_type, old_typmod, collation,
+                        new_type, new_typmod, def,      InvalidOid};
+  if (!gather_or_give_up(plan_type_change, &t) || op->type_change_rewrites) return;
+  gather_type_change_side_effects(op, relid, attnum,
+                                  OidIsValid(t.new_collation) && t.new_collation != collation);
 }
 
 void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {

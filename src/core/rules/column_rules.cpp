@@ -135,10 +135,76 @@ RuleResult add_column(const RuleContext &ctx) {
   return inline_constraint(ctx);
 }
 
+namespace {
+
+// ALTER TYPE without a rewrite: still a scan for each CHECK on the column (re-added, checked
+// on every row), and an index rebuild when the collation changes.
+RuleResult type_change_side_effects(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  const std::string alter = "ALTER TABLE " + op.table.name + " ";
+  const std::string change = "ALTER COLUMN " + op.column.str() + " TYPE " + op.new_column_type.str();
+  if (!op.rebuilt_index_names.empty()) {
+    std::string names, steps;
+    for (size_t i = 0; i < op.rebuilt_index_names.size(); i++) {
+      names += (i ? ", " : "") + op.rebuilt_index_names[i].str();
+      std::string def = op.rebuilt_index_defs[i].str();
+      const size_t at = def.find("INDEX ");
+      if (at != std::string::npos) def.insert(at + 6, "CONCURRENTLY ");
+      steps += "\n" + def + ";";
+    }
+    std::string hint =
+        "Change the collation by expand/contract (a new column with the new collation, kept "
+        "equal by a trigger, filled with zd_backfill, indexed CONCURRENTLY, then switched to).";
+    if (!op.rebuilt_constraint_index) {
+      std::string drops;
+      for (const Text &n : op.rebuilt_index_names) drops += "DROP INDEX CONCURRENTLY " + n.str() + ";\n";
+      hint += "\nOr, if queries can do without these indexes for a while:\n" + drops +
+              op.statement_sql.str() + ";" + steps;
+    }
+    return make_refusal("alter-column-type",
+                        "alter-column-type: " + change + " would rebuild " + names +
+                            " under an ACCESS EXCLUSIVE lock on " + op.table.name.str(),
+                        lock_detail(op, Lock::AccessExclusive, "while it rebuilds every index on "
+                                    "the column") + " The collation changes, so the indexes "
+                                    "on the column are built again.",
+                        hint);
+  }
+  if (op.rechecked_names.empty()) return std::nullopt;
+  std::string names, drop, add;
+  std::vector<Step> validations;
+  for (size_t i = 0; i < op.rechecked_names.size(); i++) {
+    const std::string name = op.rechecked_names[i].str();
+    names += (i ? ", " : "") + name;
+    drop += "DROP CONSTRAINT " + name + ", ";
+    add += ", ADD CONSTRAINT " + name + " " + op.rechecked_defs[i].str() + " NOT VALID";
+    Step validate;
+    validate.sql = alter + "VALIDATE CONSTRAINT " + name;
+    validate.lock = Lock::ShareUpdateExclusive;
+    validate.effect = name + " validated";
+    validations.push_back(validate);
+  }
+  Step change_step;
+  change_step.sql = alter + drop + change + add;
+  change_step.lock = Lock::AccessExclusive;
+  change_step.effect = "the type changed, " + names + " NOT VALID";
+  std::vector<Step> steps{change_step};
+  steps.insert(steps.end(), validations.begin(), validations.end());
+  return rewrite_or_refuse(
+      ctx, "alter-column-type",
+      change + " would check " + names + " on every row of " + op.table.name.str() +
+          " under an ACCESS EXCLUSIVE lock",
+      lock_detail(op, Lock::AccessExclusive, "while it checks every row") +
+          " The type change rewrites nothing, but PostgreSQL adds the CHECK constraints on the "
+          "column again and checks them.",
+      steps);
+}
+
+}  // namespace
+
 RuleResult alter_column_type(const RuleContext &ctx) {
   const Operation &op = ctx.op;
-  if (!op.type_change_rewrites || exempt_from_lock_rules(op.table, ctx.policy))
-    return std::nullopt;
+  if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  if (!op.type_change_rewrites) return type_change_side_effects(ctx);
   const std::string alter = "ALTER TABLE " + op.table.name + " ";
   const std::string new_col = "<new_column>";
   return make_refusal(
