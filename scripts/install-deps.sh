@@ -5,10 +5,12 @@ set -euo pipefail
 
 packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-contrib   # server, PGXS, pg_regress, TAP modules
+  libpq-dev                                                   # the pipeline client of TAP 010
   g++ make cmake libboost-dev libgtest-dev                    # build + unit tests
   libipc-run-perl                                             # PostgreSQL::Test::Cluster (TAP)
   postgresql-15-pgaudit postgresql-15-set-user                # hook extensions tested beside it
   util-linux                                                  # runuser
+  valgrind                                                    # valgrind layer; its headers: the cassert build
 )
 
 if [ "$(id -u)" -ne 0 ]; then

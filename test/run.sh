@@ -6,13 +6,16 @@
 #   4. unit              test/unit/*.cpp (GoogleTest through CMake and ctest)
 #   5. core              PostgreSQL 15's own regression suite, plain vs warn vs enforce
 #                        (test/core_suite/run.sh; its three checks count here)
+#   6. cassert           1 and 2 against a PostgreSQL 15 built with --enable-cassert
+#   7. valgrind          1 and 2 with that server's processes under valgrind's memcheck
+#                        (6 and 7: test/memcheck/run.sh; the server is built once and cached)
 # As root it first installs the packages it needs and builds and installs the extension; the
 # servers then run as the OS user `postgres` (PostgreSQL refuses to run as root).
 # The last line is "N passed, N failed" over all layers; the exit code is 0 only if none failed.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-layers=${ZD_TEST_LAYERS:-"regress isolation tap unit core"}
+layers=${ZD_TEST_LAYERS:-"regress isolation tap unit core cassert valgrind"}
 
 if [ "$(id -u)" -eq 0 ]; then
   bash "$repo/scripts/install-deps.sh" || exit 1
@@ -129,6 +132,17 @@ run_core() {
   count core $(sed -E 's/^core-suite: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$line")
 }
 
+# cassert, valgrind: its tests and checks count here; its closing line is not repeated.
+run_memcheck() {  # run_memcheck LAYER
+  echo "== $1 (test/memcheck/run.sh)"
+  local line
+  bash "$repo/test/memcheck/run.sh" "$1" >"$work/$1.log" 2>&1
+  grep -vE "^$1: [0-9]+ passed, [0-9]+ failed" "$work/$1.log" | head -n 400
+  line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$work/$1.log" | tail -n 1)
+  if [ -z "$line" ]; then count "$1" 0 1; return; fi
+  count "$1" $(sed -E "s/^$1: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/" <<<"$line")
+}
+
 for layer in $layers; do
   case "$layer" in
     regress) run_regress ;;
@@ -136,6 +150,7 @@ for layer in $layers; do
     tap) run_tap ;;
     unit) run_unit ;;
     core) run_core ;;
+    cassert|valgrind) run_memcheck "$layer" ;;
     *) echo "unknown layer $layer"; failed=$((failed + 1)) ;;
   esac
 done

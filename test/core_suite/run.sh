@@ -85,68 +85,9 @@ if [ "$is_root" -eq 1 ] && [ "${ZD_CORE_BUILD:-1}" != 0 ]; then
 fi
 
 # ---- the suite's source --------------------------------------------------------------------------
-listed_versions() { apt-cache showsrc postgresql-15 2>/dev/null | sed -n 's/^Version: //p' | sort -u; }
-
-# deb-src entries mirroring the configured Debian "deb" sources, when there are none.
-add_deb_src() {
-  local out=/etc/apt/sources.list.d/zero_downtime-src f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && [ "$f" != "$out.sources" ] || continue
-    # deb822: copy each stanza whose Types has "deb", as Types: deb-src.
-    awk 'BEGIN { RS=""; ORS="\n\n" }
-         /(^|\n)Types:[^\n]*(^|[ \t])deb([ \t]|\n|$)/ && /deb\.debian\.org|debian/ {
-           sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f"
-  done > "$out.sources"
-  [ -s "$out.sources" ] || rm -f "$out.sources"
-  grep -hE '^deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    sed -E 's/^deb(\s)/deb-src\1/' > "$out.list"
-  [ -s "$out.list" ] || rm -f "$out.list"
-  apt-get update -qq >/dev/null 2>&1
-}
-
-# Sets src (the unpacked source tree) and src_version.
-fetch_source() {
-  local installed versions=() v dir tmp
-  installed=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null)
-  mapfile -t versions < <(listed_versions)
-  if [ "${#versions[@]}" -eq 0 ] && [ "$is_root" -eq 1 ]; then
-    echo "no deb-src for postgresql-15: adding deb-src entries for the configured Debian sources"
-    add_deb_src
-    mapfile -t versions < <(listed_versions)
-  fi
-  # The installed version first, then the others newest first.
-  local order=()
-  [ -n "$installed" ] && order+=("$installed")
-  while read -r v; do [ -n "$v" ] && [ "$v" != "$installed" ] && order+=("$v"); done < <(
-    printf '%s\n' "${versions[@]}" | sort -r -V)
-  for v in "${order[@]}"; do
-    dir="$cache/$v"
-    if [ -f "$dir/.complete" ]; then
-      src=$(cat "$dir/.complete"); src_version=$v; return 0
-    fi
-    [ "$is_root" -eq 1 ] || continue
-    # The archive keeps only some versions; do not ask again for a day about a missing one.
-    [ -n "$(find "$cache/$v.unavailable" -mmin -1440 2>/dev/null)" ] && continue
-    printf '%s\n' "${versions[@]}" | grep -qxF "$v" || continue
-    command -v dpkg-source >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends dpkg-dev >/dev/null 2>&1
-    echo "fetching postgresql-15=$v source"
-    tmp="$dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
-    if (cd "$tmp" && apt-get source -q "postgresql-15=$v") >"$tmp.log" 2>&1; then
-      local tree
-      tree=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'postgresql-15-*' | head -n 1)
-      if [ -n "$tree" ] && [ -f "$tree/src/test/regress/parallel_schedule" ]; then
-        rm -f "$tmp"/*.tar.* ; rm -rf "$dir"; mv "$tmp" "$dir"
-        echo "$dir/$(basename "$tree")" > "$dir/.complete"
-        rm -f "$tmp.log" "$cache/$v.unavailable"
-        src=$(cat "$dir/.complete"); src_version=$v; return 0
-      fi
-    fi
-    echo "  not available: $(grep -m1 -E '^E:' "$tmp.log")"
-    touch "$cache/$v.unavailable"; rm -rf "$tmp" "$tmp.log"
-  done
-  return 1
-}
+# listed_versions, add_deb_src, fetch_source: shared with the cassert and valgrind layers.
+# shellcheck source-path=SCRIPTDIR source=../lib/pgsrc.sh
+. "$repo/test/lib/pgsrc.sh"
 
 # psql of the test files' own source (see the top of this file for why), built without
 # configure, as one static program: psql's C files, src/fe_utils (its statement splitter) and
