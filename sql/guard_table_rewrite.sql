@@ -15,6 +15,10 @@ CREATE TABLESPACE regress_zd_space LOCATION '';
 ALTER TABLE events SET TABLESPACE regress_zd_space;
 -- The tablespace it is in already: PostgreSQL does nothing, nor does the guard.
 ALTER TABLE events SET TABLESPACE pg_default;
+-- An index or a materialized view is copied the same way (an index locked ACCESS EXCLUSIVE
+-- blocks every query planned on its table).
+ALTER INDEX events_pkey SET TABLESPACE regress_zd_space;
+ALTER INDEX events_pkey SET TABLESPACE pg_default;
 ALTER TABLE events SET ACCESS METHOD heap;
 -- VACUUM FULL and bare CLUSTER cannot run in a transaction block: the maintenance-window hint
 -- allows them for the session, and that works as printed.

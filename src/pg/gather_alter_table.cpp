@@ -608,6 +608,15 @@ void compute_partition_check(void *arg) {
   UnlockRelationOid(parent, AccessShareLock);
 }
 
+// As ATExecSetTableSpace decides: moving to the tablespace it is in already (0: the
+// database's) is a no-op.
+bool already_in_tablespace(Oid relid, const char *tablespace) {
+  const Oid target = get_tablespace_oid(tablespace, true);
+  const Oid current = get_rel_tablespace(relid);
+  return OidIsValid(target) &&
+         (target == current || (target == MyDatabaseTableSpace && current == InvalidOid));
+}
+
 zd::OpKind rewrite_kind(AlterTableType subtype) {
   switch (subtype) {
     case AT_SetLogged: return zd::OpKind::SetLogged;
@@ -636,9 +645,22 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
   if (!OidIsValid(relid)) return;
   const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
   if (stmt->objtype != OBJECT_TABLE) {
-    // ALTER INDEX / VIEW / MATERIALIZED VIEW / SEQUENCE / FOREIGN TABLE: the lock cap only.  An
-    // index locked ACCESS EXCLUSIVE blocks every query that plans on its table.
-    add_operation(g, zd::OpKind::OtherLocking, relid, lock, "ALTER");
+    // ALTER INDEX / VIEW / MATERIALIZED VIEW / SEQUENCE / FOREIGN TABLE: the lock cap only,
+    // but SET TABLESPACE of an index or a materialized view copies it under ACCESS EXCLUSIVE
+    // (an index locked so blocks every query that plans on its table).
+    const bool moves = list_length(stmt->cmds) == 1 &&
+                       linitial_node(AlterTableCmd, stmt->cmds)->subtype == AT_SetTableSpace &&
+                       (stmt->objtype == OBJECT_INDEX || stmt->objtype == OBJECT_MATVIEW);
+    if (!moves) {
+      add_operation(g, zd::OpKind::OtherLocking, relid, lock, "ALTER");
+      return;
+    }
+    zd::Operation *op = add_operation(
+        g, zd::OpKind::SetTablespace, relid, lock,
+        stmt->objtype == OBJECT_INDEX ? "ALTER INDEX ... SET TABLESPACE"
+                                      : "ALTER MATERIALIZED VIEW ... SET TABLESPACE");
+    op->tablespace_unchanged =
+        already_in_tablespace(relid, linitial_node(AlterTableCmd, stmt->cmds)->name);
     return;
   }
   if (!is_table(relid) || !caller_owns_relation(relid)) {
@@ -715,13 +737,7 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
       case AT_SetTableSpace: {
         zd::Operation *op = add_operation(g, zd::OpKind::SetTablespace, relid, lock,
                                           alter_command(cmd->subtype));
-        // As ATExecSetTableSpace: the tablespace it is in already (0: the database's) is a
-        // no-op.
-        const Oid target = get_tablespace_oid(cmd->name, true);
-        const Oid current = get_rel_tablespace(relid);
-        op->tablespace_unchanged = OidIsValid(target) &&
-                                   (target == current ||
-                                    (target == MyDatabaseTableSpace && current == InvalidOid));
+        op->tablespace_unchanged = already_in_tablespace(relid, cmd->name);
         break;
       }
       default:

@@ -66,7 +66,11 @@ RuleResult table_rewrite(const RuleContext &ctx) {
   // SET TABLESPACE to the tablespace the table is in already changes nothing (PostgreSQL
   // returns without touching it).
   if (op.kind == OpKind::SetTablespace && op.tablespace_unchanged) return std::nullopt;
-  const RewriteRule r = rewrite_rule_for(op.kind);
+  RewriteRule r = rewrite_rule_for(op.kind);
+  if (op.command == "ALTER INDEX ... SET TABLESPACE")
+    r.alternative = "Build a copy online and swap: CREATE INDEX CONCURRENTLY with the same "
+                    "definition and TABLESPACE <target>, DROP INDEX CONCURRENTLY the old one, "
+                    "then rename the copy (or pg_repack --only-indexes --tablespace).";
   return make_refusal(
       r.rule,
       std::string(r.rule) + ": " + r.what + " on " + op.table.name +
