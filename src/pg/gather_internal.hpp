@@ -50,6 +50,14 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt);
 void gather_rename(Gathering *g, RenameStmt *stmt);
 void gather_vacuum(Gathering *g, VacuumStmt *stmt);
 void gather_cluster(Gathering *g, ClusterStmt *stmt);
+// ALTER TABLE's column subcommands (gather_columns.cpp).
+void gather_add_column(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *def);
+void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnDef *def);
+void gather_set_not_null(zd::Operation *op, Oid relid, const char *column);
+// A valid CHECK constraint of the table proves `attnum IS NOT NULL` (SET NOT NULL then skips
+// its scan).
+bool not_null_implied_by_checks(Oid relid, AttrNumber attnum);
+
 // Statements only the lock cap applies to (gather_lock_only.cpp), and the parts of others that
 // lock further relations.
 void gather_other_locking(Gathering *g, Node *stmt);

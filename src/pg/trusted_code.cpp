@@ -1,5 +1,7 @@
 #include "pg/trusted_code.hpp"
 
+#include "pg/check_constraints.hpp"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -41,25 +43,10 @@ bool contains_untrusted(Node *node, void *context) {
 bool runs_only_trusted_code(Node *expr) { return !contains_untrusted(expr, nullptr); }
 
 bool checks_run_only_trusted_code(Oid relid) {
-  bool trusted = true;
-  Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
-  ScanKeyData key;
-  ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(relid));
-  SysScanDesc scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true,
-                                        nullptr, 1, &key);
-  HeapTuple tuple;
-  while (trusted && HeapTupleIsValid(tuple = systable_getnext(scan))) {
-    Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
-    if (con->contype != CONSTRAINT_CHECK || !con->convalidated) continue;
-    bool isnull;
-    Datum bin = heap_getattr(tuple, Anum_pg_constraint_conbin, RelationGetDescr(pg_constraint),
-                             &isnull);
-    if (!isnull) trusted = runs_only_trusted_code((Node *) stringToNode(TextDatumGetCString(bin)));
-  }
-  systable_endscan(scan);
-  table_close(pg_constraint, AccessShareLock);
-  return trusted;
+  ListCell *lc;
+  foreach (lc, valid_check_constraints(relid))
+    if (!runs_only_trusted_code(((CheckConstraint *) lfirst(lc))->expr)) return false;
+  return true;
 }
 
 bool caller_owns_relation(Oid relid) { return pg_class_ownercheck(relid, GetUserId()); }
