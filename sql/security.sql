@@ -72,6 +72,13 @@ CALL public.zd_backfill('mal.t', 'b = 1', 'b IS NULL', name => 'shared-name',
                         max_replica_lag => '1s');   -- the standby query runs as the owner too
 SELECT name, state, rows_done, started_by FROM public.zd_backfill_progress ORDER BY name;
 SELECT count(*) AS rows_done FROM mal.t WHERE b IS NOT NULL;
+-- The other functions, under the same search_path: none runs SQL, each pins its own.
+SELECT mode FROM public.zd_status();
+SELECT count(*) > 0 AS rules FROM public.zd_rules();
+SELECT count(*) > 0 AS counters FROM public.zd_rule_stats;
+SELECT public.zd_rule_stats_reset();   -- superusers only
+SELECT count(*) AS findings FROM public.zd_check('ALTER TABLE mal.t ALTER COLUMN b SET NOT NULL');
+SELECT public.zd_backfill_cancel('shared-name');
 RESET search_path;
 RESET ROLE;
 SELECT * FROM trapped;

@@ -121,6 +121,25 @@ void note_locks_taken(const zd::StatementFacts *facts) {
       note_held_lock(op.table.oid, (LOCKMODE) op.lock, op.table.name.c_str(), facts->sql.c_str());
 }
 
+bool has_foreign_key(List *constraints) {
+  ListCell *lc;
+  foreach (lc, constraints)
+    if (IsA(lfirst(lc), Constraint) && lfirst_node(Constraint, lc)->contype == CONSTR_FOREIGN)
+      return true;
+  return false;
+}
+
+// CREATE TABLE locks an existing relation only as a partition (its parent) or through a foreign
+// key (the table it references): the common CREATE TABLE skips gathering altogether.
+bool create_table_locks_others(const CreateStmt *stmt) {
+  if (stmt->partbound != nullptr || has_foreign_key(stmt->constraints)) return true;
+  ListCell *lc;
+  foreach (lc, stmt->tableElts)
+    if (IsA(lfirst(lc), ColumnDef) && has_foreign_key(((ColumnDef *) lfirst(lc))->constraints))
+      return true;
+  return false;
+}
+
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
@@ -136,15 +155,17 @@ bool guard_has_rules_for(const Node *stmt) {
     case T_LockStmt:
     case T_CreateTrigStmt:
     case T_TruncateStmt:
-    case T_CreateStmt:
     case T_RuleStmt:
     case T_CreatePolicyStmt:
     case T_AlterPolicyStmt:
     case T_AlterObjectSchemaStmt:
     case T_AlterSeqStmt:
-    case T_ViewStmt:
     case T_DropOwnedStmt:
       return true;
+    case T_CreateStmt:
+      return create_table_locks_others((const CreateStmt *) stmt);
+    case T_ViewStmt:
+      return ((const ViewStmt *) stmt)->replace;
     default:
       return false;
   }
