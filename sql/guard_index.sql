@@ -72,7 +72,22 @@ CREATE UNIQUE INDEX events_at_kind ON events (at, kind);
 SELECT c.relname AS index, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
  WHERE c.relname LIKE '%at_kind%' ORDER BY 1;
 
+-- Two partitions whose names share their first 63 bytes: each index gets a name of its own.
+CREATE TABLE measurements_of_a_very_long_named_sensor_network (at date, v int) PARTITION BY RANGE (at);
+CREATE TABLE measurements_of_a_very_long_named_sensor_network_partition_2025
+  PARTITION OF measurements_of_a_very_long_named_sensor_network FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE measurements_of_a_very_long_named_sensor_network_partition_2026
+  PARTITION OF measurements_of_a_very_long_named_sensor_network FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO measurements_of_a_very_long_named_sensor_network
+  SELECT date '2025-01-01' + g, g FROM generate_series(0, 700) g;
+SET client_min_messages = warning;
+CREATE INDEX ON measurements_of_a_very_long_named_sensor_network (v);
+RESET client_min_messages;
+SELECT c.relname AS index, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE c.relname LIKE 'measurements_of%' ORDER BY 1;
+
 SET zero_downtime.mode = off;
+DROP TABLE measurements_of_a_very_long_named_sensor_network;
 DROP TABLE events;
 DROP MATERIALIZED VIEW order_counts;
 DROP TABLE orders;

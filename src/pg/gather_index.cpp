@@ -62,6 +62,21 @@ int offset_after_relation_name(const Gathering *g, const RangeVar *rv) {
   return -1;
 }
 
+// The name PostgreSQL would give the index of partition `child` (ChooseRelationName), but free
+// also of the names `taken` by the other partitions' indexes of this statement: two partitions
+// whose names share their first 63 bytes would otherwise get the same one.
+char *choose_partition_index_name(Oid child, const char *columns, List *taken) {
+  const Oid nsp = get_rel_namespace(child);
+  for (int pass = 0;; pass++) {
+    char *name = makeObjectName(get_rel_name(child), columns,
+                                pass == 0 ? "idx" : psprintf("idx%d", pass));
+    bool clash = OidIsValid(get_relname_relid(name, nsp));
+    ListCell *lc;
+    foreach (lc, taken) clash = clash || strcmp((const char *) lfirst(lc), name) == 0;
+    if (!clash) return name;
+  }
+}
+
 // Each partition of a partitioned table, and the name of the index it gets.
 void gather_partitions(Gathering *g, zd::Operation *op, Oid relid, const IndexStmt *stmt) {
   List *children = find_inheritance_children(relid, NoLock);
@@ -70,11 +85,13 @@ void gather_partitions(Gathering *g, zd::Operation *op, Oid relid, const IndexSt
   zd::Text *index_names = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
   zd::Text *index_qualified = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
   const char *columns = index_name_columns(stmt);
+  List *taken = NIL;
   for (int i = 0; i < n; i++) {
     Oid child = list_nth_oid(children, i);
     if (get_rel_relkind(child) == RELKIND_PARTITIONED_TABLE) op->nested_partitions = true;
     Oid nsp = get_rel_namespace(child);
-    char *index = ChooseRelationName(get_rel_name(child), columns, "idx", nsp, false);
+    char *index = choose_partition_index_name(child, columns, taken);
+    taken = lappend(taken, index);
     names[i] = qualified_relation_name(child);
     index_names[i] = quote_identifier(index);
     index_qualified[i] = quote_qualified_identifier(get_namespace_name(nsp), index);
