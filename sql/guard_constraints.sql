@@ -91,6 +91,14 @@ CREATE UNIQUE INDEX CONCURRENTLY orders_pkey_new ON public.orders (id, customer)
 ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey_new;
 SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'orders_pkey';
 
+-- alter-domain-check: validating a domain constraint checks every table using the domain under
+-- SHARE; NOT VALID does not (the hint's first statement).
+CREATE DOMAIN quantity AS int;
+ALTER TABLE orders ADD COLUMN ordered quantity;
+ALTER DOMAIN quantity ADD CONSTRAINT quantity_positive CHECK (VALUE > 0);
+ALTER DOMAIN quantity ADD CONSTRAINT quantity_positive CHECK (VALUE > 0) NOT VALID;
+ALTER DOMAIN quantity VALIDATE CONSTRAINT quantity_positive;
+
 -- long-under-held-lock: VALIDATE CONSTRAINT (safe alone) after a statement that took a lock
 -- blocking the application, in the same transaction: the scan would run under that lock.
 ALTER TABLE orders ADD CONSTRAINT orders_qty_v CHECK (qty >= 0) NOT VALID;
@@ -111,5 +119,6 @@ SELECT conname, convalidated FROM pg_constraint WHERE conname IN ('orders_qty_v'
 
 SET zero_downtime.mode = off;
 DROP TABLE items, orders, customers;
+DROP DOMAIN quantity;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

@@ -67,6 +67,7 @@ enum class OpKind {
   AttachPartition,
   DetachPartition,
   ValidateConstraint,  // scans under SHARE UPDATE EXCLUSIVE: safe, unless a lock is held already
+  DomainCheck,         // ALTER DOMAIN checking the rows of a table that uses the domain
   OtherLocking,  // any other statement that locks an existing table (the lock cap only)
 };
 
@@ -133,9 +134,10 @@ struct Operation {
   // Stands only for a further relation the statement locks (a table a foreign key
   // references), for the lock cap: not one of the statement's changes.
   bool further_lock = false;
-  // A table or column that a DROP of another object takes with it (DROP SCHEMA / TYPE /
-  // FUNCTION ... CASCADE, DROP OWNED BY): `command` says which.
-  bool removed_with_other_object = false;
+  // A table (or column) the statement reaches through another object it names: a DROP of a
+  // schema, type or function ... CASCADE or DROP OWNED BY removing it, an ALTER DOMAIN
+  // checking its rows.  `command` says which; judged whoever owns the table.
+  bool through_other_object = false;
 
   // ADD COLUMN with a CHECK, UNIQUE or REFERENCES of its own: it scans (or builds an index on)
   // every row under the ADD's ACCESS EXCLUSIVE lock.
@@ -145,7 +147,8 @@ struct Operation {
   Text inline_constraint_sql;   // as a table constraint: CHECK (...), FOREIGN KEY (c) REFERENCES ...
   Text add_column_sql;          // the statement without it
   bool primary_key_using_index = false;
-  bool default_from_domain = false;  // ADD COLUMN: the default is its domain's (none its own)  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
+  bool default_from_domain = false;
+  Text domain_name;  // ALTER DOMAIN: the domain, schema-qualified (constraint_name: its constraint)  // ADD COLUMN: the default is its domain's (none its own)  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
 
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;

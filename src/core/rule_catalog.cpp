@@ -17,6 +17,9 @@ const RuleInfo kRules[] = {
     {"add-unique", "ADD UNIQUE builds its index under ACCESS EXCLUSIVE"},
     {"add-primary-key", "ADD PRIMARY KEY builds its index under ACCESS EXCLUSIVE"},
     {"add-exclude", "ADD EXCLUDE builds its index under ACCESS EXCLUSIVE, with no online form"},
+    {"alter-domain-check",
+     "ALTER DOMAIN ADD CONSTRAINT / VALIDATE / SET NOT NULL checks every table using the domain "
+     "under SHARE"},
     {"add-column-volatile-default",
      "ADD COLUMN with a volatile default, serial, identity or constrained domain rewrites"},
     {"add-column-generated-stored", "ADD COLUMN ... GENERATED ALWAYS AS ... STORED rewrites"},

@@ -89,6 +89,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     case T_AlterSeqStmt:
     case T_ViewStmt: gather_other_locking(&g, statement); break;
     case T_DropOwnedStmt: gather_drop_owned(&g, (DropOwnedStmt *) statement); break;
+    case T_AlterDomainStmt: gather_alter_domain(&g, (AlterDomainStmt *) statement); break;
     default: break;
   }
   if (g.ops == NIL) return nullptr;
@@ -104,7 +105,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     // TRIGGER) is capped.
     // (What a DROP of an object the caller owns takes with it is the caller's to drop.)
     if (OidIsValid(gathered->relid) && ops[i].table.exists &&
-        !ops[i].removed_with_other_object && !caller_owns_relation(gathered->relid)) {
+        !ops[i].through_other_object && !caller_owns_relation(gathered->relid)) {
       ops[i].kind = zd::OpKind::OtherLocking;
       continue;  // (nor is it new: what the caller creates, the caller owns)
     }

@@ -7,6 +7,8 @@
 // statement runs); nothing is evaluated.
 #include "pg/gather_internal.hpp"
 
+#include "pg/sql_tokens.hpp"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -16,6 +18,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
@@ -32,6 +35,7 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 namespace zd::pg {
@@ -41,6 +45,7 @@ namespace {
 const int kMaxObjects = 20000;
 
 struct Walk {
+  bool types_only;  // follow only types (domains over a domain, its array): the columns of a type
   List *queue;    // of ObjectAddress *: every object reached, in the order reached
   int named;      // the first `named` of them are the ones the statement names
   HTAB *seen;     // ObjectAddress -> itself
@@ -54,13 +59,14 @@ Walk new_walk() {
   ctl.keysize = sizeof(ObjectAddress);
   ctl.entrysize = sizeof(ObjectAddress);
   ctl.hcxt = CurrentMemoryContext;
-  return Walk{NIL, 0,
+  return Walk{false, NIL, 0,
               hash_create("zero_downtime cascade", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT),
               NIL, NIL};
 }
 
 void visit(Walk *w, Oid classid, Oid objid, int32 subid) {
   if (list_length(w->queue) >= kMaxObjects) return;
+  if (w->types_only && classid != TypeRelationId && classid != RelationRelationId) return;
   ObjectAddress key;
   memset(&key, 0, sizeof key);  // (hashed as bytes)
   key.classId = classid;
@@ -69,7 +75,7 @@ void visit(Walk *w, Oid classid, Oid objid, int32 subid) {
   bool found;
   ObjectAddress *a = (ObjectAddress *) hash_search(w->seen, &key, HASH_ENTER, &found);
   if (found) return;
-  w->queue = lappend(w->queue, a);
+  if (!w->types_only || classid == TypeRelationId) w->queue = lappend(w->queue, a);
   if (classid != RelationRelationId) return;
   const char kind = get_rel_relkind(objid);
   if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE) return;  // data: tables only
@@ -177,7 +183,7 @@ void add_removed(Gathering *g, const Walk *w, const char *command) {
   ListCell *lc;
   foreach (lc, w->tables)
     add_operation(g, zd::OpKind::DropTable, lfirst_oid(lc), AccessExclusiveLock, command, true)
-        ->removed_with_other_object = true;
+        ->through_other_object = true;
   foreach (lc, w->columns) {
     const ObjectAddress *c = (const ObjectAddress *) lfirst(lc);
     if (list_member_oid(w->tables, c->objectId)) continue;  // the whole table goes
@@ -186,7 +192,7 @@ void add_removed(Gathering *g, const Walk *w, const char *command) {
     zd::Operation *op = add_operation(g, zd::OpKind::DropColumn, c->objectId, AccessExclusiveLock,
                                       command, true);
     op->column = quote_identifier(column);
-    op->removed_with_other_object = true;
+    op->through_other_object = true;
   }
 }
 
@@ -217,6 +223,47 @@ void gather_drop_cascade(Gathering *g, DropStmt *stmt) {
                               : stmt->removeType == OBJECT_TYPE      ? "TYPE"
                               : stmt->removeType == OBJECT_DOMAIN    ? "DOMAIN"
                                                                      : "FUNCTION"));
+}
+
+void gather_alter_domain(Gathering *g, AlterDomainStmt *stmt) {
+  // Only these check every row of every column of the domain (validateDomainConstraint,
+  // under SHARE on each table: writes wait); ADD CONSTRAINT ... NOT VALID does not.
+  const bool add = stmt->subtype == 'C' && stmt->def != nullptr && IsA(stmt->def, Constraint) &&
+                   !((Constraint *) stmt->def)->skip_validation;
+  if (!add && stmt->subtype != 'V' && stmt->subtype != 'O') return;
+  const Oid domain = LookupTypeNameOid(nullptr, makeTypeNameFromNameList(stmt->typeName), true);
+  if (!OidIsValid(domain)) return;
+  Walk w = new_walk();
+  w.types_only = true;
+  visit(&w, TypeRelationId, domain, 0);
+  w.named = 1;
+  walk_all(&w);
+  const char *command = stmt->subtype == 'C'   ? "ALTER DOMAIN ... ADD CONSTRAINT"
+                        : stmt->subtype == 'V' ? "ALTER DOMAIN ... VALIDATE CONSTRAINT"
+                                               : "ALTER DOMAIN ... SET NOT NULL";
+  List *tables = NIL;
+  ListCell *lc;
+  foreach (lc, w.columns)
+    tables = list_append_unique_oid(tables, ((const ObjectAddress *) lfirst(lc))->objectId);
+  HeapTuple type = SearchSysCache1(TYPEOID, ObjectIdGetDatum(domain));
+  if (!HeapTupleIsValid(type)) return;
+  const Oid nsp = ((Form_pg_type) GETSTRUCT(type))->typnamespace;
+  const char *domain_name = pstrdup(NameStr(((Form_pg_type) GETSTRUCT(type))->typname));
+  ReleaseSysCache(type);
+  const char *qualified = quote_qualified_identifier(get_namespace_name(nsp), domain_name);
+  const char *constraint = stmt->subtype == 'V' ? stmt->name
+                           : !add              ? nullptr
+                           : ((Constraint *) stmt->def)->conname != nullptr
+                               ? ((Constraint *) stmt->def)->conname
+                               : ChooseConstraintName(domain_name, nullptr, "check", nsp, NIL);
+  foreach (lc, tables) {
+    zd::Operation *op =
+        add_operation(g, zd::OpKind::DomainCheck, lfirst_oid(lc), ShareLock, command);
+    op->through_other_object = true;
+    op->domain_name = qualified;
+    if (constraint != nullptr) op->constraint_name = quote_identifier(constraint);
+    if (add) op->not_valid_at = offset_after_last_token(g->sql);
+  }
 }
 
 void gather_drop_owned(Gathering *g, DropOwnedStmt *stmt) {

@@ -66,6 +66,9 @@ void gather_drop_other(Gathering *g, DropStmt *stmt);
 // or a DROP OWNED BY, removes with it (gather_cascade.cpp).
 void gather_drop_cascade(Gathering *g, DropStmt *stmt);
 void gather_drop_owned(Gathering *g, DropOwnedStmt *stmt);
+// The tables whose rows an ALTER DOMAIN checks (the columns of the domain and of domains over
+// it), each locked SHARE.
+void gather_alter_domain(Gathering *g, AlterDomainStmt *stmt);
 void gather_rename_other(Gathering *g, RenameStmt *stmt);
 // The tables a foreign key in an ALTER TABLE subcommand (ADD CONSTRAINT, ADD COLUMN ...
 // REFERENCES) references.

@@ -161,6 +161,7 @@ bool guard_has_rules_for(const Node *stmt) {
     case T_AlterObjectSchemaStmt:
     case T_AlterSeqStmt:
     case T_DropOwnedStmt:
+    case T_AlterDomainStmt:
       return true;
     case T_CreateStmt:
       return create_table_locks_others((const CreateStmt *) stmt);

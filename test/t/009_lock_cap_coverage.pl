@@ -29,6 +29,8 @@ $node->safe_psql('postgres', q{
     CREATE TABLE parts (id int) PARTITION BY RANGE (id);
     CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (100);
     CREATE SCHEMA elsewhere;
+    CREATE DOMAIN amount AS int;
+    ALTER TABLE big ADD COLUMN amt amount;
 });
 
 # The blocker: an application transaction that wrote a row of big and of parts, took a value
@@ -62,6 +64,7 @@ my @statements = (
     'ALTER VIEW big_view RENAME TO big_view2',
     'DROP VIEW big_view',
     'DROP MATERIALIZED VIEW big_mv',
+    'ALTER DOMAIN amount ADD CONSTRAINT amount_positive CHECK (VALUE > 0)',
     # Statements that commit internally: the cap must survive their first commit.
     'VACUUM FULL big',
     "SET zero_downtime.allow = 'reindex'; REINDEX SCHEMA public",

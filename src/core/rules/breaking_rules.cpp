@@ -15,7 +15,7 @@ std::string allow_once(const std::string &rule, const std::string &sql) {
 // "DROP TABLE t" or, when another object's DROP takes it along, "DROP SCHEMA ... CASCADE (it
 // drops t)".
 std::string what_drops(const Operation &op, const std::string &direct, const std::string &what) {
-  if (!op.removed_with_other_object) return direct;
+  if (!op.through_other_object) return direct;
   return op.command.str() + " (it drops " + what + ")";
 }
 

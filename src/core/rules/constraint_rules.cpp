@@ -177,4 +177,29 @@ RuleResult add_exclude(const RuleContext &ctx) {
       "'add-exclude';\n" + op.statement_sql + ";\nCOMMIT;");
 }
 
+// ALTER DOMAIN ... ADD CONSTRAINT (validated), VALIDATE CONSTRAINT or SET NOT NULL checks every
+// row of every column of the domain, holding SHARE on each table using it (writes wait).
+// PostgreSQL 15 has no weaker lock for the validation, so the safe form is NOT VALID (new
+// values are checked at once) and the validation in a maintenance window.
+RuleResult alter_domain_check(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  const std::string message = "alter-domain-check: " + op.command.str() + " would check every row "
+                              "of " + op.table.name.str() + " under a SHARE lock";
+  const std::string detail = lock_detail(op, Lock::Share, "while it checks every value of the "
+                                                          "domain in it");
+  std::string hint;
+  if (op.not_valid_at >= 0)
+    hint = "Add it NOT VALID: new and updated values are checked at once, existing rows are not "
+           "scanned:\n" + insert_at(op.statement_sql, op.not_valid_at, " NOT VALID") + ";\n";
+  hint += "Validate existing values in a maintenance window (on PostgreSQL 15 VALIDATE CONSTRAINT "
+          "also holds SHARE on every table using the domain), allowing this rule for one "
+          "transaction:\nBEGIN;\nSET LOCAL zero_downtime.allow = 'alter-domain-check';\n" +
+          (op.not_valid_at >= 0 ? "ALTER DOMAIN " + op.domain_name.str() +
+                                      " VALIDATE CONSTRAINT " + op.constraint_name.str()
+                                : op.statement_sql.str()) +
+          ";\nCOMMIT;";
+  return make_refusal("alter-domain-check", message, detail, hint);
+}
+
 }  // namespace zd::rules

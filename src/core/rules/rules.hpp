@@ -17,6 +17,7 @@ RuleResult add_check_or_foreign_key(const RuleContext &ctx);
 RuleResult set_not_null(const RuleContext &ctx);
 RuleResult add_unique_or_primary_key(const RuleContext &ctx);
 RuleResult add_exclude(const RuleContext &ctx);
+RuleResult alter_domain_check(const RuleContext &ctx);
 
 // column_rules.cpp
 RuleResult add_column(const RuleContext &ctx);
