@@ -7,6 +7,7 @@
 // statement runs); nothing is evaluated.
 #include "pg/gather_internal.hpp"
 
+#include "pg/dependencies.hpp"
 #include "pg/sql_tokens.hpp"
 
 extern "C" {
@@ -85,49 +86,22 @@ void visit(Walk *w, Oid classid, Oid objid, int32 subid) {
     w->columns = lappend(w->columns, a);
 }
 
-// Every object that depends on `a` (on any column of it, when `a` is a whole object).
+// Every object that depends on `a` (on any column of it, when `a` is a whole object), and what
+// `a` is an internal part of (when a part goes, PostgreSQL removes the whole it belongs to).
 void visit_dependents(Walk *w, const ObjectAddress *a) {
-  Relation depend = table_open(DependRelationId, AccessShareLock);
-  ScanKeyData keys[3];
-  int nkeys = 2;
-  ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(a->classId));
-  ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(a->objectId));
-  if (a->objectSubId != 0) {
-    ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
-                Int32GetDatum(a->objectSubId));
-    nkeys = 3;
+  ListCell *lc;
+  foreach (lc, dependents_of(*a)) {
+    const ObjectAddress *d = (const ObjectAddress *) lfirst(lc);
+    visit(w, d->classId, d->objectId, d->objectSubId);
   }
-  SysScanDesc scan = systable_beginscan(depend, DependReferenceIndexId, true, nullptr, nkeys, keys);
-  HeapTuple tuple;
-  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-    Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tuple);
-    visit(w, d->classid, d->objid, d->objsubid);
-  }
-  systable_endscan(scan);
-  table_close(depend, AccessShareLock);
 }
 
-// What `a` is an internal part of (a generated column's expression is part of its column): when
-// a part goes, PostgreSQL removes the whole it belongs to.
 void visit_owners(Walk *w, const ObjectAddress *a) {
-  Relation depend = table_open(DependRelationId, AccessShareLock);
-  ScanKeyData keys[3];
-  ScanKeyInit(&keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(a->classId));
-  ScanKeyInit(&keys[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(a->objectId));
-  ScanKeyInit(&keys[2], Anum_pg_depend_objsubid, BTEqualStrategyNumber, F_INT4EQ,
-              Int32GetDatum(a->objectSubId));
-  SysScanDesc scan = systable_beginscan(depend, DependDependerIndexId, true, nullptr, 3, keys);
-  HeapTuple tuple;
-  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-    Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tuple);
-    if (d->deptype == DEPENDENCY_INTERNAL) visit(w, d->refclassid, d->refobjid, d->refobjsubid);
+  ListCell *lc;
+  foreach (lc, internal_owners_of(*a)) {
+    const ObjectAddress *o = (const ObjectAddress *) lfirst(lc);
+    visit(w, o->classId, o->objectId, o->objectSubId);
   }
-  systable_endscan(scan);
-  table_close(depend, AccessShareLock);
 }
 
 // The objects a role owns in this database (pg_shdepend).

@@ -8,6 +8,7 @@
 #include "pg/subtransaction.hpp"
 #include "pg/table_facts.hpp"
 #include "pg/check_constraints.hpp"
+#include "pg/dependencies.hpp"
 #include "pg/trusted_code.hpp"
 
 extern "C" {
@@ -224,26 +225,14 @@ void gather_type_change_side_effects(zd::Operation *op, Oid relid, AttrNumber at
   if (!collation_changes) return;
   // The indexes on the column: pg_depend, as ATExecAlterColumnType finds them.
   List *index_names = NIL, *index_defs = NIL;
-  Relation depend = table_open(DependRelationId, AccessShareLock);
-  ScanKeyData keys[3];
-  ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(RelationRelationId));
-  ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(relid));
-  ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
-              Int32GetDatum((int32) attnum));
-  SysScanDesc deps = systable_beginscan(depend, DependReferenceIndexId, true, nullptr, 3, keys);
-  HeapTuple tuple;
-  while (HeapTupleIsValid(tuple = systable_getnext(deps))) {
-    Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tuple);
-    if (d->classid != RelationRelationId || get_rel_relkind(d->objid) != RELKIND_INDEX) continue;
+  foreach (lc, dependents_of(ObjectAddress{RelationRelationId, relid, (int32) attnum})) {
+    const ObjectAddress *d = (const ObjectAddress *) lfirst(lc);
+    if (d->classId != RelationRelationId || get_rel_relkind(d->objectId) != RELKIND_INDEX) continue;
     op->rebuilt_constraint_index =
-        op->rebuilt_constraint_index || OidIsValid(get_index_constraint(d->objid));
-    index_names = lappend(index_names, (void *) qualified_relation_name(d->objid));
-    index_defs = lappend(index_defs, pg_get_indexdef_string(d->objid));
+        op->rebuilt_constraint_index || OidIsValid(get_index_constraint(d->objectId));
+    index_names = lappend(index_names, (void *) qualified_relation_name(d->objectId));
+    index_defs = lappend(index_defs, pg_get_indexdef_string(d->objectId));
   }
-  systable_endscan(deps);
-  table_close(depend, AccessShareLock);
   op->rebuilt_index_names = texts(index_names);
   op->rebuilt_index_defs = texts(index_defs);
 }

@@ -1,0 +1,23 @@
+// Reading pg_depend: what depends on an object, and what an object is an internal part of.
+// Shared by the cascade walk (gather_cascade.cpp) and the type change's index rebuilds
+// (gather_columns.cpp).  Reads only; locks nothing but the catalog.
+#pragma once
+
+#include "pg/pg_headers.hpp"
+
+extern "C" {
+#include "catalog/objectaddress.h"
+#include "nodes/pg_list.h"
+}
+
+namespace zd::pg {
+
+// The objects that depend on `object` (on any of its columns too, when objectSubId is 0), as a
+// List of palloc'd ObjectAddress.
+List *dependents_of(const ObjectAddress &object);
+
+// The objects `object` is an internal part of (DEPENDENCY_INTERNAL: a generated column's
+// expression is part of its column), as a List of palloc'd ObjectAddress.
+List *internal_owners_of(const ObjectAddress &object);
+
+}  // namespace zd::pg
