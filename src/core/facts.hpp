@@ -148,7 +148,9 @@ struct Operation {
   Text add_column_sql;          // the statement without it
   bool primary_key_using_index = false;
   bool default_from_domain = false;
-  Text domain_name;  // ALTER DOMAIN: the domain, schema-qualified (constraint_name: its constraint)  // ADD COLUMN: the default is its domain's (none its own)  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
+  Text domain_name;
+  bool scans_default_partition = false;  // ATTACH / PARTITION OF: the table is the default
+                                         // partition, checked for rows of the new bound  // ALTER DOMAIN: the domain, schema-qualified (constraint_name: its constraint)  // ADD COLUMN: the default is its domain's (none its own)  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
 
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;

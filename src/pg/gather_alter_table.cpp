@@ -173,8 +173,9 @@ void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constrain
 struct AttachGathering {
   zd::Operation *op;
   Oid parent;
-  Oid partition;
+  Oid partition;  // the table scanned: the new partition, or the parent's default partition
   PartitionBoundSpec *raw_bound;
+  bool default_partition;  // `partition` is the default one: it must hold no row of the bound
 };
 
 void compute_partition_check(void *arg);
@@ -212,7 +213,7 @@ bool partition_key_trusted(Relation parent) {
 // would evaluate code that is not trusted (trusted_code.hpp), and when computing it raises an
 // error (PostgreSQL then reports its own, when the statement runs).
 void gather_attach_partition(zd::Operation *op, Oid parent, Oid partition,
-                             PartitionBoundSpec *raw_bound) {
+                             PartitionBoundSpec *raw_bound, bool default_partition = false) {
   if (!OidIsValid(partition) || raw_bound == nullptr) return;
   // PostgreSQL itself rejects an ATTACH to a table that is not partitioned; a foreign table
   // is never scanned, and a partitioned one is checked partition by partition.
@@ -221,10 +222,11 @@ void gather_attach_partition(zd::Operation *op, Oid parent, Oid partition,
     return;
   // A scan unless proven otherwise below: giving up on the proof must not pass for one.
   op->partition_check_implied = false;
-  if (!caller_owns_relation(parent) || !caller_owns_relation(partition) ||
+  // (The default partition is scanned on behalf of the parent's owner, whoever owns it.)
+  if (!caller_owns_relation(parent) || (!default_partition && !caller_owns_relation(partition)) ||
       !bound_is_constants(raw_bound))
     return;
-  AttachGathering a{op, parent, partition, raw_bound};
+  AttachGathering a{op, parent, partition, raw_bound, default_partition};
   // An error computing it (a bound out of range, say) is PostgreSQL's to report, as it will.
   if (!gather_or_give_up(compute_partition_check, &a)) op->partition_check_implied = true;
 }
@@ -252,6 +254,9 @@ void compute_partition_check(void *arg) {
       make_parsestate(nullptr), parent_rel, (PartitionBoundSpec *) copyObjectImpl(raw_bound));
   List *qual = list_concat(get_qual_from_partbound(parent_rel, bound),
                            RelationGetPartitionQual(parent_rel));
+  // The default partition must hold no row of the new bound: NOT (bound), as
+  // check_default_partition_contents proves or scans for.
+  if (a->default_partition && qual != NIL) qual = get_proposed_default_constraint(qual);
   if (qual == NIL) op->partition_check_implied = true;  // nothing to check: no scan
   if (qual != NIL) {
     qual = (List *) eval_const_expressions(nullptr, (Node *) qual);
@@ -304,6 +309,21 @@ const char *alter_command(AlterTableType subtype) {
 }
 
 }  // namespace
+
+void gather_default_partition_scan(Gathering *g, Oid parent, PartitionBoundSpec *bound,
+                                   const char *command) {
+  if (!OidIsValid(parent) || bound == nullptr || bound->is_default ||
+      get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE)
+    return;
+  const Oid default_partition = get_default_partition_oid(parent);
+  if (!OidIsValid(default_partition)) return;
+  zd::Operation *op =
+      add_operation(g, zd::OpKind::AttachPartition, default_partition, AccessExclusiveLock, command);
+  op->partition_name = op->table.name;
+  op->scans_default_partition = true;
+  op->through_other_object = true;
+  gather_attach_partition(op, parent, default_partition, bound, true);
+}
 
 void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
   g->recurses = stmt->relation->inh;
@@ -382,6 +402,8 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
                                           AccessExclusiveLock, "ALTER TABLE ... ATTACH PARTITION");
         op->partition_name = op->table.name;
         gather_attach_partition(op, relid, partition, pc->bound);
+        // With a default partition, that one is scanned too (under ACCESS EXCLUSIVE).
+        gather_default_partition_scan(g, relid, pc->bound, "ALTER TABLE ... ATTACH PARTITION");
         break;
       }
       case AT_DetachPartition: {

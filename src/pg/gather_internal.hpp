@@ -70,6 +70,12 @@ void gather_drop_owned(Gathering *g, DropOwnedStmt *stmt);
 // it), each locked SHARE.
 void gather_alter_domain(Gathering *g, AlterDomainStmt *stmt);
 void gather_rename_other(Gathering *g, RenameStmt *stmt);
+// A new partition of `parent` (ATTACH, CREATE TABLE ... PARTITION OF) makes PostgreSQL scan the
+// parent's default partition, if it has one, for rows of the new bound, unless its constraints
+// prove there are none: an AttachPartition operation on the default partition.
+void gather_default_partition_scan(Gathering *g, Oid parent, PartitionBoundSpec *bound,
+                                   const char *command);
+
 // The tables a foreign key in an ALTER TABLE subcommand (ADD CONSTRAINT, ADD COLUMN ...
 // REFERENCES) references.
 void gather_foreign_key_references(Gathering *g, Node *def);

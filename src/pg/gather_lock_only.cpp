@@ -42,9 +42,13 @@ void add_referenced_tables(Gathering *g, List *constraints, const char *command)
 // CREATE TABLE: its foreign keys' referenced tables; PARTITION OF locks the parent ACCESS
 // EXCLUSIVE (DefineRelation).
 void gather_create_table(Gathering *g, CreateStmt *stmt) {
-  if (stmt->partbound != nullptr && stmt->inhRelations != NIL)
-    add_lock(g, linitial_node(RangeVar, stmt->inhRelations), AccessExclusiveLock,
-             "CREATE TABLE ... PARTITION OF");
+  if (stmt->partbound != nullptr && stmt->inhRelations != NIL) {
+    zd::Operation *parent = add_lock(g, linitial_node(RangeVar, stmt->inhRelations),
+                                     AccessExclusiveLock, "CREATE TABLE ... PARTITION OF");
+    if (parent != nullptr) parent->further_lock = true;
+    gather_default_partition_scan(g, lookup_relation(linitial_node(RangeVar, stmt->inhRelations)),
+                                  stmt->partbound, "CREATE TABLE ... PARTITION OF");
+  }
   ListCell *lc;
   foreach (lc, stmt->tableElts) {
     Node *elt = (Node *) lfirst(lc);

@@ -12,16 +12,29 @@ RuleResult attach_partition(const RuleContext &ctx) {
   if (op.partition_check_implied || exempt_from_lock_rules(op.table, ctx.policy))
     return std::nullopt;
   const std::string problem =
-      "ATTACH PARTITION " + op.table.name + " would scan it under an ACCESS EXCLUSIVE lock";
-  const std::string detail = lock_detail(op, Lock::AccessExclusive,
-                                         "while it checks that every row fits the partition bound");
+      op.scans_default_partition
+          ? op.command.str() + " would scan the default partition " + op.table.name.str() +
+                " under an ACCESS EXCLUSIVE lock"
+          : "ATTACH PARTITION " + op.table.name.str() + " would scan it under an ACCESS EXCLUSIVE lock";
+  const std::string detail = lock_detail(
+      op, Lock::AccessExclusive,
+      op.scans_default_partition ? "while it checks that none of its rows belongs to the new "
+                                   "partition"
+                                 : "while it checks that every row fits the partition bound");
   const std::string alter = "ALTER TABLE " + op.table.name + " ";
   if (op.partition_check_sql.empty())  // the bound's constraint could not be worked out safely
     return make_refusal(
         "attach-partition", "attach-partition: " + problem, detail,
-        "Add a CHECK constraint that states the partition bound, NOT VALID, validate it (SHARE "
-        "UPDATE EXCLUSIVE: reads and writes go on), then attach: the attach skips its scan.\n" +
-            alter + "ADD CONSTRAINT <name> CHECK (<the bound as a condition>) NOT VALID;\n" +
+        std::string(op.scans_default_partition
+                        ? "Add to the default partition a CHECK constraint that excludes the new "
+                          "bound"
+                        : "Add a CHECK constraint that states the partition bound") +
+            ", NOT VALID, validate it (SHARE UPDATE EXCLUSIVE: reads and writes go on), then run "
+            "the statement: it skips its scan.\n" +
+            alter + "ADD CONSTRAINT <name> CHECK (" +
+            (op.scans_default_partition ? "NOT (<the new bound as a condition>)"
+                                        : "<the bound as a condition>") +
+            ") NOT VALID;\n" +
             alter + "VALIDATE CONSTRAINT <name>;\n" + op.statement_sql + ";\n" + alter +
             "DROP CONSTRAINT <name>;");
   const std::string helper = op.constraint_name;
@@ -38,7 +51,8 @@ RuleResult attach_partition(const RuleContext &ctx) {
   Step attach;
   attach.sql = op.statement_sql;
   attach.lock = Lock::AccessExclusive;
-  attach.effect = op.table.name + " attached";
+  attach.effect = op.scans_default_partition ? op.command.str() + " done"
+                                             : op.table.name.str() + " attached";
   attach.leaves_on_failure = "the validated helper constraint " + helper;
   attach.cleanup_sql = add.undo_sql;
   Step drop;
