@@ -49,6 +49,12 @@ SELECT * FROM zd_check('CREATE INDEX ON');
 SELECT * FROM zd_check(NULL);
 SELECT count(*) AS findings FROM zd_check('');
 
+-- A column the script adds earlier is named in what is said of it (it was an empty name).
+SELECT statement, rule, decision, message FROM zd_check($$
+  ALTER TABLE orders ADD COLUMN region text;
+  ALTER TABLE orders ALTER COLUMN region SET NOT NULL;
+$$);
+
 SET zero_downtime.mode = off;
 DROP TABLE orders;
 RESET zero_downtime.mode;

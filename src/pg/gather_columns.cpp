@@ -338,15 +338,17 @@ void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnD
 }
 
 void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {
+  // Named from the statement: zd_check may judge a column its script adds earlier (not in the
+  // catalog yet: no proof, a scan is assumed).
+  op->column = quote_identifier(column);
+  op->constraint_name = quote_identifier(ChooseConstraintName(
+      get_rel_name(relid), column, "not_null", get_rel_namespace(relid), NIL));
   AttrNumber attnum = get_attnum(relid, column);
   if (attnum == InvalidAttrNumber) return;
-  op->column = quote_identifier(column);
   HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
   bool already = HeapTupleIsValid(tuple) && ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
   if (HeapTupleIsValid(tuple)) ReleaseSysCache(tuple);
   op->has_valid_not_null_check = already || not_null_implied_by_checks(relid, attnum);
-  op->constraint_name = quote_identifier(ChooseConstraintName(
-      get_rel_name(relid), column, "not_null", get_rel_namespace(relid), NIL));
 }
 
 }  // namespace zd::pg
