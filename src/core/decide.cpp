@@ -45,6 +45,7 @@ rules::RuleResult rule_of_its_kind(const rules::RuleContext &ctx) {
     case OpKind::DetachPartition: return detach_partition(ctx);
     case OpKind::ValidateConstraint: return std::nullopt;
     case OpKind::DomainCheck: return alter_domain_check(ctx);
+    case OpKind::WholeTableDml: return whole_table_dml(ctx);
     case OpKind::OtherLocking: return std::nullopt;
   }
   return std::nullopt;

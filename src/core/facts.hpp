@@ -68,6 +68,7 @@ enum class OpKind {
   DetachPartition,
   ValidateConstraint,  // scans under SHARE UPDATE EXCLUSIVE: safe, unless a lock is held already
   DomainCheck,         // ALTER DOMAIN checking the rows of a table that uses the domain
+  WholeTableDml,       // UPDATE / DELETE in a transaction that changed the schema
   OtherLocking,  // any other statement that locks an existing table (the lock cap only)
 };
 
@@ -149,6 +150,13 @@ struct Operation {
   bool primary_key_using_index = false;
   bool default_from_domain = false;
   Text domain_name;
+  // UPDATE / DELETE (WholeTableDml): the rows the planner expects it to change, and the
+  // statement's clauses for the batched form (empty when it has FROM / USING / WITH).
+  bool dml_delete = false;
+  double dml_rows = 0;
+  bool dml_full_scan = false;  // its plan reads the whole table (a sequential scan of it)
+  Text dml_set_clause;
+  Text dml_where_clause;
   bool scans_default_partition = false;  // ATTACH / PARTITION OF: the table is the default
                                          // partition, checked for rows of the new bound  // ALTER DOMAIN: the domain, schema-qualified (constraint_name: its constraint)  // ADD COLUMN: the default is its domain's (none its own)  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
 

@@ -38,6 +38,9 @@ const RuleInfo kRules[] = {
     {"attach-partition",
      "ATTACH PARTITION scans the partition under ACCESS EXCLUSIVE unless a CHECK implies it"},
     {"detach-partition", "DETACH PARTITION without CONCURRENTLY blocks every query on the table"},
+    {"whole-table-dml",
+     "UPDATE / DELETE of many rows in a transaction that changed the schema locks them until "
+     "commit"},
     {"long-under-held-lock",
      "VALIDATE or REFRESH CONCURRENTLY scans under a blocking lock the transaction holds"},
 };

@@ -38,7 +38,9 @@ void run_original(void *arg) {
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
 
-pg_attribute_noreturn() void refuse(const GuardPlan *plan) {
+}  // namespace
+
+pg_attribute_noreturn() void guard_refuse(const GuardPlan *plan) {
   const PlanFinding &f = plan->findings[0];
   stats_count(f.rule, kStatRefused);
   ereport(LOG, (errmsg("zero_downtime: refused (%s): %s", f.rule, f.message), errhidestmt(true)));
@@ -47,7 +49,7 @@ pg_attribute_noreturn() void refuse(const GuardPlan *plan) {
   pg_unreachable();
 }
 
-void warn(const GuardPlan *plan) {
+void guard_warn(const GuardPlan *plan) {
   for (int i = 0; i < plan->n_findings; i++) {
     const PlanFinding &f = plan->findings[i];
     stats_count(f.rule, kStatWarned);
@@ -56,6 +58,8 @@ void warn(const GuardPlan *plan) {
                       errhint("%s", f.hint)));
   }
 }
+
+namespace {
 
 // Statements that PostgreSQL refuses to run inside a subtransaction (PreventInTransactionBlock)
 // can only be capped, not retried.
@@ -115,6 +119,7 @@ Oid sole_locked_table(const Node *stmt) {
 // block the application on tables other sessions use (long-under-held-lock).
 void note_locks_taken(const zd::StatementFacts *facts) {
   if (facts->tx == zd::TxContext::Autocommit) return;
+  note_schema_changed();
   for (const zd::Operation &op : facts->ops)
     if (zd::blocks_application(op.lock) && op.table.exists && op.table.oid != 0 &&
         !op.table.created_in_transaction && !op.table.temporary)
@@ -187,9 +192,9 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
   GuardPlan *plan = decide_plan(facts);
   switch (plan->verdict) {
     case zd::Verdict::Refuse:
-      refuse(plan);
+      guard_refuse(plan);
     case zd::Verdict::Warn:
-      warn(plan);
+      guard_warn(plan);
       run_original(&original);
       note_locks_taken(facts);
       return;

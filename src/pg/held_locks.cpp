@@ -23,6 +23,8 @@ struct Noted {
 List *noted = NIL;
 LocalTransactionId noted_in = InvalidLocalTransactionId;
 
+LocalTransactionId schema_changed_in = InvalidLocalTransactionId;
+
 bool noted_here() { return noted_in == MyProc->lxid; }
 
 }  // namespace
@@ -37,6 +39,12 @@ void note_held_lock(Oid relid, LOCKMODE mode, const char *table, const char *sta
   *n = Noted{relid, mode, pstrdup(table), pstrdup(statement)};
   noted = lappend(noted, n);
   MemoryContextSwitchTo(caller);
+}
+
+void note_schema_changed() { schema_changed_in = MyProc->lxid; }
+
+bool transaction_changed_schema() {
+  return schema_changed_in != InvalidLocalTransactionId && schema_changed_in == MyProc->lxid;
 }
 
 zd::HeldLock strongest_held_lock() {

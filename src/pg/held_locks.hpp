@@ -20,4 +20,9 @@ void note_held_lock(Oid relid, LOCKMODE mode, const char *table, const char *sta
 // The strongest such lock the transaction still holds (lock None when there is none).
 zd::HeldLock strongest_held_lock();
 
+// This transaction block ran a statement the guard gathered (DDL); cheap enough for every
+// UPDATE and DELETE to ask.
+void note_schema_changed();
+bool transaction_changed_schema();
+
 }  // namespace zd::pg

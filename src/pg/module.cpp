@@ -1,6 +1,8 @@
-// The module's entry point: settings, the ProcessUtility hook, and how the library was loaded.
+// The module's entry point: settings, the ProcessUtility and ExecutorStart hooks, and how the
+// library was loaded.
 #include "pg/module.hpp"
 
+#include "pg/dml_hook.hpp"
 #include "pg/guc.hpp"
 #include "pg/stats.hpp"
 #include "pg/utility_hook.hpp"
@@ -21,5 +23,6 @@ extern "C" void _PG_init(void) {
   zd::pg::loaded_at_server_start = process_shared_preload_libraries_in_progress;
   zd::pg::define_gucs();
   zd::pg::install_utility_hook();
+  zd::pg::install_dml_hook();
   if (process_shared_preload_libraries_in_progress) zd::pg::stats_install_hooks();
 }

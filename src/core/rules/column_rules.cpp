@@ -8,12 +8,6 @@
 namespace zd::rules {
 namespace {
 
-std::string quote_literal_text(const std::string &text) {
-  std::string quoted;
-  for (char c : text) quoted += (c == '\'') ? std::string("''") : std::string(1, c);
-  return quoted;
-}
-
 // The CALL that fills `column` with `value` (SQL, as is), its arguments quoted as literals.
 std::string backfill_call(const Operation &op, const std::string &column,
                           const std::string &value) {

@@ -57,6 +57,12 @@ std::string lock_detail(const Operation &op, Lock lock, const std::string &durat
          ", which blocks " + lock_blocks(lock) + ", " + duration + ".";
 }
 
+std::string quote_literal_text(const std::string &text) {
+  std::string quoted;
+  for (char c : text) quoted += (c == '\'') ? std::string("''") : std::string(1, c);
+  return quoted;
+}
+
 std::string insert_at(const std::string &sql, int at, const std::string &text) {
   return replace_range(sql, at, at, text);
 }

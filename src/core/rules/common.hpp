@@ -42,6 +42,9 @@ std::string lock_detail(const Operation &op, Lock lock, const std::string &durat
 // "a SHARE lock", "an ACCESS EXCLUSIVE lock"
 std::string lock_with_article(Lock lock);
 
+// `text` for the inside of an SQL string literal (quotes doubled).
+std::string quote_literal_text(const std::string &text);
+
 // Inserts `text` at byte offset `at` of `sql`.
 std::string insert_at(const std::string &sql, int at, const std::string &text);
 // sql with bytes [from, to) replaced by text.

@@ -32,6 +32,9 @@ RuleResult drop_table(const RuleContext &ctx);
 // table_rewrite_rules.cpp: statements that rewrite the whole table
 RuleResult table_rewrite(const RuleContext &ctx);
 
+// dml_rules.cpp: UPDATE / DELETE of many rows in a migration's transaction
+RuleResult whole_table_dml(const RuleContext &ctx);
+
 // held_lock_rules.cpp: a long scan in a transaction that already holds a blocking lock
 RuleResult long_under_held_lock(const RuleContext &ctx);
 
