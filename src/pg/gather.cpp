@@ -103,7 +103,8 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     // refuses what needs ownership before it looks at the relation, and so does gather (no
     // size, no read of its rows); what other privileges allow (LOCK, TRUNCATE, CREATE
     // TRIGGER) is capped.
-    // (What a DROP of an object the caller owns takes with it is the caller's to drop.)
+    // (A table reached through another object the statement names, a schema dropped with
+    // CASCADE or a domain validated, PostgreSQL acts on for the caller: it is judged.)
     if (OidIsValid(gathered->relid) && ops[i].table.exists &&
         !ops[i].through_other_object && !caller_owns_relation(gathered->relid)) {
       ops[i].kind = zd::OpKind::OtherLocking;

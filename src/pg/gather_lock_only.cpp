@@ -69,39 +69,43 @@ void gather_foreign_key_references(Gathering *g, Node *def) {
   }
 }
 
+namespace {
+
+// The command of a DROP that locks a relation ACCESS EXCLUSIVE, and whether its objects are
+// named as [schema.]table.object (triggers, rules, policies: get_object_address_relobject locks
+// their table) or are relations themselves (RemoveRelations); nullptr for other objects.
+const char *drop_locking_command(ObjectType type, bool *names_owning_relation) {
+  *names_owning_relation = true;
+  switch (type) {
+    case OBJECT_TRIGGER: return "DROP TRIGGER";
+    case OBJECT_RULE: return "DROP RULE";
+    case OBJECT_POLICY: return "DROP POLICY";
+    default: break;
+  }
+  *names_owning_relation = false;
+  switch (type) {
+    case OBJECT_VIEW: return "DROP VIEW";
+    case OBJECT_MATVIEW: return "DROP MATERIALIZED VIEW";
+    case OBJECT_SEQUENCE: return "DROP SEQUENCE";
+    case OBJECT_FOREIGN_TABLE: return "DROP FOREIGN TABLE";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
 void gather_drop_other(Gathering *g, DropStmt *stmt) {
+  bool owning;
+  const char *command = drop_locking_command(stmt->removeType, &owning);
+  if (command == nullptr) {
+    gather_drop_cascade(g, stmt);  // a schema, type, function ...: what it removes with it
+    return;
+  }
   ListCell *lc;
   foreach (lc, stmt->objects) {
     List *name = (List *) lfirst(lc);
-    switch (stmt->removeType) {
-      // get_object_address_relobject: the relation ACCESS EXCLUSIVE.
-      case OBJECT_TRIGGER:
-        add_lock(g, owning_relation(name), AccessExclusiveLock, "DROP TRIGGER");
-        break;
-      case OBJECT_RULE:
-        add_lock(g, owning_relation(name), AccessExclusiveLock, "DROP RULE");
-        break;
-      case OBJECT_POLICY:
-        add_lock(g, owning_relation(name), AccessExclusiveLock, "DROP POLICY");
-        break;
-      // RemoveRelations: ACCESS EXCLUSIVE on what it drops.
-      case OBJECT_VIEW:
-        add_lock(g, makeRangeVarFromNameList(name), AccessExclusiveLock, "DROP VIEW");
-        break;
-      case OBJECT_MATVIEW:
-        add_lock(g, makeRangeVarFromNameList(name), AccessExclusiveLock,
-                 "DROP MATERIALIZED VIEW");
-        break;
-      case OBJECT_SEQUENCE:
-        add_lock(g, makeRangeVarFromNameList(name), AccessExclusiveLock, "DROP SEQUENCE");
-        break;
-      case OBJECT_FOREIGN_TABLE:
-        add_lock(g, makeRangeVarFromNameList(name), AccessExclusiveLock, "DROP FOREIGN TABLE");
-        break;
-      default:
-        gather_drop_cascade(g, stmt);
-        return;
-    }
+    add_lock(g, owning ? owning_relation(name) : makeRangeVarFromNameList(name),
+             AccessExclusiveLock, command);
   }
 }
 
