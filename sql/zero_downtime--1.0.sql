@@ -29,9 +29,27 @@ END
 $$;
 
 -- The guard's rules: the names zero_downtime.allow takes, and what each one catches.
-CREATE FUNCTION zd_rules(OUT name text, OUT summary text)
+CREATE FUNCTION zd_rules(OUT name text, OUT summary text, OUT looks_at text[])
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'zd_rules'
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
+
+-- Every kind of utility statement and what the guard does with it: gathered (rules and lock
+-- cap), or why it passes (the locks PostgreSQL takes for it, and where).
+CREATE FUNCTION zd_statement_kinds(OUT node_tag text, OUT statement text, OUT guard text,
+                                   OUT locks text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'zd_statement_kinds'
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
+
+-- Every ALTER TABLE subcommand: how it is written (NULL: made only inside PostgreSQL), the
+-- operation it is judged as and the rules that judge it (the lock cap applies to all).
+CREATE FUNCTION zd_alter_table_subcommands(OUT subtype text, OUT spelling text,
+                                           OUT judged_as text, OUT rules text[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'zd_alter_table_subcommands'
 LANGUAGE C STRICT IMMUTABLE
 SET search_path = pg_catalog, pg_temp;
 

@@ -2,51 +2,24 @@
 
 #include <algorithm>
 
-#include "core/rules/rules.hpp"
+#include "core/rule_catalog.hpp"
 #include "core/pg_free.hpp"
 
 namespace zd {
 namespace {
 
-rules::RuleResult rule_of_its_kind(const rules::RuleContext &ctx);
-
-// The operation's own rule, else whether it is a long scan under a lock held already.
+// The operation's first finding, trying the registry's rules in order (rule_catalog.cpp); a
+// function several rules share is called once.
 rules::RuleResult check_operation(const rules::RuleContext &ctx) {
-  rules::RuleResult finding = rule_of_its_kind(ctx);
-  return finding ? finding : rules::long_under_held_lock(ctx);
-}
-
-rules::RuleResult rule_of_its_kind(const rules::RuleContext &ctx) {
-  using namespace rules;
-  switch (ctx.op.kind) {
-    case OpKind::CreateIndex: return create_index(ctx);
-    case OpKind::DropIndex: return drop_index(ctx);
-    case OpKind::Reindex: return reindex(ctx);
-    case OpKind::RefreshMatView: return refresh_materialized_view(ctx);
-    case OpKind::AddColumn: return add_column(ctx);
-    case OpKind::AlterColumnType: return alter_column_type(ctx);
-    case OpKind::SetNotNull: return set_not_null(ctx);
-    case OpKind::AddCheck:
-    case OpKind::AddForeignKey: return add_check_or_foreign_key(ctx);
-    case OpKind::AddUnique:
-    case OpKind::AddPrimaryKey: return add_unique_or_primary_key(ctx);
-    case OpKind::AddExclude: return add_exclude(ctx);
-    case OpKind::DropColumn: return drop_column(ctx);
-    case OpKind::RenameColumn: return rename_column(ctx);
-    case OpKind::RenameTable: return rename_table(ctx);
-    case OpKind::DropTable: return drop_table(ctx);
-    case OpKind::VacuumFull:
-    case OpKind::Cluster:
-    case OpKind::SetLogged:
-    case OpKind::SetUnlogged:
-    case OpKind::SetTablespace:
-    case OpKind::SetAccessMethod: return table_rewrite(ctx);
-    case OpKind::AttachPartition: return attach_partition(ctx);
-    case OpKind::DetachPartition: return detach_partition(ctx);
-    case OpKind::ValidateConstraint: return std::nullopt;
-    case OpKind::DomainCheck: return alter_domain_check(ctx);
-    case OpKind::WholeTableDml: return whole_table_dml(ctx);
-    case OpKind::OtherLocking: return std::nullopt;
+  RuleCheck called[sizeof(uint64_t) * 8];
+  size_t n_called = 0;
+  for (size_t i = 0; i < kRuleCount; i++) {
+    const RuleInfo &rule = kRules[i];
+    if (!rule.looks_at_kind(ctx.op.kind) ||
+        std::find(called, called + n_called, rule.check) != called + n_called)
+      continue;
+    if (n_called < sizeof called / sizeof called[0]) called[n_called++] = rule.check;
+    if (rules::RuleResult finding = rule.check(ctx)) return finding;
   }
   return std::nullopt;
 }

@@ -1,9 +1,10 @@
-// Dispatch from node tag to the gather function of each statement family, and what all of
+// Gathering a statement: its kind's gather function (statement_kinds.cpp), and what all of
 // them share.
 #include "pg/gather_internal.hpp"
 
 #include "pg/held_locks.hpp"
 #include "pg/sql_tokens.hpp"
+#include "pg/statement_kinds.hpp"
 #include "pg/table_facts.hpp"
 #include "pg/trusted_code.hpp"
 
@@ -69,29 +70,9 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   g.sql = text + skip;
   g.ops = NIL;
 
-  switch (nodeTag(statement)) {
-    case T_IndexStmt: gather_create_index(&g, (IndexStmt *) statement); break;
-    case T_DropStmt: gather_drop(&g, (DropStmt *) statement); break;
-    case T_ReindexStmt: gather_reindex(&g, (ReindexStmt *) statement); break;
-    case T_RefreshMatViewStmt: gather_refresh_matview(&g, (RefreshMatViewStmt *) statement); break;
-    case T_AlterTableStmt: gather_alter_table(&g, (AlterTableStmt *) statement); break;
-    case T_RenameStmt: gather_rename(&g, (RenameStmt *) statement); break;
-    case T_VacuumStmt: gather_vacuum(&g, (VacuumStmt *) statement); break;
-    case T_ClusterStmt: gather_cluster(&g, (ClusterStmt *) statement); break;
-    case T_LockStmt:
-    case T_CreateTrigStmt:
-    case T_TruncateStmt:
-    case T_CreateStmt:
-    case T_RuleStmt:
-    case T_CreatePolicyStmt:
-    case T_AlterPolicyStmt:
-    case T_AlterObjectSchemaStmt:
-    case T_AlterSeqStmt:
-    case T_ViewStmt: gather_other_locking(&g, statement); break;
-    case T_DropOwnedStmt: gather_drop_owned(&g, (DropOwnedStmt *) statement); break;
-    case T_AlterDomainStmt: gather_alter_domain(&g, (AlterDomainStmt *) statement); break;
-    default: break;
-  }
+  const StatementKind *kind = statement_kind(nodeTag(statement));
+  if (kind == nullptr || kind->gather == nullptr) return nullptr;
+  kind->gather(&g, statement);
   if (g.ops == NIL) return nullptr;
 
   int n = list_length(g.ops);

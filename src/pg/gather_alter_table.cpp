@@ -2,6 +2,7 @@
 // (AlterTableGetLockLevel, PostgreSQL's own answer): constraints, partitions, tablespaces here,
 // the column subcommands in gather_columns.cpp.  Whether a change rewrites or scans is decided
 // the way tablecmds.c decides it, from the catalog, never from type names.
+#include "pg/alter_subcommands.hpp"
 #include "pg/gather_internal.hpp"
 
 #include "pg/sql_tokens.hpp"
@@ -288,26 +289,6 @@ bool already_in_tablespace(Oid relid, const char *tablespace) {
          (target == current || (target == MyDatabaseTableSpace && current == InvalidOid));
 }
 
-zd::OpKind rewrite_kind(AlterTableType subtype) {
-  switch (subtype) {
-    case AT_SetLogged: return zd::OpKind::SetLogged;
-    case AT_SetUnLogged: return zd::OpKind::SetUnlogged;
-    case AT_SetTableSpace: return zd::OpKind::SetTablespace;
-    case AT_SetAccessMethod: return zd::OpKind::SetAccessMethod;
-    default: return zd::OpKind::OtherLocking;
-  }
-}
-
-const char *alter_command(AlterTableType subtype) {
-  switch (subtype) {
-    case AT_SetLogged: return "ALTER TABLE ... SET LOGGED";
-    case AT_SetUnLogged: return "ALTER TABLE ... SET UNLOGGED";
-    case AT_SetTableSpace: return "ALTER TABLE ... SET TABLESPACE";
-    case AT_SetAccessMethod: return "ALTER TABLE ... SET ACCESS METHOD";
-    default: return "ALTER TABLE";
-  }
-}
-
 }  // namespace
 
 void gather_default_partition_scan(Gathering *g, Oid parent, PartitionBoundSpec *bound,
@@ -360,79 +341,197 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
   ListCell *lc;
   foreach (lc, stmt->cmds) {
     AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-    if (cmd->subtype == AT_AddConstraint || cmd->subtype == AT_AddColumn)
-      gather_foreign_key_references(g, cmd->def);
-    switch (cmd->subtype) {
-      case AT_AddColumn: {
-        ColumnDef *def = castNode(ColumnDef, cmd->def);
-        zd::Operation *op = add_operation(g, zd::OpKind::AddColumn, relid, lock,
-                                          "ALTER TABLE ... ADD COLUMN", true);
-        gather_add_column(g, op, relid, def);
-        break;
-      }
-      case AT_AlterColumnType: {
-        zd::Operation *op = add_operation(g, zd::OpKind::AlterColumnType, relid, lock,
-                                          "ALTER TABLE ... ALTER COLUMN ... TYPE");
-        gather_alter_type(op, relid, cmd->name, castNode(ColumnDef, cmd->def));
-        break;
-      }
-      case AT_SetNotNull: {
-        zd::Operation *op = add_operation(g, zd::OpKind::SetNotNull, relid, lock,
-                                          "ALTER TABLE ... SET NOT NULL");
-        gather_set_not_null(op, relid, cmd->name);
-        break;
-      }
-      case AT_AddConstraint: {
-        zd::Operation *op = add_operation(g, zd::OpKind::OtherLocking, relid, lock,
-                                          "ALTER TABLE ... ADD CONSTRAINT");
-        gather_add_constraint(g, op, relid, castNode(Constraint, cmd->def));
-        break;
-      }
-      case AT_DropColumn: {
-        zd::Operation *op = add_operation(g, zd::OpKind::DropColumn, relid, lock,
-                                          "ALTER TABLE ... DROP COLUMN", true);
-        op->column = quote_identifier(cmd->name);
-        break;
-      }
-      case AT_AttachPartition: {
-        PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
-        Oid partition = lookup_relation(pc->name);
-        // The partition is the table scanned and locked ACCESS EXCLUSIVE.
-        zd::Operation *op = add_operation(g, zd::OpKind::AttachPartition, partition,
-                                          AccessExclusiveLock, "ALTER TABLE ... ATTACH PARTITION");
-        op->partition_name = op->table.name;
-        gather_attach_partition(op, relid, partition, pc->bound);
-        // With a default partition, that one is scanned too (under ACCESS EXCLUSIVE).
-        gather_default_partition_scan(g, relid, pc->bound, "ALTER TABLE ... ATTACH PARTITION");
-        break;
-      }
-      case AT_DetachPartition: {
-        PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
-        zd::Operation *op = add_operation(g, zd::OpKind::DetachPartition, relid, lock,
-                                          "ALTER TABLE ... DETACH PARTITION");
-        op->concurrently = pc->concurrent;
-        op->partition_name = qualified_relation_name(lookup_relation(pc->name));
-        if (op->partition_name.empty()) op->kind = zd::OpKind::OtherLocking;  // PG reports it
-        // DETACH ... CONCURRENTLY is impossible while the table has a default partition.
-        if (!OidIsValid(get_default_partition_oid(relid)))
-          op->concurrently_at = offset_after_last_token(g->sql);
-        break;
-      }
-      case AT_ValidateConstraint:
-        add_operation(g, zd::OpKind::ValidateConstraint, relid, lock,
-                      "ALTER TABLE ... VALIDATE CONSTRAINT");
-        break;
-      case AT_SetTableSpace: {
-        zd::Operation *op = add_operation(g, zd::OpKind::SetTablespace, relid, lock,
-                                          alter_command(cmd->subtype));
-        op->tablespace_unchanged = already_in_tablespace(relid, cmd->name);
-        break;
-      }
-      default:
-        add_operation(g, rewrite_kind(cmd->subtype), relid, lock, alter_command(cmd->subtype));
-        break;
+    const AlterSubcommand *sub = alter_subcommand(cmd->subtype);
+    if (sub == nullptr) {  // a subcommand the table does not know: the lock cap
+      add_operation(g, zd::OpKind::OtherLocking, relid, lock, "ALTER TABLE");
+      continue;
     }
+    if (sub->gather != nullptr) {
+      sub->gather(g, relid, lock, cmd, *sub);
+      continue;
+    }
+    add_operation(g, sub->kind, relid, lock, sub->command);
   }
+}
+
+namespace {
+
+// The subcommands with facts of their own.
+
+void gather_at_add_column(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                          const AlterSubcommand &sub) {
+  gather_foreign_key_references(g, cmd->def);  // ... REFERENCES: the referenced table
+  zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command, true);
+  gather_add_column(g, op, relid, castNode(ColumnDef, cmd->def));
+}
+
+void gather_at_alter_type(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                          const AlterSubcommand &sub) {
+  zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command);
+  gather_alter_type(op, relid, cmd->name, castNode(ColumnDef, cmd->def));
+}
+
+void gather_at_set_not_null(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                            const AlterSubcommand &sub) {
+  zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command);
+  gather_set_not_null(op, relid, cmd->name);
+}
+
+void gather_at_add_constraint(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                              const AlterSubcommand &sub) {
+  gather_foreign_key_references(g, cmd->def);  // FOREIGN KEY: the referenced table
+  // Its kind (CHECK, FOREIGN KEY, UNIQUE, ...) comes from the constraint.
+  zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command);
+  gather_add_constraint(g, op, relid, castNode(Constraint, cmd->def));
+}
+
+void gather_at_drop_column(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                           const AlterSubcommand &sub) {
+  zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command, true);
+  op->column = quote_identifier(cmd->name);
+}
+
+void gather_at_attach_partition(Gathering *g, Oid relid, LOCKMODE, AlterTableCmd *cmd,
+                                const AlterSubcommand &sub) {
+  PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
+  Oid partition = lookup_relation(pc->name);
+  // The partition is the table scanned and locked ACCESS EXCLUSIVE.
+  zd::Operation *op = add_operation(g, sub.kind, partition, AccessExclusiveLock, sub.command);
+  op->partition_name = op->table.name;
+  gather_attach_partition(op, relid, partition, pc->bound);
+  // With a default partition, that one is scanned too (under ACCESS EXCLUSIVE).
+  gather_default_partition_scan(g, relid, pc->bound, sub.command);
+}
+
+void gather_at_detach_partition(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                                const AlterSubcommand &sub) {
+  PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
+  zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command);
+  op->concurrently = pc->concurrent;
+  op->partition_name = qualified_relation_name(lookup_relation(pc->name));
+  if (op->partition_name.empty()) op->kind = zd::OpKind::OtherLocking;  // PostgreSQL reports it
+  // DETACH ... CONCURRENTLY is impossible while the table has a default partition.
+  if (!OidIsValid(get_default_partition_oid(relid)))
+    op->concurrently_at = offset_after_last_token(g->sql);
+}
+
+void gather_at_set_tablespace(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                              const AlterSubcommand &sub) {
+  zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command);
+  op->tablespace_unchanged = already_in_tablespace(relid, cmd->name);
+}
+
+}  // namespace
+
+#define GATHERED(Subtype, spelling, kind, command, gather) \
+  {Subtype, #Subtype, spelling, zd::OpKind::kind, command, gather}
+#define JUDGED(Subtype, spelling, kind, command) \
+  {Subtype, #Subtype, spelling, zd::OpKind::kind, command, nullptr}
+#define LOCK_CAP(Subtype, spelling) \
+  {Subtype, #Subtype, spelling, zd::OpKind::OtherLocking, "ALTER TABLE", nullptr}
+#define INTERNAL(Subtype) {Subtype, #Subtype, nullptr, zd::OpKind::OtherLocking, "ALTER TABLE", nullptr}
+
+const AlterSubcommand kAlterSubcommands[] = {
+    GATHERED(AT_AddColumn, "ADD COLUMN", AddColumn, "ALTER TABLE ... ADD COLUMN",
+             gather_at_add_column),
+    INTERNAL(AT_AddColumnRecurse),
+    INTERNAL(AT_AddColumnToView),
+    LOCK_CAP(AT_ColumnDefault, "ALTER COLUMN ... SET / DROP DEFAULT"),
+    INTERNAL(AT_CookedColumnDefault),
+    LOCK_CAP(AT_DropNotNull, "ALTER COLUMN ... DROP NOT NULL"),
+    GATHERED(AT_SetNotNull, "ALTER COLUMN ... SET NOT NULL", SetNotNull,
+             "ALTER TABLE ... SET NOT NULL", gather_at_set_not_null),
+    LOCK_CAP(AT_DropExpression, "ALTER COLUMN ... DROP EXPRESSION"),
+    INTERNAL(AT_CheckNotNull),
+    LOCK_CAP(AT_SetStatistics, "ALTER COLUMN ... SET STATISTICS"),
+    LOCK_CAP(AT_SetOptions, "ALTER COLUMN ... SET (...)"),
+    LOCK_CAP(AT_ResetOptions, "ALTER COLUMN ... RESET (...)"),
+    LOCK_CAP(AT_SetStorage, "ALTER COLUMN ... SET STORAGE"),
+    LOCK_CAP(AT_SetCompression, "ALTER COLUMN ... SET COMPRESSION"),
+    GATHERED(AT_DropColumn, "DROP COLUMN", DropColumn, "ALTER TABLE ... DROP COLUMN",
+             gather_at_drop_column),
+    INTERNAL(AT_DropColumnRecurse),
+    INTERNAL(AT_AddIndex),
+    INTERNAL(AT_ReAddIndex),
+    GATHERED(AT_AddConstraint,
+             "ADD CONSTRAINT (judged as AddCheck, AddForeignKey, AddUnique, AddPrimaryKey or "
+             "AddExclude, by the constraint)",
+             OtherLocking, "ALTER TABLE ... ADD CONSTRAINT",
+             gather_at_add_constraint),
+    INTERNAL(AT_AddConstraintRecurse),
+    INTERNAL(AT_ReAddConstraint),
+    INTERNAL(AT_ReAddDomainConstraint),
+    LOCK_CAP(AT_AlterConstraint, "ALTER CONSTRAINT ... [NOT] DEFERRABLE"),
+    JUDGED(AT_ValidateConstraint, "VALIDATE CONSTRAINT", ValidateConstraint,
+           "ALTER TABLE ... VALIDATE CONSTRAINT"),
+    INTERNAL(AT_ValidateConstraintRecurse),
+    INTERNAL(AT_AddIndexConstraint),
+    LOCK_CAP(AT_DropConstraint, "DROP CONSTRAINT"),
+    INTERNAL(AT_DropConstraintRecurse),
+    INTERNAL(AT_ReAddComment),
+    GATHERED(AT_AlterColumnType, "ALTER COLUMN ... TYPE", AlterColumnType,
+             "ALTER TABLE ... ALTER COLUMN ... TYPE", gather_at_alter_type),
+    LOCK_CAP(AT_AlterColumnGenericOptions, "ALTER COLUMN ... OPTIONS (...)"),
+    LOCK_CAP(AT_ChangeOwner, "OWNER TO"),
+    LOCK_CAP(AT_ClusterOn, "CLUSTER ON"),
+    LOCK_CAP(AT_DropCluster, "SET WITHOUT CLUSTER"),
+    JUDGED(AT_SetLogged, "SET LOGGED", SetLogged, "ALTER TABLE ... SET LOGGED"),
+    JUDGED(AT_SetUnLogged, "SET UNLOGGED", SetUnlogged, "ALTER TABLE ... SET UNLOGGED"),
+    LOCK_CAP(AT_DropOids, "SET WITHOUT OIDS (a no-op)"),
+    JUDGED(AT_SetAccessMethod, "SET ACCESS METHOD", SetAccessMethod,
+           "ALTER TABLE ... SET ACCESS METHOD"),
+    GATHERED(AT_SetTableSpace, "SET TABLESPACE", SetTablespace, "ALTER TABLE ... SET TABLESPACE",
+             gather_at_set_tablespace),
+    LOCK_CAP(AT_SetRelOptions, "SET (...)"),
+    LOCK_CAP(AT_ResetRelOptions, "RESET (...)"),
+    INTERNAL(AT_ReplaceRelOptions),
+    LOCK_CAP(AT_EnableTrig, "ENABLE TRIGGER"),
+    LOCK_CAP(AT_EnableAlwaysTrig, "ENABLE ALWAYS TRIGGER"),
+    LOCK_CAP(AT_EnableReplicaTrig, "ENABLE REPLICA TRIGGER"),
+    LOCK_CAP(AT_DisableTrig, "DISABLE TRIGGER"),
+    LOCK_CAP(AT_EnableTrigAll, "ENABLE TRIGGER ALL"),
+    LOCK_CAP(AT_DisableTrigAll, "DISABLE TRIGGER ALL"),
+    LOCK_CAP(AT_EnableTrigUser, "ENABLE TRIGGER USER"),
+    LOCK_CAP(AT_DisableTrigUser, "DISABLE TRIGGER USER"),
+    LOCK_CAP(AT_EnableRule, "ENABLE RULE"),
+    LOCK_CAP(AT_EnableAlwaysRule, "ENABLE ALWAYS RULE"),
+    LOCK_CAP(AT_EnableReplicaRule, "ENABLE REPLICA RULE"),
+    LOCK_CAP(AT_DisableRule, "DISABLE RULE"),
+    LOCK_CAP(AT_AddInherit, "INHERIT (catalog checks only; the parent SHARE UPDATE EXCLUSIVE)"),
+    LOCK_CAP(AT_DropInherit, "NO INHERIT"),
+    LOCK_CAP(AT_AddOf, "OF type (catalog checks only)"),
+    LOCK_CAP(AT_DropOf, "NOT OF"),
+    LOCK_CAP(AT_ReplicaIdentity, "REPLICA IDENTITY"),
+    LOCK_CAP(AT_EnableRowSecurity, "ENABLE ROW LEVEL SECURITY"),
+    LOCK_CAP(AT_DisableRowSecurity, "DISABLE ROW LEVEL SECURITY"),
+    LOCK_CAP(AT_ForceRowSecurity, "FORCE ROW LEVEL SECURITY"),
+    LOCK_CAP(AT_NoForceRowSecurity, "NO FORCE ROW LEVEL SECURITY"),
+    LOCK_CAP(AT_GenericOptions, "OPTIONS (...) of a foreign table"),
+    GATHERED(AT_AttachPartition, "ATTACH PARTITION", AttachPartition,
+             "ALTER TABLE ... ATTACH PARTITION", gather_at_attach_partition),
+    GATHERED(AT_DetachPartition, "DETACH PARTITION", DetachPartition,
+             "ALTER TABLE ... DETACH PARTITION", gather_at_detach_partition),
+    LOCK_CAP(AT_DetachPartitionFinalize, "DETACH PARTITION ... FINALIZE"),
+    LOCK_CAP(AT_AddIdentity, "ALTER COLUMN ... ADD GENERATED ... AS IDENTITY (no rewrite)"),
+    LOCK_CAP(AT_SetIdentity, "ALTER COLUMN ... SET GENERATED / SET sequence option"),
+    LOCK_CAP(AT_DropIdentity, "ALTER COLUMN ... DROP IDENTITY"),
+    INTERNAL(AT_ReAddStatistics),
+};
+
+#undef GATHERED
+#undef JUDGED
+#undef LOCK_CAP
+#undef INTERNAL
+
+const size_t kAlterSubcommandCount = sizeof(kAlterSubcommands) / sizeof(kAlterSubcommands[0]);
+
+const AlterSubcommand *alter_subcommand(AlterTableType subtype) {
+  // In AlterTableType's order: found at its own index (else searched).
+  if ((size_t) subtype < kAlterSubcommandCount && kAlterSubcommands[subtype].subtype == subtype)
+    return &kAlterSubcommands[subtype];
+  for (size_t i = 0; i < kAlterSubcommandCount; i++)
+    if (kAlterSubcommands[i].subtype == subtype) return &kAlterSubcommands[i];
+  return nullptr;
 }
 
 }  // namespace zd::pg

@@ -60,7 +60,19 @@ bool not_null_implied_by_checks(Oid relid, AttrNumber attnum);
 
 // Statements only the lock cap applies to (gather_lock_only.cpp), and the parts of others that
 // lock further relations.
-void gather_other_locking(Gathering *g, Node *stmt);
+void gather_lock_table(Gathering *g, LockStmt *stmt);
+void gather_create_trigger(Gathering *g, CreateTrigStmt *stmt);
+void gather_truncate(Gathering *g, TruncateStmt *stmt);
+void gather_create_table(Gathering *g, CreateStmt *stmt);
+void gather_create_rule(Gathering *g, RuleStmt *stmt);
+void gather_create_policy(Gathering *g, CreatePolicyStmt *stmt);
+void gather_alter_policy(Gathering *g, AlterPolicyStmt *stmt);
+void gather_set_schema(Gathering *g, AlterObjectSchemaStmt *stmt);
+void gather_alter_sequence(Gathering *g, AlterSeqStmt *stmt);
+void gather_replace_view(Gathering *g, ViewStmt *stmt);
+void gather_alter_object_depends(Gathering *g, AlterObjectDependsStmt *stmt);
+void gather_reassign_owned(Gathering *g, ReassignOwnedStmt *stmt);
+void gather_move_all(Gathering *g, AlterTableMoveAllStmt *stmt);
 void gather_drop_other(Gathering *g, DropStmt *stmt);
 // The tables and columns a DROP ... CASCADE of a schema, type, domain, function or extension,
 // or a DROP OWNED BY, removes with it (gather_cascade.cpp).

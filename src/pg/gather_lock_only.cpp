@@ -7,7 +7,20 @@
 #include "pg/table_facts.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_shdepend.h"
+#include "commands/tablespace.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
 #include "nodes/makefuncs.h"
 #include "utils/lsyscache.h"
 }
@@ -39,6 +52,8 @@ void add_referenced_tables(Gathering *g, List *constraints, const char *command)
   }
 }
 
+}  // namespace
+
 // CREATE TABLE: its foreign keys' referenced tables; PARTITION OF locks the parent ACCESS
 // EXCLUSIVE (DefineRelation).
 void gather_create_table(Gathering *g, CreateStmt *stmt) {
@@ -57,8 +72,6 @@ void gather_create_table(Gathering *g, CreateStmt *stmt) {
   }
   add_referenced_tables(g, stmt->constraints, "CREATE TABLE ... REFERENCES");
 }
-
-}  // namespace
 
 void gather_foreign_key_references(Gathering *g, Node *def) {
   if (def == nullptr) return;
@@ -128,51 +141,116 @@ void gather_rename_other(Gathering *g, RenameStmt *stmt) {
   }
 }
 
-void gather_other_locking(Gathering *g, Node *stmt) {
+void gather_lock_table(Gathering *g, LockStmt *stmt) {  // LockTableCommand
   ListCell *lc;
-  switch (nodeTag(stmt)) {
-    case T_LockStmt: {
-      LockStmt *lock = (LockStmt *) stmt;
-      foreach (lc, lock->relations)
-        add_lock(g, lfirst_node(RangeVar, lc), lock->mode, "LOCK TABLE");
-      break;
+  foreach (lc, stmt->relations) add_lock(g, lfirst_node(RangeVar, lc), stmt->mode, "LOCK TABLE");
+}
+
+void gather_create_trigger(Gathering *g, CreateTrigStmt *stmt) {  // CreateTrigger
+  add_lock(g, stmt->relation, ShareRowExclusiveLock, "CREATE TRIGGER");
+}
+
+void gather_truncate(Gathering *g, TruncateStmt *stmt) {  // ExecuteTruncate
+  ListCell *lc;
+  foreach (lc, stmt->relations)
+    add_lock(g, lfirst_node(RangeVar, lc), AccessExclusiveLock, "TRUNCATE");
+}
+
+void gather_create_rule(Gathering *g, RuleStmt *stmt) {  // DefineQueryRewrite
+  add_lock(g, stmt->relation, AccessExclusiveLock, "CREATE RULE");
+}
+
+void gather_create_policy(Gathering *g, CreatePolicyStmt *stmt) {  // CreatePolicy
+  add_lock(g, stmt->table, AccessExclusiveLock, "CREATE POLICY");
+}
+
+void gather_alter_policy(Gathering *g, AlterPolicyStmt *stmt) {  // AlterPolicy
+  add_lock(g, stmt->table, AccessExclusiveLock, "ALTER POLICY");
+}
+
+void gather_set_schema(Gathering *g, AlterObjectSchemaStmt *stmt) {  // AlterTableNamespace
+  if (stmt->relation != nullptr)
+    add_lock(g, stmt->relation, AccessExclusiveLock, "ALTER ... SET SCHEMA");
+}
+
+void gather_alter_sequence(Gathering *g, AlterSeqStmt *stmt) {  // AlterSequence: blocks nextval()
+  add_lock(g, stmt->sequence, ShareRowExclusiveLock, "ALTER SEQUENCE");
+}
+
+void gather_replace_view(Gathering *g, ViewStmt *stmt) {  // DefineVirtualRelation
+  if (stmt->replace) add_lock(g, stmt->view, AccessExclusiveLock, "CREATE OR REPLACE VIEW");
+}
+
+// ALTER INDEX / MATERIALIZED VIEW / TRIGGER / FUNCTION ... DEPENDS ON EXTENSION
+// (ExecAlterObjectDependsStmt): the relation, or the trigger's table, ACCESS EXCLUSIVE.
+void gather_alter_object_depends(Gathering *g, AlterObjectDependsStmt *stmt) {
+  if (stmt->relation != nullptr)
+    add_lock(g, stmt->relation, AccessExclusiveLock, "ALTER ... DEPENDS ON EXTENSION");
+}
+
+// REASSIGN OWNED (shdepReassignOwned): every relation of this database the roles own changes
+// owner under ACCESS EXCLUSIVE (ATExecChangeOwner).
+void gather_reassign_owned(Gathering *g, ReassignOwnedStmt *stmt) {
+  Relation shdepend = table_open(SharedDependRelationId, AccessShareLock);
+  ListCell *lc;
+  foreach (lc, stmt->roles) {
+    const Oid role = get_rolespec_oid(lfirst_node(RoleSpec, lc), true);
+    if (!OidIsValid(role)) continue;
+    ScanKeyData keys[2];
+    ScanKeyInit(&keys[0], Anum_pg_shdepend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(AuthIdRelationId));
+    ScanKeyInit(&keys[1], Anum_pg_shdepend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(role));
+    SysScanDesc scan =
+        systable_beginscan(shdepend, SharedDependReferenceIndexId, true, nullptr, 2, keys);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+      Form_pg_shdepend d = (Form_pg_shdepend) GETSTRUCT(tuple);
+      if (d->dbid == MyDatabaseId && d->deptype == SHARED_DEPENDENCY_OWNER &&
+          d->classid == RelationRelationId)
+        add_operation(g, zd::OpKind::OtherLocking, d->objid, AccessExclusiveLock,
+                      "REASSIGN OWNED");
     }
-    case T_CreateTrigStmt:
-      add_lock(g, ((CreateTrigStmt *) stmt)->relation, ShareRowExclusiveLock, "CREATE TRIGGER");
-      break;
-    case T_TruncateStmt:
-      foreach (lc, ((TruncateStmt *) stmt)->relations)
-        add_lock(g, lfirst_node(RangeVar, lc), AccessExclusiveLock, "TRUNCATE");
-      break;
-    case T_CreateStmt:
-      gather_create_table(g, (CreateStmt *) stmt);
-      break;
-    case T_RuleStmt:  // DefineQueryRewrite
-      add_lock(g, ((RuleStmt *) stmt)->relation, AccessExclusiveLock, "CREATE RULE");
-      break;
-    case T_CreatePolicyStmt:  // CreatePolicy
-      add_lock(g, ((CreatePolicyStmt *) stmt)->table, AccessExclusiveLock, "CREATE POLICY");
-      break;
-    case T_AlterPolicyStmt:  // AlterPolicy
-      add_lock(g, ((AlterPolicyStmt *) stmt)->table, AccessExclusiveLock, "ALTER POLICY");
-      break;
-    case T_AlterObjectSchemaStmt: {  // AlterTableNamespace
-      AlterObjectSchemaStmt *alter = (AlterObjectSchemaStmt *) stmt;
-      if (alter->relation != nullptr)
-        add_lock(g, alter->relation, AccessExclusiveLock, "ALTER ... SET SCHEMA");
-      break;
-    }
-    case T_AlterSeqStmt:  // AlterSequence: blocks nextval()
-      add_lock(g, ((AlterSeqStmt *) stmt)->sequence, ShareRowExclusiveLock, "ALTER SEQUENCE");
-      break;
-    case T_ViewStmt: {  // DefineVirtualRelation replacing a view
-      ViewStmt *view = (ViewStmt *) stmt;
-      if (view->replace) add_lock(g, view->view, AccessExclusiveLock, "CREATE OR REPLACE VIEW");
-      break;
-    }
-    default:
-      break;
+    systable_endscan(scan);
   }
+  table_close(shdepend, AccessShareLock);
+}
+
+// ALTER TABLE / INDEX / MATERIALIZED VIEW ALL IN TABLESPACE (AlterTableMoveAll): every such
+// relation of the database in the tablespace (of the roles named), outside the system schemas,
+// is locked ACCESS EXCLUSIVE and copied: SET TABLESPACE on each.
+void gather_move_all(Gathering *g, AlterTableMoveAllStmt *stmt) {
+  Oid from = get_tablespace_oid(stmt->orig_tablespacename, true);
+  Oid to = get_tablespace_oid(stmt->new_tablespacename, true);
+  if (!OidIsValid(from) || !OidIsValid(to)) return;  // PostgreSQL reports it
+  if (from == MyDatabaseTableSpace) from = InvalidOid;
+  if (to == MyDatabaseTableSpace) to = InvalidOid;
+  if (from == to) return;  // a no-op
+  List *roles = NIL;
+  ListCell *lc;
+  foreach (lc, stmt->roles) roles = lappend_oid(roles, get_rolespec_oid(lfirst_node(RoleSpec, lc), false));
+  Relation pg_class = table_open(RelationRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_class_reltablespace, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(from));
+  SysScanDesc scan = systable_beginscan(pg_class, InvalidOid, false, nullptr, 1, &key);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_class rel = (Form_pg_class) GETSTRUCT(tuple);
+    if (IsCatalogNamespace(rel->relnamespace) || rel->relisshared ||
+        isAnyTempNamespace(rel->relnamespace) || IsToastNamespace(rel->relnamespace))
+      continue;
+    const char k = rel->relkind;
+    const bool wanted =
+        (stmt->objtype == OBJECT_TABLE && (k == RELKIND_RELATION || k == RELKIND_PARTITIONED_TABLE)) ||
+        (stmt->objtype == OBJECT_INDEX && (k == RELKIND_INDEX || k == RELKIND_PARTITIONED_INDEX)) ||
+        (stmt->objtype == OBJECT_MATVIEW && k == RELKIND_MATVIEW);
+    if (!wanted || (roles != NIL && !list_member_oid(roles, rel->relowner))) continue;
+    add_operation(g, zd::OpKind::SetTablespace, rel->oid, AccessExclusiveLock,
+                  "ALTER ... ALL IN TABLESPACE ... SET TABLESPACE");
+  }
+  systable_endscan(scan);
+  table_close(pg_class, AccessShareLock);
 }
 
 }  // namespace zd::pg

@@ -7,6 +7,7 @@
 #include "pg/lock_cap.hpp"
 #include "pg/plan.hpp"
 #include "pg/rewrite.hpp"
+#include "pg/statement_kinds.hpp"
 #include "pg/stats.hpp"
 #include "pg/trusted_code.hpp"
 #include "pg/utility_hook.hpp"
@@ -61,15 +62,9 @@ void guard_warn(const GuardPlan *plan) {
 
 namespace {
 
-// Statements that PostgreSQL refuses to run inside a subtransaction (PreventInTransactionBlock)
-// can only be capped, not retried.
-bool can_run_in_subtransaction(const Node *stmt) {
-  switch (nodeTag(stmt)) {
-    case T_VacuumStmt: return false;
-    case T_ClusterStmt: return ((const ClusterStmt *) stmt)->relation != nullptr;
-    case T_ReindexStmt: return ((const ReindexStmt *) stmt)->relation != nullptr;
-    default: return true;
-  }
+bool runs_in_subtransaction(const Node *stmt) {
+  const StatementKind *kind = statement_kind(nodeTag(stmt));
+  return kind != nullptr && (kind->in_subtransaction == nullptr || kind->in_subtransaction(stmt));
 }
 
 // ALTER TABLE subcommands that change only the table's own catalog entries: they lock no
@@ -126,55 +121,13 @@ void note_locks_taken(const zd::StatementFacts *facts) {
       note_held_lock(op.table.oid, (LOCKMODE) op.lock, op.table.name.c_str(), facts->sql.c_str());
 }
 
-bool has_foreign_key(List *constraints) {
-  ListCell *lc;
-  foreach (lc, constraints)
-    if (IsA(lfirst(lc), Constraint) && lfirst_node(Constraint, lc)->contype == CONSTR_FOREIGN)
-      return true;
-  return false;
-}
-
-// CREATE TABLE locks an existing relation only as a partition (its parent) or through a foreign
-// key (the table it references): the common CREATE TABLE skips gathering altogether.
-bool create_table_locks_others(const CreateStmt *stmt) {
-  if (stmt->partbound != nullptr || has_foreign_key(stmt->constraints)) return true;
-  ListCell *lc;
-  foreach (lc, stmt->tableElts)
-    if (IsA(lfirst(lc), ColumnDef) && has_foreign_key(((ColumnDef *) lfirst(lc))->constraints))
-      return true;
-  return false;
-}
-
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
-  switch (nodeTag(stmt)) {
-    case T_IndexStmt:
-    case T_DropStmt:
-    case T_ReindexStmt:
-    case T_RefreshMatViewStmt:
-    case T_AlterTableStmt:
-    case T_VacuumStmt:
-    case T_ClusterStmt:
-    case T_RenameStmt:
-    case T_LockStmt:
-    case T_CreateTrigStmt:
-    case T_TruncateStmt:
-    case T_RuleStmt:
-    case T_CreatePolicyStmt:
-    case T_AlterPolicyStmt:
-    case T_AlterObjectSchemaStmt:
-    case T_AlterSeqStmt:
-    case T_DropOwnedStmt:
-    case T_AlterDomainStmt:
-      return true;
-    case T_CreateStmt:
-      return create_table_locks_others((const CreateStmt *) stmt);
-    case T_ViewStmt:
-      return ((const ViewStmt *) stmt)->replace;
-    default:
-      return false;
-  }
+  const StatementKind *kind = statement_kind(nodeTag(stmt));
+  if (kind == nullptr) return true;  // unknown: capped without knowing its locks (below)
+  return kind->gather != nullptr &&
+         (kind->worth_gathering == nullptr || kind->worth_gathering(stmt));
 }
 
 void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
@@ -186,7 +139,12 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
   zd::StatementFacts *facts = gather_statement(pstmt->utilityStmt, query_string,
                                                pstmt->stmt_location, pstmt->stmt_len, tx);
   if (facts == nullptr) {
-    run_original(&original);
+    // A statement kind statement_kinds.cpp does not know (a newer server's): the lock cap,
+    // without retries, on whatever it locks.
+    const bool unknown = statement_kind(nodeTag(pstmt->utilityStmt)) == nullptr;
+    CapTarget target{unknown ? zd::Lock::AccessExclusive : zd::Lock::None,
+                     "the relations it locks", false, false, "lock-cap"};
+    run_with_lock_cap(target, run_original, &original);
     return;
   }
   GuardPlan *plan = decide_plan(facts);
@@ -203,7 +161,7 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       return;
     case zd::Verdict::Allow: {
       CapTarget target{plan->cap_lock, plan->capped_table, tx == zd::TxContext::Autocommit,
-                       can_run_in_subtransaction(pstmt->utilityStmt), "lock-cap",
+                       runs_in_subtransaction(pstmt->utilityStmt), "lock-cap",
                        lock_cap_applies(plan->cap_lock) ? sole_locked_table(pstmt->utilityStmt)
                                                         : InvalidOid};
       run_with_lock_cap(target, run_original, &original);

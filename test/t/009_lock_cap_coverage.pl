@@ -31,16 +31,24 @@ $node->safe_psql('postgres', q{
     CREATE SCHEMA elsewhere;
     CREATE DOMAIN amount AS int;
     ALTER TABLE big ADD COLUMN amt amount;
+    CREATE ROLE app;
+    CREATE TABLE app_t (id int);
+    ALTER TABLE app_t OWNER TO app;
+    CREATE FOREIGN DATA WRAPPER dummy;
+    CREATE SERVER dummy_server FOREIGN DATA WRAPPER dummy;
 });
+my $tablespace_dir = PostgreSQL::Test::Utils::tempdir;
+$node->safe_psql('postgres', "CREATE TABLESPACE elsewhere LOCATION '$tablespace_dir'");
 
 # The blocker: an application transaction that wrote a row of big and of parts, took a value
-# of the sequence and read the views (ROW EXCLUSIVE on the tables and big's indexes, ACCESS
+# of the sequence, read app_t and the views (ROW EXCLUSIVE on the tables and big's indexes, ACCESS
 # SHARE on the views), left open.
 my $blocker = $node->background_psql('postgres');
 $blocker->query_safe(q{BEGIN;
     UPDATE big SET v = v WHERE id = 1;
     INSERT INTO parts VALUES (1);
     SELECT nextval('seq');
+    SELECT count(*) FROM app_t;
     SELECT count(*) FROM big_view;
     SELECT count(*) FROM big_mv;});
 
@@ -65,6 +73,10 @@ my @statements = (
     'DROP VIEW big_view',
     'DROP MATERIALIZED VIEW big_mv',
     'ALTER DOMAIN amount ADD CONSTRAINT amount_positive CHECK (VALUE > 0)',
+    'REASSIGN OWNED BY app TO CURRENT_USER',
+    'ALTER TABLE ALL IN TABLESPACE pg_default OWNED BY app SET TABLESPACE elsewhere',
+    'ALTER INDEX big_v DEPENDS ON EXTENSION zero_downtime',
+    'CREATE FOREIGN TABLE parts_f PARTITION OF parts FOR VALUES FROM (200) TO (300) SERVER dummy_server',
     # Statements that commit internally: the cap must survive their first commit.
     'VACUUM FULL big',
     "SET zero_downtime.allow = 'reindex'; REINDEX SCHEMA public",
