@@ -8,8 +8,7 @@
 #   3. ALTER COLUMN ... SET NOT NULL on the whole table.
 #   For each, plain (zero_downtime.mode = off for the DDL session) then guarded (enforce):
 #   the application's p99 and max latency while the DDL runs, application errors, DDL time.
-#   4. Hook overhead: a stream of cheap utility statements, and plain DML, on two fresh
-#      clusters identical but for the library (enforce); median of 12 paired 2 s runs.
+# (The hook's overhead on cheap statements and plain DML: bench/overhead_bench.sh.)
 #
 # Usage, as root: bash bench/guard_bench.sh [ROWS]     Results: bench/results/guard.md
 set -euo pipefail
@@ -21,11 +20,8 @@ make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
 source "$repo/bench/lib.sh"
 cleanup() {
   as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  for d in ovh_none ovh_zero_downtime; do
-    as_pg "$bindir/pg_ctl" -D "$work/$d" -m immediate stop >/dev/null 2>&1 || true
-  done
-  # The data directories take GBs; the logs stay in $work.
-  rm -rf "$work/data" "$work/ovh_none" "$work/ovh_zero_downtime"
+  # The data directory takes GBs; the logs stay in $work.
+  rm -rf "$work/data"
 }
 trap cleanup EXIT
 
@@ -96,77 +92,6 @@ for mode in off enforce; do
   psql -c "SET zero_downtime.mode = off" -c "ALTER TABLE bench_t ALTER COLUMN v DROP NOT NULL"
 done
 
-# Hook overhead: two fresh clusters from the same binaries, identical but for
-# shared_preload_libraries, both running; short runs alternate between them (ABBA order).
-as_pg "$bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null
-for side in none zero_downtime; do
-  as_pg "$bindir/initdb" -D "$work/ovh_$side" -A trust >/dev/null
-  mkdir -p "$work/sock_$side" && chown postgres: "$work/sock_$side"
-  cat >>"$work/ovh_$side/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$work/sock_$side'
-shared_buffers = '256MB'
-autovacuum = off
-# The hook costs CPU, never a WAL flush: without this the guarded ALTER stream measured the
-# disk's fsync times, which differed by up to 8 % between two identical clusters here.
-synchronous_commit = off
-CONF
-  [ "$side" = zero_downtime ] &&
-    echo "shared_preload_libraries = 'zero_downtime'" >>"$work/ovh_$side/postgresql.conf"
-  as_pg "$bindir/pg_ctl" -D "$work/ovh_$side" -l "$work/ovh_$side.log" -w start >/dev/null
-  as_pg "$bindir/psql" -X -q -h "$work/sock_$side" -d postgres -c "CREATE TABLE tiny (c int)"
-  as_pg "$bindir/pgbench" -h "$work/sock_$side" -i -q -s 5 postgres >/dev/null 2>&1
-done
-cat >"$work/utility.sql" <<'SQL'
-SET application_name = 'bench';
-SHOW work_mem;
-RESET application_name;
-SQL
-cat >"$work/guarded.sql" <<'SQL'
-ALTER TABLE tiny ALTER COLUMN c SET DEFAULT 1;
-SQL
-chown postgres: "$work"/*.sql
-tps() {  # tps SIDE ARGS...: transactions per second of a 2 s single-client run
-  # SIDE: none, zero_downtime, or zd_off (the zero_downtime cluster, zero_downtime.mode = off)
-  local side=$1 cluster=$1 mode=""; shift
-  [ "$side" = zd_off ] && { cluster=zero_downtime; mode="-c zero_downtime.mode=off"; }
-  (cd "$work" && as_pg env PGOPTIONS="$mode" "$bindir/pgbench" -h "$work/sock_$cluster" -n -c 1 \
-     -T 2 "$@" postgres 2>/dev/null) | grep -oE "tps = [0-9.]+" | grep -oE "[0-9.]+"
-}
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-# Each round runs each stream on both sides back to back (alternating which goes first) and
-# keeps the ratio of the pair: the machine's speed drifts by more than the effect measured, and
-# a pair sees the same drift.  Two clusters also differ a little by themselves, so the guarded
-# stream is measured a second time on one cluster: the guard off, then on.
-declare -A samples
-pair() {  # pair KEY BASE_SIDE GUARD_SIDE ARGS...
-  local key=$1 base=$2 guard=$3 a b; shift 3
-  if [ $((round % 2)) -eq 1 ]; then a=$(tps "$base" "$@"); b=$(tps "$guard" "$@")
-  else b=$(tps "$guard" "$@"); a=$(tps "$base" "$@"); fi
-  samples[${key}_none]+="$a "
-  samples[${key}_zero_downtime]+="$b "
-  samples[${key}_ratio]+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", b / a }') "
-}
-for round in $(seq 1 12); do
-  pair utility none zero_downtime -f utility.sql
-  pair guarded none zero_downtime -f guarded.sql
-  pair guarded_mode zd_off zero_downtime -f guarded.sql
-  pair select none zero_downtime -S
-done
-for side in none zero_downtime; do
-  as_pg "$bindir/pg_ctl" -D "$work/ovh_$side" -m fast stop >/dev/null
-done
-as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
-
-overhead_row() {  # overhead_row LABEL KEY
-  local none loaded ratio
-  none=$(tr ' ' '\n' <<<"${samples[$2_none]}" | grep . | median)
-  loaded=$(tr ' ' '\n' <<<"${samples[$2_zero_downtime]}" | grep . | median)
-  ratio=$(tr ' ' '\n' <<<"${samples[$2_ratio]}" | grep . | median)
-  awk -v l="$1" -v a="$none" -v b="$loaded" -v r="$ratio" \
-    'BEGIN { printf "| %s | %.0f | %.0f | %.3f |\n", l, a, b, r }'
-}
-
 out="$repo/bench/results/guard.md"
 mkdir -p "$(dirname "$out")"
 {
@@ -189,24 +114,7 @@ mkdir -p "$(dirname "$out")"
   awk '{ k = $1; if ($2 == "off") { pm[k] = $5; pd[k] = $3 } else { gm[k] = $5; gd[k] = $3 } }
        END { for (k in pm) printf "| %s | %.3f | %.2f |\n", k, gm[k] / pm[k], gd[k] / pd[k] }' "$results" | sort
   echo
-  echo "Hook overhead: two fresh clusters from the same binaries, identical but for"
-  echo "shared_preload_libraries (the library preloaded, enforce, in one), both running, with"
-  echo "synchronous_commit = off (the hook costs CPU, never a WAL flush; fsync times vary more"
-  echo "between two clusters than the effect measured);"
-  echo "single-client 2 s runs, each stream on both back to back (alternating which goes"
-  echo "first), 12 rounds: medians of transactions/s, and the median of the 12 paired ratios:"
-  echo
-  echo "| statements | library not loaded | loaded (enforce) | ratio |"
-  echo "|---|---|---|---|"
-  overhead_row "SET / SHOW / RESET (no rule looks at them)" utility
-  overhead_row "ALTER TABLE tiny ... SET DEFAULT (guarded, lock capped)" guarded
-  overhead_row "pgbench -S (plain SELECT, no utility statement)" select
-  echo
-  echo "The same ALTER stream on the cluster with the library, zero_downtime.mode = off (the"
-  echo "hook's cheap check only) against enforce:"
-  echo
-  echo "| statements | mode = off | enforce | ratio |"
-  echo "|---|---|---|---|"
-  overhead_row "ALTER TABLE tiny ... SET DEFAULT (guarded, lock capped)" guarded_mode
+  echo "Hook overhead on cheap statements and plain DML: bench/overhead_bench.sh,"
+  echo "results in bench/results/overhead.md."
 } >"$out"
 cat "$out"

@@ -98,14 +98,17 @@ bool alters_only_its_table(AlterTableType subtype) {
 // made only of the subcommands above, on a table without inheritance children or partitions
 // (ALTER TABLE recurses to those), that the caller owns: the fast path locks it before
 // PostgreSQL checks ownership, and no role may lock what it could not alter.
-Oid sole_locked_table(const Node *stmt) {
+// (The table is the one gathered: its operations are all on it.)
+Oid sole_locked_table(const Node *stmt, const zd::StatementFacts *facts) {
   if (!IsA(stmt, AlterTableStmt)) return InvalidOid;
   const AlterTableStmt *alter = (const AlterTableStmt *) stmt;
-  if (alter->objtype != OBJECT_TABLE) return InvalidOid;
+  if (alter->objtype != OBJECT_TABLE || facts->ops.size() == 0) return InvalidOid;
   ListCell *lc;
   foreach (lc, alter->cmds)
     if (!alters_only_its_table(lfirst_node(AlterTableCmd, lc)->subtype)) return InvalidOid;
-  Oid relid = RangeVarGetRelid(alter->relation, NoLock, true);
+  const Oid relid = facts->ops[0].table.oid;
+  for (const zd::Operation &op : facts->ops)
+    if (op.table.oid != relid) return InvalidOid;
   if (!OidIsValid(relid) || !caller_owns_relation(relid) || has_subclass(relid)) return InvalidOid;
   return relid;
 }
@@ -162,8 +165,9 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
     case zd::Verdict::Allow: {
       CapTarget target{plan->cap_lock, plan->capped_table, tx == zd::TxContext::Autocommit,
                        runs_in_subtransaction(pstmt->utilityStmt), "lock-cap",
-                       lock_cap_applies(plan->cap_lock) ? sole_locked_table(pstmt->utilityStmt)
-                                                        : InvalidOid};
+                       lock_cap_applies(plan->cap_lock)
+                           ? sole_locked_table(pstmt->utilityStmt, facts)
+                           : InvalidOid};
       run_with_lock_cap(target, run_original, &original);
       note_locks_taken(facts);
       return;

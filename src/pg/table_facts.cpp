@@ -3,6 +3,9 @@
 extern "C" {
 #include "access/relation.h"
 #include "access/relscan.h"
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/partition.h"
@@ -41,11 +44,22 @@ struct RelationLook {
   bool empty = false;         // holds no row (only when asked for)
 };
 
+bool pg_class_row_written_here(Oid relid) {
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tup)) return false;
+  const bool here = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
+  ReleaseSysCache(tup);
+  return here;
+}
+
 // Looks at one relation under an ACCESS SHARE lock taken only if it is free now: a relation
 // someone holds or awaits ACCESS EXCLUSIVE on is described from pg_class instead.  The size
 // costs a file open and lseek, so it is read only when `size` asks for it.
 RelationLook look_at_relation(Oid relid, bool size, bool check_empty) {
   RelationLook look;
+  // Without the size, only whether it was created here: never, unless this transaction wrote
+  // its pg_class row (created or altered it), which the row's xmin tells without a lock.
+  if (!size && !pg_class_row_written_here(relid)) return look;
   if (!ConditionalLockRelationOid(relid, AccessShareLock)) {
     if (!size) return look;
     HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
@@ -69,6 +83,17 @@ RelationLook look_at_relation(Oid relid, bool size, bool check_empty) {
   }
   UnlockRelationOid(relid, AccessShareLock);
   return look;
+}
+
+// quote_qualified_identifier without its psprintf: this runs for every relation gathered.
+const char *qualified_name(const char *nspname, const char *relname) {
+  const char *nsp = quote_identifier(nspname), *rel = quote_identifier(relname);
+  const size_t n = strlen(nsp), r = strlen(rel);
+  char *name = (char *) palloc(n + 1 + r + 1);
+  memcpy(name, nsp, n);
+  name[n] = '.';
+  memcpy(name + n + 1, rel, r + 1);
+  return name;
 }
 
 }  // namespace
@@ -95,8 +120,8 @@ void fill_table_facts(Oid relid, zd::TableFacts *t) {
   t->temporary = cls->relpersistence == RELPERSISTENCE_TEMP;
   t->partitioned = cls->relkind == RELKIND_PARTITIONED_TABLE;
   t->estimated_rows = cls->reltuples;
+  t->name = qualified_name(get_namespace_name(cls->relnamespace), NameStr(cls->relname));
   ReleaseSysCache(tup);
-  t->name = qualified_relation_name(relid);
 }
 
 void fill_table_state(Oid relid, bool size, bool check_empty, bool with_inheritors,
