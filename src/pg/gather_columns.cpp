@@ -237,6 +237,13 @@ void gather_type_change_side_effects(zd::Operation *op, Oid relid, AttrNumber at
   op->rebuilt_index_defs = texts(index_defs);
 }
 
+bool names_include(List *names, const char *name) {
+  ListCell *lc;
+  foreach (lc, names)
+    if (strcmp((const char *) lfirst(lc), name) == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 // A valid CHECK constraint on the table implies `attnum IS NOT NULL` (then SET NOT NULL skips
@@ -244,7 +251,7 @@ void gather_type_change_side_effects(zd::Operation *op, Oid relid, AttrNumber at
 // constraint is folded (its constants evaluated) as PostgreSQL does only when it calls nothing
 // but trusted code (trusted_code.hpp); else it is proved from as it stands, which can only
 // prove less.
-bool not_null_implied_by_checks(Oid relid, AttrNumber attnum) {
+bool not_null_implied_by_checks(Oid relid, AttrNumber attnum, List *ignored) {
   Oid typid;
   int32 typmod;
   Oid collation;
@@ -258,7 +265,9 @@ bool not_null_implied_by_checks(Oid relid, AttrNumber attnum) {
   List *checks = NIL;
   ListCell *lc;
   foreach (lc, valid_check_constraints(relid)) {
-    Node *expr = ((CheckConstraint *) lfirst(lc))->expr;
+    const CheckConstraint *c = (const CheckConstraint *) lfirst(lc);
+    if (names_include(ignored, c->name)) continue;
+    Node *expr = c->expr;
     if (runs_only_trusted_code(expr)) expr = eval_const_expressions(nullptr, expr);
     expr = (Node *) canonicalize_qual((Expr *) expr, true);
     checks = list_concat(checks, make_ands_implicit((Expr *) expr));
