@@ -84,6 +84,13 @@ SELECT statement, rule, position('SET NOT NULL' IN safe_sql) > 0 AS scans_for_nu
     ALTER TABLE orders ALTER COLUMN id SET NOT NULL;
     ALTER TABLE orders ADD PRIMARY KEY (id);
   $$) WHERE rule <> 'lock-cap';
+-- A column the script adds is judged with the type it gives it (statement 3 rewrites the table
+-- when it runs: it was said nothing of).
+SELECT statement, rule, decision, message FROM zd_check($$
+  ALTER TABLE orders ADD COLUMN region text;
+  ALTER TABLE orders ALTER COLUMN region TYPE varchar;
+  ALTER TABLE orders ALTER COLUMN region TYPE varchar(10);
+$$);
 -- A table the script creates is new, even when one of that name existed and the script dropped
 -- it first (statement 3 was judged on the old table: create-index).
 CREATE TABLE events (id int, at timestamptz);

@@ -158,7 +158,7 @@ void judge_statement(Check *c, Node *stmt, const char *text, int location, int l
                                   ? gather_statement(stmt, text, location, length, tx)
                                   : nullptr;
   if (facts != nullptr) {
-    overlay_apply(c->overlay, facts);
+    overlay_apply(c->overlay, stmt, facts);
     GuardPlan *plan = decide_plan(facts, true);
     for (int i = 0; i < plan->n_findings; i++) {
       const PlanFinding &f = plan->findings[i];

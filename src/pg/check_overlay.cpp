@@ -7,6 +7,8 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
+#include "parser/parse_type.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -19,8 +21,9 @@ namespace {
 enum class Effect {
   Created,            // a relation (nsp, relname); nsp InvalidOid: a temporary one
   Dropped,            // a relation (nsp, relname)
-  ColumnAdded,        // (relid, column)
+  ColumnAdded,        // (relid, column, def): its type
   ColumnDropped,      // (relid, column)
+  ColumnTypeChanged,  // (relid, column, def): ALTER COLUMN ... TYPE
   NotNullSet,         // (relid, column): SET NOT NULL, a PRIMARY KEY, ADD COLUMN ... NOT NULL
   NotNullDropped,     // (relid, column)
   CheckAdded,         // (relid, constraint or nullptr, expr): valid unless NOT VALID
@@ -37,6 +40,7 @@ struct OverlayEntry {
   const char *column;
   const char *constraint;
   Node *expr;  // CheckAdded: the raw (unanalysed) expression
+  const ColumnDef *def;  // ColumnAdded, ColumnTypeChanged: the column's type after it
   bool valid;  // CheckAdded: not NOT VALID
   zd::Lock lock;
   const char *table;
@@ -222,6 +226,68 @@ bool column_proven_not_null(const ScriptOverlay *o, Oid relid, const char *colum
   return not_null_implied_by_checks(relid, attnum, dropped);
 }
 
+// The column's type as the script's last ADD COLUMN or ALTER TYPE of it left it (nullptr: the
+// catalog's); *fresh: the script added it (the catalog knows nothing of it).
+const ColumnDef *script_column_type(const ScriptOverlay *o, Oid relid, const char *column,
+                                    bool *fresh) {
+  const ColumnDef *def = nullptr;
+  *fresh = false;
+  ListCell *lc;
+  foreach (lc, o->entries) {
+    const OverlayEntry *e = (const OverlayEntry *) lfirst(lc);
+    if (e->relid != relid || !same(e->column, column)) continue;
+    if (e->effect == Effect::ColumnAdded || e->effect == Effect::ColumnDropped) {
+      *fresh = e->effect == Effect::ColumnAdded;
+      def = nullptr;
+    }
+    if (e->effect == Effect::ColumnAdded || e->effect == Effect::ColumnTypeChanged) def = e->def;
+  }
+  return def;
+}
+
+// ALTER COLUMN ... TYPE of a column whose type the script set (added, or changed before):
+// judged from that type, as the real run will (the catalog has another, or no such column).
+void apply_type_change(const ScriptOverlay *o, zd::Operation *op, const char *column,
+                       ColumnDef *target) {
+  bool fresh;
+  const ColumnDef *before = script_column_type(o, op->table.oid, column, &fresh);
+  if (before == nullptr) return;
+  int32 typmod = -1;
+  Type type = LookupTypeName(nullptr, before->typeName, &typmod, true);
+  if (type == nullptr) return;  // serial, or a type PostgreSQL will report
+  const Oid typid = typeTypeId(type);
+  ReleaseSysCache(type);
+  Oid collation = get_typcollation(typid);
+  if (before->collClause != nullptr)
+    collation = get_collation_oid(before->collClause->collname, true);
+  const AttrNumber attnum = fresh ? MaxAttrNumber : get_attnum(op->table.oid, column);
+  if (attnum == InvalidAttrNumber) return;
+  op->rechecked_names = {};
+  op->rechecked_defs = {};
+  op->rebuilt_index_names = {};
+  op->rebuilt_index_defs = {};
+  op->rebuilt_constraint_index = false;
+  gather_type_change(op, fresh ? InvalidOid : (Oid) op->table.oid, attnum, column, typid, typmod,
+                     collation, target);
+}
+
+// The ALTER TYPE subcommands of the statement, in the order gather made their operations.
+void apply_type_changes(const ScriptOverlay *o, const Node *stmt, zd::StatementFacts *facts) {
+  if (!IsA(stmt, AlterTableStmt)) return;
+  const ListCell *next = list_head(((const AlterTableStmt *) stmt)->cmds);
+  zd::Operation *ops = const_cast<zd::Operation *>(facts->ops.items);
+  for (size_t i = 0; i < facts->ops.size(); i++) {
+    if (ops[i].kind != zd::OpKind::AlterColumnType) continue;
+    while (next != nullptr && lfirst_node(AlterTableCmd, next)->subtype != AT_AlterColumnType)
+      next = lnext(((const AlterTableStmt *) stmt)->cmds, next);
+    if (next == nullptr) return;
+    AlterTableCmd *cmd = lfirst_node(AlterTableCmd, next);
+    if (!relation_is_new(o, ops[i].table.oid) && touches_relation(o, ops[i].table.oid))
+      apply_type_change(o, &ops[i], cmd->name, castNode(ColumnDef, cmd->def));
+    next = lnext(((const AlterTableStmt *) stmt)->cmds, next);
+  }
+}
+
 void apply_to_operation(const ScriptOverlay *o, zd::Operation *op) {
   const Oid relid = op->table.oid;
   if (!op->table.exists || relid == 0) return;
@@ -256,6 +322,7 @@ void record_alter_table(ScriptOverlay *o, const AlterTableStmt *stmt) {
       case AT_AddColumn: {
         const ColumnDef *def = castNode(ColumnDef, cmd->def);
         add_column_effect(o, Effect::ColumnAdded, relid, def->colname);
+        ((OverlayEntry *) llast(o->entries))->def = def;
         ListCell *cc;
         foreach (cc, def->constraints) {
           const Constraint *c = lfirst_node(Constraint, cc);
@@ -267,6 +334,10 @@ void record_alter_table(ScriptOverlay *o, const AlterTableStmt *stmt) {
         break;
       }
       case AT_DropColumn: add_column_effect(o, Effect::ColumnDropped, relid, cmd->name); break;
+      case AT_AlterColumnType:
+        add_column_effect(o, Effect::ColumnTypeChanged, relid, cmd->name);
+        ((OverlayEntry *) llast(o->entries))->def = castNode(ColumnDef, cmd->def);
+        break;
       case AT_SetNotNull: add_column_effect(o, Effect::NotNullSet, relid, cmd->name); break;
       case AT_DropNotNull: add_column_effect(o, Effect::NotNullDropped, relid, cmd->name); break;
       case AT_AddConstraint: {
@@ -330,9 +401,10 @@ void record_locks(ScriptOverlay *o, const zd::StatementFacts *facts) {
 
 ScriptOverlay *overlay_create() { return (ScriptOverlay *) palloc0(sizeof(ScriptOverlay)); }
 
-void overlay_apply(const ScriptOverlay *overlay, zd::StatementFacts *facts) {
+void overlay_apply(const ScriptOverlay *overlay, const Node *stmt, zd::StatementFacts *facts) {
   zd::Operation *ops = const_cast<zd::Operation *>(facts->ops.items);
   for (size_t i = 0; i < facts->ops.size(); i++) apply_to_operation(overlay, &ops[i]);
+  apply_type_changes(overlay, stmt, facts);
   if (facts->tx == zd::TxContext::Autocommit) return;
   // The script's transaction, not the calling session's.
   facts->held = zd::HeldLock{};

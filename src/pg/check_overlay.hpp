@@ -29,8 +29,9 @@ ScriptOverlay *overlay_create();
 // Puts what the script did before into the facts of its next statement: a relation it created
 // is new; a SET NOT NULL or PRIMARY KEY column is proven (or no longer proven) NOT NULL by what
 // it added or dropped; inside a transaction (tx not Autocommit), `held` is the strongest lock
-// its earlier statements hold instead of the calling session's own.
-void overlay_apply(const ScriptOverlay *overlay, zd::StatementFacts *facts);
+// its earlier statements hold instead of the calling session's own; an ALTER TYPE of a column
+// the script added or changed is judged from the type the script gave it.
+void overlay_apply(const ScriptOverlay *overlay, const Node *stmt, zd::StatementFacts *facts);
 
 // Remembers what `stmt` does (facts: its gathered facts after overlay_apply, or nullptr).
 void overlay_record(ScriptOverlay *overlay, const Node *stmt, const zd::StatementFacts *facts);

@@ -326,8 +326,14 @@ void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnD
   AttrNumber attnum = get_attnum(relid, column);
   if (attnum == InvalidAttrNumber) return;
   Oid old_type, collation;
-  int32 old_typmod, new_typmod = -1;
+  int32 old_typmod;
   get_atttypetypmodcoll(relid, attnum, &old_type, &old_typmod, &collation);
+  gather_type_change(op, relid, attnum, column, old_type, old_typmod, collation, def);
+}
+
+void gather_type_change(zd::Operation *op, Oid relid, AttrNumber attnum, const char *column,
+                        Oid old_type, int32 old_typmod, Oid collation, ColumnDef *def) {
+  int32 new_typmod = -1;
   Type type = LookupTypeName(nullptr, def->typeName, &new_typmod, true);
   if (type == nullptr) return;
   Oid new_type = typeTypeId(type);
@@ -341,7 +347,9 @@ void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnD
   }
   TypeChangeGathering t{op,       attnum,     old_type, old_typmod, collation,
                         new_type, new_typmod, def,      InvalidOid};
+  op->type_change_rewrites = false;
   if (!gather_or_give_up(plan_type_change, &t) || op->type_change_rewrites) return;
+  if (!OidIsValid(relid)) return;  // a column of the script's own: nothing in the catalog
   gather_type_change_side_effects(op, relid, attnum,
                                   OidIsValid(t.new_collation) && t.new_collation != collation);
 }
