@@ -55,11 +55,27 @@ SET search_path = pg_catalog, pg_temp;
 
 -- What the guard would do with each statement of a migration script, without running it.
 -- For CI against a copy of production: the same decision code as the guard, decided as in
--- enforce mode.  in_transaction: the tool runs the whole script in one transaction (Knex,
--- Drizzle Kit, Prisma Migrate's default).
+-- enforce mode, following what the script's earlier statements create and change.  sent_as:
+-- how the tool sends it: 'statements' (one at a time, autocommit; BEGIN ... COMMIT in the script
+-- count), 'transaction' (all in one transaction: Knex, Drizzle Kit, node-pg-migrate),
+-- 'query_string' (one multi-statement query, an implicit transaction block: Prisma Migrate).
 CREATE FUNCTION zd_check(
     sql text,
-    in_transaction boolean DEFAULT false,
+    sent_as text DEFAULT 'statements',
+    OUT statement integer,
+    OUT rule text,
+    OUT decision text,
+    OUT lock text,
+    OUT message text,
+    OUT detail text,
+    OUT safe_sql text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'zd_check_sent_as'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+-- The first form: in_transaction => true is sent_as => 'transaction', false 'statements'.
+CREATE FUNCTION zd_check(
+    sql text,
+    in_transaction boolean,
     OUT statement integer,
     OUT rule text,
     OUT decision text,

@@ -237,6 +237,13 @@ void gather_type_change_side_effects(zd::Operation *op, Oid relid, AttrNumber at
   op->rebuilt_index_defs = texts(index_defs);
 }
 
+bool names_include(List *names, const char *name) {
+  ListCell *lc;
+  foreach (lc, names)
+    if (strcmp((const char *) lfirst(lc), name) == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 // A valid CHECK constraint on the table implies `attnum IS NOT NULL` (then SET NOT NULL skips
@@ -244,7 +251,7 @@ void gather_type_change_side_effects(zd::Operation *op, Oid relid, AttrNumber at
 // constraint is folded (its constants evaluated) as PostgreSQL does only when it calls nothing
 // but trusted code (trusted_code.hpp); else it is proved from as it stands, which can only
 // prove less.
-bool not_null_implied_by_checks(Oid relid, AttrNumber attnum) {
+bool not_null_implied_by_checks(Oid relid, AttrNumber attnum, List *ignored) {
   Oid typid;
   int32 typmod;
   Oid collation;
@@ -258,7 +265,9 @@ bool not_null_implied_by_checks(Oid relid, AttrNumber attnum) {
   List *checks = NIL;
   ListCell *lc;
   foreach (lc, valid_check_constraints(relid)) {
-    Node *expr = ((CheckConstraint *) lfirst(lc))->expr;
+    const CheckConstraint *c = (const CheckConstraint *) lfirst(lc);
+    if (names_include(ignored, c->name)) continue;
+    Node *expr = c->expr;
     if (runs_only_trusted_code(expr)) expr = eval_const_expressions(nullptr, expr);
     expr = (Node *) canonicalize_qual((Expr *) expr, true);
     checks = list_concat(checks, make_ands_implicit((Expr *) expr));
@@ -317,8 +326,14 @@ void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnD
   AttrNumber attnum = get_attnum(relid, column);
   if (attnum == InvalidAttrNumber) return;
   Oid old_type, collation;
-  int32 old_typmod, new_typmod = -1;
+  int32 old_typmod;
   get_atttypetypmodcoll(relid, attnum, &old_type, &old_typmod, &collation);
+  gather_type_change(op, relid, attnum, column, old_type, old_typmod, collation, def);
+}
+
+void gather_type_change(zd::Operation *op, Oid relid, AttrNumber attnum, const char *column,
+                        Oid old_type, int32 old_typmod, Oid collation, ColumnDef *def) {
+  int32 new_typmod = -1;
   Type type = LookupTypeName(nullptr, def->typeName, &new_typmod, true);
   if (type == nullptr) return;
   Oid new_type = typeTypeId(type);
@@ -332,7 +347,9 @@ void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnD
   }
   TypeChangeGathering t{op,       attnum,     old_type, old_typmod, collation,
                         new_type, new_typmod, def,      InvalidOid};
+  op->type_change_rewrites = false;
   if (!gather_or_give_up(plan_type_change, &t) || op->type_change_rewrites) return;
+  if (!OidIsValid(relid)) return;  // a column of the script's own: nothing in the catalog
   gather_type_change_side_effects(op, relid, attnum,
                                   OidIsValid(t.new_collation) && t.new_collation != collation);
 }

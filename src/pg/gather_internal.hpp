@@ -53,10 +53,14 @@ void gather_cluster(Gathering *g, ClusterStmt *stmt);
 // ALTER TABLE's column subcommands (gather_columns.cpp).
 void gather_add_column(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *def);
 void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnDef *def);
+// The same for a column whose type is known otherwise (zd_check: one its script added or changed
+// before): relid InvalidOid leaves out what the catalog says of its constraints and indexes.
+void gather_type_change(zd::Operation *op, Oid relid, AttrNumber attnum, const char *column,
+                        Oid old_type, int32 old_typmod, Oid collation, ColumnDef *def);
 void gather_set_not_null(zd::Operation *op, Oid relid, const char *column);
 // A valid CHECK constraint of the table proves `attnum IS NOT NULL` (SET NOT NULL then skips
-// its scan).
-bool not_null_implied_by_checks(Oid relid, AttrNumber attnum);
+// its scan).  `ignored`: names of constraints not to count (zd_check: dropped by the script).
+bool not_null_implied_by_checks(Oid relid, AttrNumber attnum, List *ignored = NIL);
 
 // Statements only the lock cap applies to (gather_lock_only.cpp), and the parts of others that
 // lock further relations.
