@@ -64,6 +64,24 @@ INSERT INTO measurements_2029 VALUES ('2029-03-01', 5);
 ALTER TABLE measurements ATTACH PARTITION measurements_2029
   FOR VALUES FROM ('2029-01-01') TO ('2030-01-01');
 
+-- A partitioned table attached: PostgreSQL scans each of its partitions (all locked ACCESS
+-- EXCLUSIVE) unless its or their CHECKs prove the bound.  Rewritten as for a plain table (the
+-- helper CHECK on the partitioned table proves it for all).
+CREATE TABLE measurements_2030 (at date, v int) PARTITION BY LIST (v);
+CREATE TABLE measurements_2030_a PARTITION OF measurements_2030 FOR VALUES IN (6);
+INSERT INTO measurements_2030 VALUES ('2030-03-01', 6);
+ALTER TABLE measurements ATTACH PARTITION measurements_2030
+  FOR VALUES FROM ('2030-01-01') TO ('2031-01-01');
+SELECT conname FROM pg_constraint WHERE conrelid = 'measurements_2030'::regclass;
+-- Its partitions' own CHECKs prove it: no scan, allowed as written.
+CREATE TABLE measurements_2031 (at date, v int) PARTITION BY LIST (v);
+CREATE TABLE measurements_2031_a PARTITION OF measurements_2031
+  (CHECK (at IS NOT NULL AND at >= '2031-01-01' AND at < '2032-01-01')) FOR VALUES IN (7);
+INSERT INTO measurements_2031 VALUES ('2031-03-01', 7);
+ALTER TABLE measurements ATTACH PARTITION measurements_2031
+  FOR VALUES FROM ('2031-01-01') TO ('2032-01-01');
+SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'measurements'::regclass;
+
 -- A new partition makes PostgreSQL scan the default partition (ACCESS EXCLUSIVE) for rows of
 -- its bound: rewritten with a helper CHECK excluding the bound, validated first.
 CREATE TABLE logs (id int, at date) PARTITION BY RANGE (at);

@@ -47,6 +47,7 @@ extern "C" {
 #include "catalog/partition.h"
 #include "parser/parse_utilcmd.h"
 #include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "storage/lmgr.h"
 }
 
@@ -217,9 +218,10 @@ void gather_attach_partition(zd::Operation *op, Oid parent, Oid partition,
                              PartitionBoundSpec *raw_bound, bool default_partition = false) {
   if (!OidIsValid(partition) || raw_bound == nullptr) return;
   // PostgreSQL itself rejects an ATTACH to a table that is not partitioned; a foreign table
-  // is never scanned, and a partitioned one is checked partition by partition.
+  // is never scanned, and a partitioned one is checked leaf by leaf.
+  const char kind = get_rel_relkind(partition);
   if (get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE ||
-      get_rel_relkind(partition) != RELKIND_RELATION)
+      (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE))
     return;
   // A scan unless proven otherwise below: giving up on the proof must not pass for one.
   op->partition_check_implied = false;
@@ -230,6 +232,31 @@ void gather_attach_partition(zd::Operation *op, Oid parent, Oid partition,
   AttachGathering a{op, parent, partition, raw_bound, default_partition};
   // An error computing it (a bound out of range, say) is PostgreSQL's to report, as it will.
   if (!gather_or_give_up(compute_partition_check, &a)) op->partition_check_implied = true;
+}
+
+// As QueuePartitionConstraintValidation decides: no scan where the relation's valid CHECK
+// constraints imply the constraint; a partitioned table's partitions are each proven (or
+// scanned) in turn, the constraint mapped to their columns.  The proof folds their CHECK
+// constraints: only when those are trusted.  A partition that cannot be locked without
+// waiting, or not proven, counts as scanned.
+bool implied_in_tree(Relation rel, List *qual) {
+  if (checks_run_only_trusted_code(RelationGetRelid(rel)) &&
+      PartConstraintImpliedByRelConstraint(rel, qual))
+    return true;
+  if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE) return true;  // never scanned
+  if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) return false;
+  PartitionDesc parts = RelationGetPartitionDesc(rel, true);
+  for (int i = 0; i < parts->nparts; i++) {
+    const Oid child = parts->oids[i];
+    if (!ConditionalLockRelationOid(child, AccessShareLock)) return false;
+    Relation child_rel = relation_open(child, NoLock);
+    const bool implied =
+        implied_in_tree(child_rel, map_partition_varattnos(qual, 1, child_rel, rel));
+    relation_close(child_rel, NoLock);
+    UnlockRelationOid(child, AccessShareLock);
+    if (!implied) return false;
+  }
+  return true;
 }
 
 void compute_partition_check(void *arg) {
@@ -263,9 +290,7 @@ void compute_partition_check(void *arg) {
     qual = (List *) eval_const_expressions(nullptr, (Node *) qual);
     qual = list_make1(make_ands_explicit(qual));
     qual = map_partition_varattnos(qual, 1, part_rel, parent_rel);
-    // The proof folds the partition's CHECK constraints: only when they are trusted.
-    op->partition_check_implied = checks_run_only_trusted_code(partition) &&
-                                  PartConstraintImpliedByRelConstraint(part_rel, qual);
+    op->partition_check_implied = implied_in_tree(part_rel, qual);
     op->partition_check_sql =
         deparse_expression((Node *) linitial(qual),
                            deparse_context_for(RelationGetRelationName(part_rel), partition),
