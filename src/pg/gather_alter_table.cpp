@@ -440,6 +440,12 @@ void gather_at_detach_partition(Gathering *g, Oid relid, LOCKMODE lock, AlterTab
     op->concurrently_at = offset_after_last_token(g->sql);
 }
 
+void gather_at_drop_constraint(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                               const AlterSubcommand &sub) {
+  add_operation(g, sub.kind, relid, lock, sub.command);
+  gather_dropped_foreign_keys(g, relid, cmd->name, "ALTER TABLE ... DROP CONSTRAINT");
+}
+
 void gather_at_set_tablespace(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
                               const AlterSubcommand &sub) {
   zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command);
@@ -491,7 +497,8 @@ const AlterSubcommand kAlterSubcommands[] = {
            "ALTER TABLE ... VALIDATE CONSTRAINT"),
     INTERNAL(AT_ValidateConstraintRecurse),
     INTERNAL(AT_AddIndexConstraint),
-    LOCK_CAP(AT_DropConstraint, "DROP CONSTRAINT"),
+    GATHERED(AT_DropConstraint, "DROP CONSTRAINT", OtherLocking, "ALTER TABLE",
+             gather_at_drop_constraint),
     INTERNAL(AT_DropConstraintRecurse),
     INTERNAL(AT_ReAddComment),
     GATHERED(AT_AlterColumnType, "ALTER COLUMN ... TYPE", AlterColumnType,

@@ -169,6 +169,7 @@ void gather_drop(Gathering *g, DropStmt *stmt) {
       zd::Operation *op = add_operation(g, zd::OpKind::DropTable, relid, AccessExclusiveLock,
                                         "DROP TABLE", true);
       op->statement_sql = g->sql;
+      gather_dropped_foreign_keys(g, relid, nullptr, "DROP TABLE");
       continue;
     }
     Oid table = IndexGetRelation(relid, true);

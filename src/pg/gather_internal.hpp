@@ -92,6 +92,12 @@ void gather_rename_other(Gathering *g, RenameStmt *stmt);
 void gather_default_partition_scan(Gathering *g, Oid parent, PartitionBoundSpec *bound,
                                    const char *command);
 
+// The tables referenced by the foreign keys of `relid` (the one named `constraint`, or all when
+// nullptr) that a DROP removes: dropping a foreign key drops its triggers on the referenced
+// table, under ACCESS EXCLUSIVE there (ATExecDropConstraint, RemoveTriggerById).
+void gather_dropped_foreign_keys(Gathering *g, Oid relid, const char *constraint,
+                                 const char *command);
+
 // The tables a foreign key in an ALTER TABLE subcommand (ADD CONSTRAINT, ADD COLUMN ...
 // REFERENCES) references.
 void gather_foreign_key_references(Gathering *g, Node *def);

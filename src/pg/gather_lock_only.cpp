@@ -16,6 +16,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_shdepend.h"
 #include "commands/tablespace.h"
 #include "miscadmin.h"
@@ -71,6 +72,28 @@ void gather_create_table(Gathering *g, CreateStmt *stmt) {
       add_referenced_tables(g, ((ColumnDef *) elt)->constraints, "CREATE TABLE ... REFERENCES");
   }
   add_referenced_tables(g, stmt->constraints, "CREATE TABLE ... REFERENCES");
+}
+
+void gather_dropped_foreign_keys(Gathering *g, Oid relid, const char *constraint,
+                                 const char *command) {
+  Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(relid));
+  SysScanDesc scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true,
+                                        nullptr, 1, &key);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tuple);
+    if (c->contype != CONSTRAINT_FOREIGN || c->confrelid == relid ||
+        (constraint != nullptr && strcmp(NameStr(c->conname), constraint) != 0))
+      continue;
+    zd::Operation *op = add_operation(g, zd::OpKind::OtherLocking, c->confrelid,
+                                      AccessExclusiveLock, command);
+    op->further_lock = true;
+  }
+  systable_endscan(scan);
+  table_close(pg_constraint, AccessShareLock);
 }
 
 void gather_foreign_key_references(Gathering *g, Node *def) {

@@ -90,6 +90,19 @@ for my $sql (@statements) {
 }
 
 $blocker->query_safe('COMMIT');
+
+# A reader of big (ACCESS SHARE only) lets a foreign key to it be added (SHARE ROW EXCLUSIVE),
+# but dropping one drops its triggers on big under ACCESS EXCLUSIVE: capped, though the table
+# the statement names is new.
+$blocker->query_safe('BEGIN; SELECT count(*) FROM big;');
+for my $drop ('ALTER TABLE t_new DROP CONSTRAINT t_new_id_fkey', 'DROP TABLE t_new') {
+    my ($ret, $out, $err) = $node->psql('postgres',
+        "SET zero_downtime.lock_timeout = '200ms'; SET statement_timeout = '5s'; "
+      . "BEGIN; CREATE TABLE t_new (id int REFERENCES big (id)); $drop; COMMIT;");
+    like($err, qr/canceling statement due to lock timeout/, "capped: $drop (new table)")
+      or diag($err);
+}
+$blocker->query_safe('COMMIT');
 # Nothing was changed by the statements that gave up.
 is($node->safe_psql('postgres',
         q{SELECT count(*) FROM pg_class WHERE relname IN ('child', 'child2', 'parts_2')}),
