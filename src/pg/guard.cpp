@@ -62,6 +62,29 @@ void guard_warn(const GuardPlan *plan) {
 
 namespace {
 
+// A lock timeout is retried in autocommit, and in a transaction block that holds no lock yet
+// that blocks the application (a migration tool's transaction before its first DDL, or after
+// only brief, harmless ones): every attempt and every wait between attempts would keep such a
+// lock, and the application queued behind it.
+bool may_retry(zd::TxContext tx, const zd::StatementFacts *facts) {
+  return tx == zd::TxContext::Autocommit ||
+         (tx == zd::TxContext::TransactionBlock && !zd::blocks_application(facts->held.lock));
+}
+
+const char *why_no_retry(zd::TxContext tx, const zd::StatementFacts *facts) {
+  if (may_retry(tx, facts)) return nullptr;
+  if (tx == zd::TxContext::Nested)
+    return "Inside a function, procedure or DO block zero_downtime does not retry: run the "
+           "statement on its own (autocommit) to have it retried, or once those transactions "
+           "have ended.";
+  return psprintf("This transaction already holds the %s lock on %s (taken by: %s), which blocks the "
+                  "application: zero_downtime does not retry while holding it. Commit that "
+                  "statement first, then this one is retried; or run it once those transactions "
+                  "have ended.",
+                  zd::lock_name(facts->held.lock), facts->held.table.c_str(),
+                  facts->held.statement.c_str());
+}
+
 bool runs_in_subtransaction(const Node *stmt) {
   const StatementKind *kind = statement_kind(nodeTag(stmt));
   return kind != nullptr && (kind->in_subtransaction == nullptr || kind->in_subtransaction(stmt));
@@ -163,11 +186,12 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       run_rewrite(plan);
       return;
     case zd::Verdict::Allow: {
-      CapTarget target{plan->cap_lock, plan->capped_table, tx == zd::TxContext::Autocommit,
+      CapTarget target{plan->cap_lock, plan->capped_table, may_retry(tx, facts),
                        runs_in_subtransaction(pstmt->utilityStmt), "lock-cap",
                        lock_cap_applies(plan->cap_lock)
                            ? sole_locked_table(pstmt->utilityStmt, facts)
-                           : InvalidOid};
+                           : InvalidOid,
+                       why_no_retry(tx, facts)};
       run_with_lock_cap(target, run_original, &original);
       note_locks_taken(facts);
       return;

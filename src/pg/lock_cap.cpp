@@ -1,22 +1,21 @@
 #include "pg/lock_cap.hpp"
 
 #include "pg/guc.hpp"
-#include "pg/pinned_sql.hpp"
+#include "pg/blockers.hpp"
 #include "pg/sleep.hpp"
 #include "pg/stats.hpp"
 #include "pg/subtransaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
-#include "catalog/pg_type.h"
 #include "common/pg_prng.h"
-#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 #include "utils/resowner.h"
 }
 
@@ -73,49 +72,9 @@ void run_timed(void *arg) {
   run_with_timeout(t->ms, t->run, t->arg);
 }
 
-// "pid 123 (idle in transaction, transaction open for 00:00:12, query started ...: ...)"
-char *describe_blockers(const CapTarget &target) {
-  StringInfoData modes;
-  initStringInfo(&modes);
-  for (int l = (int) zd::Lock::AccessShare; l <= (int) zd::Lock::AccessExclusive; l++)
-    if (zd::locks_conflict((zd::Lock) l, target.lock))
-      appendStringInfo(&modes, "%s%s", modes.len ? "," : "{", zd::pg_locks_mode((zd::Lock) l));
-  appendStringInfoChar(&modes, '}');
-
-  // Pinned and qualified (pinned_sql.hpp), though it runs as the caller: it runs inside the
-  // caller's DDL, which may be a superuser's, under a search_path the caller did not choose.
-  const char *query =
-      "SELECT pg_catalog.string_agg(pg_catalog.format("
-      "'pid %s (%s, transaction open for %s, query started %s: %s)', "
-      "a.pid, COALESCE(a.state, 'unknown state'), "
-      "COALESCE(pg_catalog.date_trunc('second', pg_catalog.now() OPERATOR(pg_catalog.-) "
-      "a.xact_start)::pg_catalog.text, '?'), "
-      "COALESCE(pg_catalog.to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?'), "
-      "pg_catalog.\"left\"(COALESCE(a.query, ''), 120)), '; ' ORDER BY a.pid) "
-      "FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) ANY ("
-      "  SELECT l.pid FROM pg_catalog.pg_locks l"
-      "  WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'"
-      "    AND l.relation OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)"
-      "    AND l.granted AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()"
-      "    AND l.mode OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[]))";
-  Oid types[2] = {TEXTOID, TEXTOID};
-  Datum values[2] = {CStringGetTextDatum(target.table), CStringGetTextDatum(modes.data)};
-  char *result = nullptr;
-  MemoryContext context = CurrentMemoryContext;
-  if (SPI_connect() == SPI_OK_CONNECT) {
-    if (run_pinned_sql(InvalidOid, query, 2, types, values, nullptr, true, 1) == SPI_OK_SELECT &&
-        SPI_processed == 1) {
-      char *text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-      if (text != nullptr) result = MemoryContextStrdup(context, text);
-    }
-    SPI_finish();
-  }
-  return result;
-}
-
 void explain_lock_timeout(ErrorData *error, const CapTarget &target, int attempts,
                           int waited_ms) {
-  char *blockers = describe_blockers(target);
+  char *blockers = describe_blockers(target.table, target.lock);
   const char *facts = psprintf(
       "zero_downtime capped lock_timeout at %d ms for the %s lock on %s (every query on the "
       "table queues behind a waiting lock); %d attempt%s over %d ms did not get it. "
@@ -128,8 +87,10 @@ void explain_lock_timeout(ErrorData *error, const CapTarget &target, int attempt
       ? "Run it again once those transactions have ended, or end them "
         "(SELECT pg_cancel_backend(pid)); zero_downtime.lock_retries and "
         "zero_downtime.lock_retry_budget set how long it keeps trying."
-      : "Inside a transaction block zero_downtime does not retry: run the statement on its own "
-        "(autocommit) to have it retried, or once those transactions have ended.";
+      : target.why_no_retry != nullptr
+          ? target.why_no_retry
+          : "Inside a transaction block zero_downtime does not retry: run the statement on its "
+            "own (autocommit) to have it retried, or once those transactions have ended.";
   error->hint = error->hint ? psprintf("%s\n%s", error->hint, hint) : (char *) hint;
 }
 
@@ -161,7 +122,8 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
   const int attempts = target.retry ? guc_lock_retries + 1 : 1;
   // Each failed attempt made the application queue for up to `timeout`; waiting at least as
   // long before the next one lets that queue drain, so stalls never follow each other.
-  int waited_ms = 0, backoff_ms = Max(kMinBackoffMs, timeout);
+  int backoff_ms = Max(kMinBackoffMs, timeout);
+  const TimestampTz start = GetCurrentTimestamp();
   for (int attempt = 1;; attempt++) {
     TimedRun timed{timeout, run, arg};
     ErrorData *error = run_in_subtransaction(run_timed, &timed);
@@ -170,6 +132,9 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
     // Jitter: a random wait in [backoff, 1.5 backoff], so retrying sessions spread out.
     int sleep = backoff_ms + (int) pg_prng_uint64_range(&pg_global_prng_state, 0,
                                                         (uint64) backoff_ms / 2);
+    // Time spent so far: the lock waits and the sleeps between them.
+    const int waited_ms =
+        (int) Min(TimestampDifferenceMilliseconds(start, GetCurrentTimestamp()), INT_MAX);
     if (attempt >= attempts || waited_ms + sleep > guc_lock_retry_budget_ms) {
       explain_lock_timeout(error, target, attempt, waited_ms);
       ReThrowError(error);
@@ -180,7 +145,6 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
                             attempts - 1, sleep)));
     stats_count(target.rule, kStatLockRetries);
     sleep_ms(sleep);
-    waited_ms += sleep;
     backoff_ms = Min(backoff_ms * 2, Max(kMaxBackoffMs, timeout));
   }
 }

@@ -1,7 +1,7 @@
 // The lock cap: a statement that waits for a lock blocking the application makes every later
 // query on the table queue behind it.  So such statements run with lock_timeout at most
-// zero_downtime.lock_timeout; in autocommit a lock timeout is retried with exponential backoff
-// and jitter, inside a subtransaction, until zero_downtime.lock_retries or
+// zero_downtime.lock_timeout; a lock timeout is retried with exponential backoff and jitter,
+// inside a subtransaction (in autocommit, or in a transaction that holds no blocking lock yet), until zero_downtime.lock_retries or
 // zero_downtime.lock_retry_budget run out.  The final error names the blocking backends.
 #pragma once
 
@@ -20,6 +20,9 @@ struct CapTarget {
   // Then a lock granted at once up front means the statement cannot queue at all, and it runs
   // without the subtransaction a retry needs.
   Oid sole_relid = InvalidOid;
+  // Without retries (retry false): why, for the final error's hint; nullptr: a transaction
+  // block's general reason.
+  const char *why_no_retry = nullptr;
 };
 
 // Whether a statement taking `lock` is capped (enforce mode, a lock that blocks the application).

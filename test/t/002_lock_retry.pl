@@ -1,7 +1,8 @@
 # The lock cap in autocommit: while a blocker holds a conflicting lock, a capped DDL gives up
 # its place in the queue every zero_downtime.lock_timeout and retries after a backoff; it
 # completes once the blocker is gone.  When the retries run out, the error names the blocking
-# backend.  Inside a transaction block it fails fast.
+# backend.  Inside a transaction block it is retried the same way while the transaction holds no
+# lock that blocks the application yet, and fails fast once it does.
 use strict;
 use warnings;
 use IPC::Run;
@@ -96,12 +97,40 @@ like($stderr, qr/Blocking: pid $blocker_pid \(idle in transaction, transaction o
     'it names the blocker: pid, age of its transaction, start of its query');
 like($stderr, qr/HINT:  Run it again once those transactions have ended/, 'and says what to do');
 
-# --- inside a transaction block: one capped attempt, no retry --------------------------------
+# --- inside a transaction block that holds no blocking lock yet (a migration tool's transaction
+# before its first DDL): retried like in autocommit, and completes once the blocker is gone ----
+$blocker->query_safe('COMMIT');
+$err = retry_behind_blocker(
+    'BEGIN; CREATE TABLE tool_bookkeeping (id int); ALTER TABLE accounts ADD COLUMN note3 text; COMMIT;',
+    'BEGIN; CREATE TABLE tool_bookkeeping', 700_000, 'the ALTER in a transaction block');
+like($err, qr/retry 1 of 30/, 'it retried its lock timeouts inside the transaction');
+
+# --- one that already holds a blocking lock: one capped attempt, no retry (every retry would
+# keep the application waiting on the lock held), and the error says which lock and why -------
+$node->safe_psql('postgres', 'CREATE TABLE other (id int); INSERT INTO other VALUES (1)');
+$blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
 ($ret, $stdout, $stderr) = $node->psql('postgres',
-    "BEGIN; ALTER TABLE accounts ADD COLUMN note3 text; COMMIT;");
-isnt($ret, 0, 'inside a transaction block the ALTER fails fast');
+    "BEGIN; ALTER TABLE other ADD COLUMN x int; ALTER TABLE accounts ADD COLUMN note5 text; COMMIT;");
+isnt($ret, 0, 'holding a blocking lock already, the ALTER fails fast');
 unlike($stderr, qr/retry 1 of/, 'without retrying');
-like($stderr, qr/Inside a transaction block zero_downtime does not retry/, 'and says why');
+like($stderr, qr/1 attempt over [1-9]\d* ms did not get it/, 'the time it waited is counted');
+like($stderr, qr/This transaction already holds the ACCESS EXCLUSIVE lock on public\.other \(taken by: ALTER TABLE other ADD COLUMN x int\)/,
+    'and says which lock it holds and why it does not retry');
+$blocker->query_safe('COMMIT');
+
+# --- a migration role without pg_read_all_stats still sees who blocks it ----------------------
+$node->safe_psql('postgres', q{
+    CREATE ROLE migrator LOGIN;
+    ALTER ROLE migrator SET zero_downtime.lock_retries = 0;
+    ALTER TABLE accounts OWNER TO migrator;});
+$blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
+($ret, $stdout, $stderr) = $node->psql('postgres',
+    "ALTER TABLE accounts ADD COLUMN note6 text;",
+    extra_params => [ '-U', 'migrator' ]);
+like($stderr, qr/Blocking: pid $blocker_pid \(idle in transaction, transaction open for [0-9:]+, query started [^)]*\)/,
+    'a role without pg_read_all_stats sees the blocker\'s pid, state and transaction age');
+unlike($stderr, qr/insufficient privilege/, 'nothing reads <insufficient privilege>');
+unlike($stderr, qr/SELECT count\(\*\) FROM accounts/, 'but not its query, which is not its to see');
 $blocker->query_safe('COMMIT');
 $blocker->quit;
 
