@@ -45,6 +45,32 @@ ALTER TABLE orders ALTER COLUMN id SET NOT NULL;
 ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_id_not_null;
 SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conname LIKE '%not_null%';
 DELETE FROM orders WHERE id IS NULL;
+-- A re-run after an interrupted run finishes it with the helper that run left (named
+-- table_column_not_null whatever is in the catalog): validated, used, dropped; not a second
+-- helper beside it.
+CREATE TABLE shipments (id int, carrier int);
+INSERT INTO shipments SELECT g, g % 3 FROM generate_series(1, 300) g;
+UPDATE shipments SET id = NULL WHERE id = 7;
+ALTER TABLE shipments ALTER COLUMN id SET NOT NULL;
+SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'shipments'::regclass;
+UPDATE shipments SET id = 7 WHERE id IS NULL;
+ALTER TABLE shipments ALTER COLUMN id SET NOT NULL;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'shipments'::regclass AND attname = 'id';
+SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conrelid = 'shipments'::regclass;
+-- Interrupted after SET NOT NULL committed: the re-run drops the helper.
+SET zero_downtime.mode = off;
+ALTER TABLE shipments ADD CONSTRAINT shipments_carrier_not_null CHECK (carrier IS NOT NULL);
+ALTER TABLE shipments ALTER COLUMN carrier SET NOT NULL;
+RESET zero_downtime.mode;
+ALTER TABLE shipments ALTER COLUMN carrier SET NOT NULL;
+SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conrelid = 'shipments'::regclass;
+-- A constraint of that name that is not such a helper is left alone: the helper takes another.
+SET zero_downtime.mode = off;
+ALTER TABLE shipments ALTER COLUMN carrier DROP NOT NULL;
+ALTER TABLE shipments ADD CONSTRAINT shipments_carrier_not_null CHECK (carrier >= 0);
+RESET zero_downtime.mode;
+ALTER TABLE shipments ALTER COLUMN carrier SET NOT NULL;
+SELECT conname FROM pg_constraint WHERE conrelid = 'shipments'::regclass;
 
 -- add-unique: CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX.
 ALTER TABLE customers ADD CONSTRAINT customers_email_key UNIQUE (email);
@@ -118,7 +144,7 @@ COMMIT;
 SELECT conname, convalidated FROM pg_constraint WHERE conname IN ('orders_qty_v', 'customers_id_v');
 
 SET zero_downtime.mode = off;
-DROP TABLE items, orders, customers;
+DROP TABLE items, orders, customers, shipments;
 DROP DOMAIN quantity;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

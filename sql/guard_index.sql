@@ -28,6 +28,35 @@ SELECT indexrelid::regclass AS invalid_index FROM pg_index
  WHERE indrelid = 'orders'::regclass AND NOT indisvalid;
 DROP INDEX CONCURRENTLY IF EXISTS public.orders_customer_key;
 SELECT count(*) AS invalid_indexes FROM pg_index WHERE indrelid = 'orders'::regclass AND NOT indisvalid;
+-- An index whose valid twin exists: PostgreSQL's own error before any lock, never a hint to
+-- drop the valid index; IF NOT EXISTS skips it, as PostgreSQL does.
+CREATE INDEX orders_customer ON orders (customer);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX IF NOT EXISTS orders_customer ON orders (customer);
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
+ WHERE indexrelid = 'orders_customer'::regclass;
+-- A step that fails before creating anything leaves nothing, and the error says so.
+CREATE INDEX orders_nothing ON orders (no_such_column);
+\echo :LAST_ERROR_SQLSTATE
+
+-- A re-run after a failed (or cancelled, or terminated) build finishes the job: the INVALID
+-- index left under the name the rewrite uses is dropped CONCURRENTLY and built again; an
+-- unnamed index takes that name instead of a second one.
+CREATE TABLE tickets (id int, code int);
+INSERT INTO tickets SELECT g, g FROM generate_series(1, 500) g;
+INSERT INTO tickets VALUES (1, 1);
+CREATE UNIQUE INDEX tickets_code ON tickets (code);
+CREATE UNIQUE INDEX ON tickets (id);
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
+ WHERE indrelid = 'tickets'::regclass ORDER BY 1;
+-- Still duplicated: the re-run replaces the leftover, fails the same way, and the catalog shows
+-- the INVALID index it names.
+CREATE UNIQUE INDEX tickets_code ON tickets (code);
+DELETE FROM tickets WHERE ctid = (SELECT max(ctid) FROM tickets);
+CREATE UNIQUE INDEX tickets_code ON tickets (code);
+CREATE UNIQUE INDEX ON tickets (id);
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
+ WHERE indrelid = 'tickets'::regclass ORDER BY 1;
 
 -- drop-index: rewritten when it is one index without CASCADE, else refused.
 DROP INDEX orders_id;
@@ -71,6 +100,27 @@ INSERT INTO events VALUES ('2026-03-01', 1), ('2026-03-01', 1);
 CREATE UNIQUE INDEX events_at_kind ON events (at, kind);
 SELECT c.relname AS index, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
  WHERE c.relname LIKE '%at_kind%' ORDER BY 1;
+-- The cause fixed, a re-run finishes: the INVALID parent index is reused, the valid index of
+-- events_2025 attached (not built a second time), the INVALID one of events_2026 replaced.
+DELETE FROM events WHERE ctid = (SELECT max(ctid) FROM events_2026);
+CREATE UNIQUE INDEX events_at_kind ON events (at, kind);
+SELECT c.relname AS index, i.indisvalid,
+       (SELECT p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
+         WHERE h.inhrelid = c.oid) AS attached_to
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE c.relname LIKE '%at_kind%' ORDER BY 1;
+-- A partition whose index is attached already is skipped.
+SET zero_downtime.mode = off;
+CREATE INDEX events_kind_all ON ONLY events (kind);
+CREATE INDEX events_2025_kind_all ON events_2025 (kind);
+ALTER INDEX events_kind_all ATTACH PARTITION events_2025_kind_all;
+RESET zero_downtime.mode;
+CREATE INDEX events_kind_all ON events (kind);
+SELECT c.relname AS index, i.indisvalid,
+       (SELECT p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
+         WHERE h.inhrelid = c.oid) AS attached_to
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE c.relname LIKE 'events%kind%' AND NOT c.relname LIKE '%at_kind%' ORDER BY 1;
 
 -- Two partitions whose names share their first 63 bytes: each index gets a name of its own.
 CREATE TABLE measurements_of_a_very_long_named_sensor_network (at date, v int) PARTITION BY RANGE (at);
@@ -89,6 +139,7 @@ SELECT c.relname AS index, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid
 SET zero_downtime.mode = off;
 DROP TABLE measurements_of_a_very_long_named_sensor_network;
 DROP TABLE events;
+DROP TABLE tickets;
 DROP MATERIALIZED VIEW order_counts;
 DROP TABLE orders;
 RESET zero_downtime.mode;

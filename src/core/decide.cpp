@@ -78,9 +78,13 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
 }
 
 FailureReport describe_failed_rewrite(const std::string &rule, const std::vector<Step> &steps,
-                                      size_t failed) {
+                                      size_t failed, bool left) {
   FailureReport r;
-  const Step &bad = steps.at(failed);
+  Step bad = steps.at(failed);
+  if (!left && !bad.leftover_index.empty()) {
+    bad.leaves_on_failure.clear();
+    bad.retry_needs_cleanup = false;
+  }
   r.detail = "zero_downtime (" + rule + ") ran this statement as " +
              (steps.size() > 1 ? std::to_string(steps.size()) + " steps, each in its own transaction"
                                : std::string("1 step")) +

@@ -26,6 +26,14 @@ struct Step {
   std::string leaves_on_failure;   // what its own failure leaves behind ("" = nothing)
   std::string cleanup_sql;         // removes what its failure leaves behind
   bool retry_needs_cleanup = false;  // the leftover must go before the step can run again
+  // The INVALID index (schema-qualified) its failure may leave: after a failure the catalog is
+  // read, and leaves_on_failure / cleanup_sql are reported only when that index is there and
+  // INVALID.  "" = leaves_on_failure is reported as it stands.
+  std::string leftover_index;
+  // The step runs only while this index (schema-qualified) is INVALID, checked under a SHARE
+  // UPDATE EXCLUSIVE lock on its table (a DROP of a leftover never drops an index a concurrent
+  // build has made valid meanwhile).  "" = always runs.
+  std::string only_if_invalid_index;
 };
 
 // A rule's conclusion about one operation.

@@ -72,6 +72,26 @@ enum class OpKind {
   OtherLocking,  // any other statement that locks an existing table (the lock cap only)
 };
 
+// What the catalog holds under the name a CREATE INDEX (or one of its partitions' indexes) would
+// use.  An interrupted build (cancelled, or its backend terminated) leaves an INVALID index; a
+// re-run of the statement finishes the job with it instead of building a second index.
+enum class IndexNameHolder : uint8_t {
+  Free,             // nothing: the index is built under that name
+  InvalidLeftover,  // an INVALID index on the same table, attached to no parent index and
+                    // backing no constraint: unused, replaced (or, partitioned, reused)
+  ValidUnattached,  // a valid index on the same partition, attached to no parent index
+  Attached,         // a partition's index already attached to the partitioned index
+  ValidIndex,       // a valid index on the same table
+  Other,            // another relation (or an index of another table, or attached elsewhere)
+};
+
+// SET NOT NULL's helper constraint (table_column_not_null), left by an interrupted run.
+enum class HelperState : uint8_t {
+  None,       // no such constraint
+  NotValid,   // CHECK (column IS NOT NULL) NOT VALID
+  Validated,  // CHECK (column IS NOT NULL), validated
+};
+
 struct Operation {
   OpKind kind = OpKind::OtherLocking;
   TableFacts table;
@@ -100,6 +120,8 @@ struct Operation {
   Span<const Text> rebuilt_index_defs;
   bool rebuilt_constraint_index = false;
   bool has_valid_not_null_check = false;  // a valid CHECK (col IS NOT NULL) exists
+  bool column_not_null = false;           // SET NOT NULL: the column is NOT NULL already
+  HelperState helper_state = HelperState::None;  // SET NOT NULL: its helper, constraint_name
   Text constraint_name;        // given or chosen
   bool not_valid = false;             // already NOT VALID
   Span<const Text> key_columns;  // UNIQUE / PRIMARY KEY columns
@@ -116,16 +138,20 @@ struct Operation {
   int concurrently_at = -1;   // where " CONCURRENTLY" goes
   Text index_name;     // CREATE INDEX: the name, chosen when the statement gave none
   Text index_qualified_name;  // the same, schema-qualified (for DROP INDEX)
+  Text index_bare_name;       // the same, unquoted (as PostgreSQL's messages name it)
   bool index_named = true;    // the statement named the index
   int not_valid_at = -1;      // where " NOT VALID" goes (end of the constraint, also among
                               // other subcommands)
   int index_tail_at = -1;     // CREATE INDEX: where the text after the table's name starts
   bool unique_index = false;  // CREATE UNIQUE INDEX
+  bool if_not_exists = false;  // CREATE INDEX IF NOT EXISTS
+  IndexNameHolder index_name_holder = IndexNameHolder::Free;  // what holds index_name now
 
   // CREATE INDEX on a partitioned table: its partitions and the index each one gets.
   Span<const Text> partitions;                 // schema-qualified
   Span<const Text> partition_index_names;      // unqualified, for CREATE INDEX
   Span<const Text> partition_index_qualified;  // schema-qualified, for ATTACH and DROP
+  Span<const IndexNameHolder> partition_index_holders;  // what holds each name now
   bool nested_partitions = false;              // a partition is itself partitioned
   bool only_parent = false;                    // CREATE INDEX ... ON ONLY: no build at all
   int constraint_name_at = -1;  // where "CONSTRAINT name " goes for an unnamed constraint

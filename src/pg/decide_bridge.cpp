@@ -51,11 +51,15 @@ GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
   plan->steps = zeroed_array<PlanStep>(d.steps.size());
   for (size_t i = 0; i < d.steps.size(); ++i) {
     const zd::FailureReport r = zd::describe_failed_rewrite(d.findings[0].rule, d.steps, i);
+    const zd::FailureReport clean =
+        zd::describe_failed_rewrite(d.findings[0].rule, d.steps, i, false);
     const zd::Step &step = d.steps[i];
     plan->steps[i] = PlanStep{copy_text(step.sql), step.lock,
                               copy_text(step.locked_table.empty() ? d.capped_table
                                                                   : step.locked_table),
-                              copy_text(r.detail), copy_text(r.hint)};
+                              copy_text(r.detail), copy_text(r.hint),
+                              copy_text(step.leftover_index), copy_text(clean.detail),
+                              copy_text(clean.hint), copy_text(step.only_if_invalid_index)};
   }
   return plan;
 }

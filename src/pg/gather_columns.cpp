@@ -354,17 +354,55 @@ void gather_type_change(zd::Operation *op, Oid relid, AttrNumber attnum, const c
                                   OidIsValid(t.new_collation) && t.new_collation != collation);
 }
 
+namespace {
+
+// What constraint `name` of relation `relid` is to SET NOT NULL on `attnum`: the helper
+// CHECK (column IS NOT NULL) an interrupted run left (NOT VALID or validated), or, when the
+// name is free or held by another constraint, None.
+zd::HelperState not_null_helper_state(Oid relid, const char *name, AttrNumber attnum,
+                                      bool *name_taken) {
+  const Oid oid = get_relation_constraint_oid(relid, name, true);
+  *name_taken = OidIsValid(oid);
+  if (!OidIsValid(oid) || attnum == InvalidAttrNumber) return zd::HelperState::None;
+  HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(oid));
+  if (!HeapTupleIsValid(tuple)) return zd::HelperState::None;
+  const Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+  zd::HelperState state = zd::HelperState::None;
+  bool isnull;
+  const Datum bin = SysCacheGetAttr(CONSTROID, tuple, Anum_pg_constraint_conbin, &isnull);
+  if (con->contype == CONSTRAINT_CHECK && !isnull) {
+    const Node *expr = (const Node *) stringToNode(TextDatumGetCString(bin));
+    const NullTest *test = IsA(expr, NullTest) ? (const NullTest *) expr : nullptr;
+    if (test != nullptr && test->nulltesttype == IS_NOT_NULL && !test->argisrow &&
+        IsA(test->arg, Var) && ((const Var *) test->arg)->varattno == attnum)
+      state = con->convalidated ? zd::HelperState::Validated : zd::HelperState::NotValid;
+  }
+  ReleaseSysCache(tuple);
+  return state;
+}
+
+}  // namespace
+
 void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {
   // Named from the statement: zd_check may judge a column its script adds earlier (not in the
   // catalog yet: no proof, a scan is assumed).
   op->column = quote_identifier(column);
-  op->constraint_name = quote_identifier(ChooseConstraintName(
-      get_rel_name(relid), column, "not_null", get_rel_namespace(relid), NIL));
   AttrNumber attnum = get_attnum(relid, column);
+  // The helper is named table_column_not_null whatever is in the catalog, so that a re-run
+  // after an interrupted one finds what that run left (and finishes it).  Only a constraint of
+  // that name that is not such a helper makes it take another name.
+  const char *helper = makeObjectName(get_rel_name(relid), column, "not_null");
+  bool taken = false;
+  op->helper_state = not_null_helper_state(relid, helper, attnum, &taken);
+  if (taken && op->helper_state == zd::HelperState::None)
+    helper = ChooseConstraintName(get_rel_name(relid), column, "not_null",
+                                  get_rel_namespace(relid), NIL);
+  op->constraint_name = quote_identifier(helper);
   if (attnum == InvalidAttrNumber) return;
   HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
   bool already = HeapTupleIsValid(tuple) && ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
   if (HeapTupleIsValid(tuple)) ReleaseSysCache(tuple);
+  op->column_not_null = already;
   op->has_valid_not_null_check = already || not_null_implied_by_checks(relid, attnum);
 }
 

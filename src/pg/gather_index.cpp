@@ -8,11 +8,13 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -41,11 +43,41 @@ const char *index_name_columns(const IndexStmt *stmt) {
   return columns.data;
 }
 
-// The name PostgreSQL would choose for an unnamed index: table_col1_col2_idx, made unique.
+// What holds `name` in namespace `nsp`, for an index of relation `relid`.  `parent_index`: the
+// INVALID partitioned index a re-run reuses, when `relid` is one of its table's partitions.
+zd::IndexNameHolder index_name_holder(const char *name, Oid nsp, Oid relid, Oid parent_index) {
+  const Oid rel = get_relname_relid(name, nsp);
+  if (!OidIsValid(rel)) return zd::IndexNameHolder::Free;
+  HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(rel));
+  if (!HeapTupleIsValid(tuple)) return zd::IndexNameHolder::Other;
+  const Form_pg_index index = (Form_pg_index) GETSTRUCT(tuple);
+  const Oid table = index->indrelid;
+  const bool valid = index->indisvalid;
+  ReleaseSysCache(tuple);
+  if (table != relid || OidIsValid(get_index_constraint(rel))) return zd::IndexNameHolder::Other;
+  if (get_rel_relispartition(rel)) return zd::IndexNameHolder::Other;  // attached elsewhere
+  if (!valid) return zd::IndexNameHolder::InvalidLeftover;
+  return OidIsValid(parent_index) ? zd::IndexNameHolder::ValidUnattached
+                                  : zd::IndexNameHolder::ValidIndex;
+}
+
+// The name PostgreSQL would choose for an unnamed index (table_col1_col2_idx, made unique),
+// except that the INVALID index an interrupted run of the statement left under one of those
+// names is that run's: the re-run takes its name (and replaces or reuses it) instead of
+// building a second index beside it.
 char *choose_index_name(Oid relid, const IndexStmt *stmt) {
   const char *label = stmt->primary ? "pkey" : stmt->isconstraint ? "key" : "idx";
-  return ChooseRelationName(get_rel_name(relid), index_name_columns(stmt), label,
-                            get_rel_namespace(relid), false);
+  const Oid nsp = get_rel_namespace(relid);
+  if (stmt->primary || stmt->isconstraint)
+    return ChooseRelationName(get_rel_name(relid), index_name_columns(stmt), label, nsp, true);
+  const char *columns = index_name_columns(stmt);
+  for (int pass = 0;; pass++) {
+    char *name = makeObjectName(get_rel_name(relid), columns,
+                                pass == 0 ? label : psprintf("%s%d", label, pass));
+    const zd::IndexNameHolder holder = index_name_holder(name, nsp, relid, InvalidOid);
+    if (holder == zd::IndexNameHolder::Free || holder == zd::IndexNameHolder::InvalidLeftover)
+      return name;
+  }
 }
 
 // The end of the table's (possibly qualified) name in CREATE INDEX ... ON name: the rest of
@@ -64,34 +96,65 @@ int offset_after_relation_name(const Gathering *g, const RangeVar *rv) {
 
 // The name PostgreSQL would give the index of partition `child` (ChooseRelationName), but free
 // also of the names `taken` by the other partitions' indexes of this statement: two partitions
-// whose names share their first 63 bytes would otherwise get the same one.
-char *choose_partition_index_name(Oid child, const char *columns, List *taken) {
+// whose names share their first 63 bytes would otherwise get the same one.  An INVALID index an
+// interrupted run left under one of those names is taken over (dropped and built again), and
+// so, when the re-run reuses that run's INVALID `parent_index`, is a valid one it built but did
+// not attach yet (attached, not built again).
+char *choose_partition_index_name(Oid child, const char *columns, List *taken, Oid parent_index,
+                                  zd::IndexNameHolder *holder) {
   const Oid nsp = get_rel_namespace(child);
   for (int pass = 0;; pass++) {
     char *name = makeObjectName(get_rel_name(child), columns,
                                 pass == 0 ? "idx" : psprintf("idx%d", pass));
-    bool clash = OidIsValid(get_relname_relid(name, nsp));
+    bool clash = false;
     ListCell *lc;
     foreach (lc, taken) clash = clash || strcmp((const char *) lfirst(lc), name) == 0;
-    if (!clash) return name;
+    if (clash) continue;
+    *holder = index_name_holder(name, nsp, child, parent_index);
+    if (*holder == zd::IndexNameHolder::Free || *holder == zd::IndexNameHolder::InvalidLeftover ||
+        *holder == zd::IndexNameHolder::ValidUnattached)
+      return name;
   }
 }
 
-// Each partition of a partitioned table, and the name of the index it gets.
-void gather_partitions(Gathering *g, zd::Operation *op, Oid relid, const IndexStmt *stmt) {
+// The index of partition `child` attached to `parent_index` already, else InvalidOid.
+Oid attached_index(Oid parent_index, Oid child) {
+  if (!OidIsValid(parent_index)) return InvalidOid;
+  ListCell *lc;
+  foreach (lc, find_inheritance_children(parent_index, NoLock)) {
+    const Oid index = lfirst_oid(lc);
+    if (IndexGetRelation(index, true) == child) return index;
+  }
+  return InvalidOid;
+}
+
+// Each partition of a partitioned table, and the name of the index it gets.  `parent_index`:
+// the INVALID partitioned index an interrupted run left, that this run reuses (or InvalidOid).
+void gather_partitions(Gathering *g, zd::Operation *op, Oid relid, const IndexStmt *stmt,
+                       Oid parent_index) {
   List *children = find_inheritance_children(relid, NoLock);
   int n = list_length(children);
   zd::Text *names = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
   zd::Text *index_names = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
   zd::Text *index_qualified = (zd::Text *) palloc0(sizeof(zd::Text) * (n + 1));
+  zd::IndexNameHolder *holders =
+      (zd::IndexNameHolder *) palloc0(sizeof(zd::IndexNameHolder) * (n + 1));
   const char *columns = index_name_columns(stmt);
   List *taken = NIL;
   for (int i = 0; i < n; i++) {
     Oid child = list_nth_oid(children, i);
     if (get_rel_relkind(child) == RELKIND_PARTITIONED_TABLE) op->nested_partitions = true;
     Oid nsp = get_rel_namespace(child);
-    char *index = choose_partition_index_name(child, columns, taken);
-    taken = lappend(taken, index);
+    const Oid attached = attached_index(parent_index, child);
+    char *index;
+    if (OidIsValid(attached)) {
+      index = get_rel_name(attached);
+      nsp = get_rel_namespace(attached);
+      holders[i] = zd::IndexNameHolder::Attached;
+    } else {
+      index = choose_partition_index_name(child, columns, taken, parent_index, &holders[i]);
+      taken = lappend(taken, index);
+    }
     names[i] = qualified_relation_name(child);
     index_names[i] = quote_identifier(index);
     index_qualified[i] = quote_qualified_identifier(get_namespace_name(nsp), index);
@@ -99,6 +162,7 @@ void gather_partitions(Gathering *g, zd::Operation *op, Oid relid, const IndexSt
   op->partitions = {names, (size_t) n};
   op->partition_index_names = {index_names, (size_t) n};
   op->partition_index_qualified = {index_qualified, (size_t) n};
+  op->partition_index_holders = {holders, (size_t) n};
   op->index_tail_at = offset_after_relation_name(g, stmt->relation);
 }
 
@@ -141,14 +205,19 @@ void gather_create_index(Gathering *g, IndexStmt *stmt) {
   op->concurrently = stmt->concurrent;
   op->concurrently_at = offset_after_keyword(g->sql, "index");
   op->index_named = stmt->idxname != nullptr;
+  op->if_not_exists = stmt->if_not_exists;
+  const Oid nsp = get_rel_namespace(relid);
   const char *name = stmt->idxname ? stmt->idxname : choose_index_name(relid, stmt);
   op->index_name = quote_identifier(name);
-  op->index_qualified_name =
-      quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+  op->index_bare_name = name;
+  op->index_qualified_name = quote_qualified_identifier(get_namespace_name(nsp), name);
+  op->index_name_holder = index_name_holder(name, nsp, relid, InvalidOid);
   op->unique_index = stmt->unique;
   if (op->table.partitioned) {
     op->only_parent = !stmt->relation->inh;
-    if (!op->only_parent) gather_partitions(g, op, relid, stmt);
+    const bool reuse = op->index_name_holder == zd::IndexNameHolder::InvalidLeftover;
+    if (!op->only_parent)
+      gather_partitions(g, op, relid, stmt, reuse ? get_relname_relid(name, nsp) : InvalidOid);
   }
 }
 

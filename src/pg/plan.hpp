@@ -14,6 +14,12 @@ struct PlanStep {
   const char *locked_table;  // whose lockers block it
   const char *failure_detail;  // what the error says if this step fails
   const char *failure_hint;
+  // Step::leftover_index ("" = none), and what the error says instead when the catalog shows,
+  // after the failure, that it is not there as an INVALID index: the step left nothing.
+  const char *leftover_index;
+  const char *clean_failure_detail;
+  const char *clean_failure_hint;
+  const char *only_if_invalid_index;  // Step::only_if_invalid_index ("" = always runs)
 };
 
 struct PlanFinding {

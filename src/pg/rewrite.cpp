@@ -5,7 +5,15 @@
 #include "pg/utility_hook.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
 #include "utils/snapmgr.h"
@@ -14,16 +22,79 @@ extern "C" {
 namespace zd::pg {
 namespace {
 
-void run_step(void *sql) { run_utility_sql((const char *) sql); }
+// The index a schema-qualified, quoted name names, or InvalidOid.
+Oid index_named(const char *qualified) {
+  RangeVar *rv = makeRangeVarFromNameList(stringToQualifiedNameList(qualified));
+  return RangeVarGetRelid(rv, NoLock, true);
+}
+
+// Whether `index` is an index and, if so, whether it is valid.
+bool index_validity(Oid index, bool *valid) {
+  HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
+  if (!HeapTupleIsValid(tuple)) return false;
+  *valid = ((Form_pg_index) GETSTRUCT(tuple))->indisvalid;
+  ReleaseSysCache(tuple);
+  return true;
+}
+
+void run_step(void *arg) {
+  const PlanStep *step = (const PlanStep *) arg;
+  if (step->only_if_invalid_index[0] != '\0') {
+    // Lock the table as the DROP INDEX CONCURRENTLY will, then look: a build of that index in
+    // another session holds the lock until it is done, and an index it made valid stays.
+    Oid index = index_named(step->only_if_invalid_index);
+    const Oid table = OidIsValid(index) ? IndexGetRelation(index, true) : InvalidOid;
+    if (!OidIsValid(table)) return;
+    LockRelationOid(table, ShareUpdateExclusiveLock);
+    index = index_named(step->only_if_invalid_index);
+    bool valid = true;
+    if (!OidIsValid(index) || IndexGetRelation(index, true) != table ||
+        !index_validity(index, &valid) || valid) {
+      ereport(NOTICE, (errmsg("zero_downtime: %s is no longer an INVALID index; not dropped",
+                              step->only_if_invalid_index)));
+      return;
+    }
+  }
+  run_utility_sql(step->sql);
+}
+
+// After a failed step, whether the catalog holds its leftover: `qualified` as an INVALID index.
+// The failed transaction is over first (a new one reads the catalog as it is now).  Any error
+// here says "left" (the report then names what may be there) rather than losing the step's.
+bool leftover_in_catalog(const char *qualified, MemoryContext context) {
+  HOLD_INTERRUPTS();
+  AbortCurrentTransaction();
+  RESUME_INTERRUPTS();
+  StartTransactionCommand();
+  MemoryContextSwitchTo(context);
+  volatile bool left = true;
+  PG_TRY();
+  {
+    const Oid index = index_named(qualified);
+    bool valid = true;
+    left = OidIsValid(index) && index_validity(index, &valid) && !valid;
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(context);
+    FlushErrorState();
+    left = true;
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(context);
+  return left;
+}
 
 void add_failure_report(const PlanStep &step, MemoryContext context) {
   MemoryContextSwitchTo(context);
   ErrorData *error = CopyErrorData();
   FlushErrorState();
-  error->detail = error->detail ? psprintf("%s\n%s", error->detail, step.failure_detail)
-                                : pstrdup(step.failure_detail);
-  error->hint = error->hint ? psprintf("%s\n%s", error->hint, step.failure_hint)
-                            : pstrdup(step.failure_hint);
+  const bool left =
+      step.leftover_index[0] == '\0' || leftover_in_catalog(step.leftover_index, context);
+  const char *detail = left ? step.failure_detail : step.clean_failure_detail;
+  const char *hint = left ? step.failure_hint : step.clean_failure_hint;
+  error->detail = error->detail ? psprintf("%s\n%s", error->detail, detail) : pstrdup(detail);
+  error->hint = error->hint ? psprintf("%s\n%s", error->hint, hint) : pstrdup(hint);
   ReThrowError(error);
 }
 
@@ -73,7 +144,7 @@ void run_rewrite(const GuardPlan *plan) {
     MemoryContextSwitchTo(step_context);
     CapTarget target{step.lock, step.locked_table, true, true, finding.rule};
     PG_TRY();
-    { run_with_lock_cap(target, run_step, (void *) step.sql); }
+    { run_with_lock_cap(target, run_step, (void *) &step); }
     PG_CATCH();
     { add_failure_report(step, context); }
     PG_END_TRY();

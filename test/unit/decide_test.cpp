@@ -228,6 +228,76 @@ TEST(FailureReport, AFailedConcurrentBuildIsCleanedUpBeforeTheRetry) {
             std::string::npos);
 }
 
+// A build that failed before creating anything (the catalog shows no INVALID index after it):
+// the report claims nothing, and neither hint drops anything.
+TEST(FailureReport, NothingLeftWhenTheCatalogShowsNoLeftover) {
+  Step build;
+  build.sql = "CREATE INDEX CONCURRENTLY i ON t (a)";
+  build.leaves_on_failure = "an INVALID index i";
+  build.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS public.i";
+  build.retry_needs_cleanup = true;
+  build.leftover_index = "public.i";
+  FailureReport r = describe_failed_rewrite("create-index", {build}, 0, false);
+  EXPECT_NE(r.detail.find("The failed step left nothing behind."), std::string::npos);
+  EXPECT_EQ(r.hint.find("DROP INDEX"), std::string::npos);
+  EXPECT_EQ(r.hint.find("To undo"), std::string::npos);
+}
+
+TEST(CreateIndex, AValidIndexOfThatNameIsPostgresOwnErrorNeverADrop) {
+  Stmt s = create_index_stmt(big_table());
+  s.ops[0].index_name_holder = IndexNameHolder::ValidIndex;
+  s.ops[0].index_bare_name = "orders_a_idx";
+  s.ops[0].index_qualified_name = "public.orders_a_idx";
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Refuse);
+  EXPECT_EQ(d.findings[0].sqlstate, "42P07");
+  EXPECT_EQ(d.findings[0].message, "relation \"orders_a_idx\" already exists");
+  EXPECT_EQ(d.findings[0].hint.find("DROP"), std::string::npos);
+  // IF NOT EXISTS: PostgreSQL's skip, and a failure then claims no leftover.
+  s.ops[0].if_not_exists = true;
+  d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Rewrite);
+  ASSERT_EQ(d.steps.size(), 1u);
+  EXPECT_FALSE(d.steps[0].retry_needs_cleanup);
+  EXPECT_TRUE(d.steps[0].leaves_on_failure.empty());
+}
+
+TEST(CreateIndex, AnInvalidLeftoverIsDroppedOnlyWhileInvalidThenBuilt) {
+  Stmt s = create_index_stmt(big_table());
+  s.ops[0].index_name_holder = IndexNameHolder::InvalidLeftover;
+  s.ops[0].index_qualified_name = "public.orders_a_idx";
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Rewrite);
+  ASSERT_EQ(d.steps.size(), 2u);
+  EXPECT_EQ(d.steps[0].sql, "DROP INDEX CONCURRENTLY public.orders_a_idx");
+  EXPECT_EQ(d.steps[0].only_if_invalid_index, "public.orders_a_idx");
+  EXPECT_EQ(d.steps[1].leftover_index, "public.orders_a_idx");
+  EXPECT_NE(d.findings[0].detail.find("An earlier run left the INVALID index"), std::string::npos);
+}
+
+TEST(SetNotNull, ARerunFinishesWithTheHelperAnEarlierRunLeft) {
+  Stmt s = set_not_null_stmt();
+  s.ops[0].helper_state = HelperState::NotValid;
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Rewrite);
+  ASSERT_EQ(d.steps.size(), 3u);
+  EXPECT_EQ(d.steps[0].sql,
+            "ALTER TABLE public.orders VALIDATE CONSTRAINT orders_customer_id_not_null");
+  s.ops[0].helper_state = HelperState::Validated;
+  s.ops[0].has_valid_not_null_check = true;
+  d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.steps.size(), 2u);
+  EXPECT_EQ(d.steps[0].sql, "ALTER TABLE public.orders ALTER COLUMN customer_id SET NOT NULL");
+  s.ops[0].column_not_null = true;
+  d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.steps.size(), 1u);
+  EXPECT_EQ(d.steps[0].sql,
+            "ALTER TABLE public.orders DROP CONSTRAINT orders_customer_id_not_null");
+  // In a transaction block the statement is a no-op: allowed, not refused.
+  s.facts.tx = TxContext::TransactionBlock;
+  EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Allow);
+}
+
 TEST(Locks, ConflictTableMatchesPostgres) {
   EXPECT_TRUE(locks_conflict(Lock::AccessShare, Lock::AccessExclusive));
   EXPECT_FALSE(locks_conflict(Lock::AccessShare, Lock::Share));

@@ -94,13 +94,39 @@ RuleResult add_check_or_foreign_key(const RuleContext &ctx) {
 
 RuleResult set_not_null(const RuleContext &ctx) {
   const Operation &op = ctx.op;
+  if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  const std::string column = op.table.name + "." + op.column;
+  // In a transaction block the column being NOT NULL already makes the statement a no-op.
+  const bool finish_run = op.helper_state != HelperState::None &&
+                          !(op.column_not_null && !ctx.can_rewrite());
+  if (finish_run) {
+    // An earlier run (interrupted, or failed) left its helper constraint: finish that run from
+    // where it stopped,
+    // so that nothing of it is left.
+    std::vector<Step> steps = not_null_steps(op, op.constraint_name, {op.column.str()});
+    const size_t from = op.column_not_null                          ? 3
+                        : op.helper_state == HelperState::Validated ? 2
+                                                                    : 1;
+    steps.erase(steps.begin(), steps.begin() + from);
+    const std::string state = op.helper_state == HelperState::Validated ? "validated" : "NOT VALID";
+    return rewrite_or_refuse(
+        ctx, "set-not-null",
+        op.column_not_null
+            ? "SET NOT NULL on " + column + " is done, but an earlier run left its helper "
+                  "constraint " + op.constraint_name.str()
+            : "SET NOT NULL on " + column + " would scan the table under an ACCESS EXCLUSIVE lock",
+        (op.column_not_null ? std::string()
+                            : lock_detail(op, op.lock, "while it checks every row for NULLs") + " ") +
+            "An earlier run left its helper constraint " + op.constraint_name + " (" +
+            state + (op.column_not_null ? ", and the column is NOT NULL already" : "") +
+            "): this run finishes it" + (op.column_not_null ? ", dropping the helper." : "."),
+        steps);
+  }
   // With a valid CHECK (col IS NOT NULL), SET NOT NULL is a catalog change without a scan.
-  if (op.has_valid_not_null_check || exempt_from_lock_rules(op.table, ctx.policy))
-    return std::nullopt;
+  if (op.has_valid_not_null_check) return std::nullopt;
   return rewrite_or_refuse(
       ctx, "set-not-null",
-      "SET NOT NULL on " + op.table.name + "." + op.column + " would scan the table under an "
-          "ACCESS EXCLUSIVE lock",
+      "SET NOT NULL on " + column + " would scan the table under an ACCESS EXCLUSIVE lock",
       lock_detail(op, op.lock, "while it checks every row for NULLs"),
       not_null_steps(op, op.constraint_name, {op.column.str()}));
 }
@@ -141,6 +167,7 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
       "an INVALID index " + op.index_name + " that every write still updates";
   build.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.index_qualified_name;
   build.retry_needs_cleanup = true;
+  build.leftover_index = op.index_qualified_name;
   build.undo_sql = build.cleanup_sql;
   // The statement itself, with every other change it makes (a DROP CONSTRAINT of the key it
   // replaces, say), the constraint taking the index built above.

@@ -8,21 +8,46 @@ namespace zd::rules {
 
 namespace {
 
+// DROP INDEX CONCURRENTLY of an INVALID index an interrupted build left under the name the
+// rewrite uses: it runs only while that index is still INVALID.
+Step drop_leftover(const std::string &qualified, const std::string &table) {
+  Step drop;
+  drop.sql = "DROP INDEX CONCURRENTLY " + qualified;
+  drop.lock = Lock::ShareUpdateExclusive;
+  drop.locked_table = table;
+  drop.effect = "the INVALID index " + qualified + " (left by an earlier run) dropped";
+  drop.only_if_invalid_index = qualified;
+  return drop;
+}
+
 // CREATE INDEX on a partitioned table: CONCURRENTLY is not supported there, so the index goes
 // on the parent only (a catalog entry, INVALID and unused), is built CONCURRENTLY on each
 // partition, and each partition's index is attached; the last ATTACH makes the parent valid.
+// A re-run after an interrupted one reuses what it left: the INVALID parent index, the valid
+// indexes it built (attached, not built again), and skips the partitions already attached; an
+// INVALID index it left on a partition is dropped and built again.
 std::vector<Step> partitioned_index_steps(const Operation &op) {
   const std::string head = op.unique_index ? "CREATE UNIQUE INDEX " : "CREATE INDEX ";
   const std::string tail = op.statement_sql.str().substr(op.index_tail_at);
+  auto holder = [&op](size_t i) {
+    return i < op.partition_index_holders.size() ? op.partition_index_holders[i]
+                                                 : IndexNameHolder::Free;
+  };
   std::vector<Step> steps;
-  Step parent;
-  parent.sql = head + op.index_name + " ON ONLY " + op.table.name + tail;
-  parent.lock = Lock::Share;
-  parent.effect = "the index " + op.index_qualified_name + " on " + op.table.name +
-                  " alone, INVALID (unused) until every partition's index is attached";
-  parent.undo_sql = "DROP INDEX " + op.index_qualified_name;
-  steps.push_back(parent);
+  if (op.index_name_holder != IndexNameHolder::InvalidLeftover) {
+    Step parent;
+    parent.sql = head + op.index_name + " ON ONLY " + op.table.name + tail;
+    parent.lock = Lock::Share;
+    parent.effect = "the index " + op.index_qualified_name + " on " + op.table.name +
+                    " alone, INVALID (unused) until every partition's index is attached";
+    parent.undo_sql = "DROP INDEX " + op.index_qualified_name;
+    steps.push_back(parent);
+  }
   for (size_t i = 0; i < op.partitions.size(); ++i) {
+    const IndexNameHolder h = holder(i);
+    if (h == IndexNameHolder::Attached || h == IndexNameHolder::ValidUnattached) continue;
+    if (h == IndexNameHolder::InvalidLeftover)
+      steps.push_back(drop_leftover(op.partition_index_qualified[i], op.partitions[i]));
     Step build;
     build.sql = head + "CONCURRENTLY " + op.partition_index_names[i] + " ON " +
                 op.partitions[i] + tail;
@@ -34,17 +59,71 @@ std::vector<Step> partitioned_index_steps(const Operation &op) {
                               " that every write to " + op.partitions[i] + " still updates";
     build.cleanup_sql = build.undo_sql;
     build.retry_needs_cleanup = true;
+    build.leftover_index = op.partition_index_qualified[i];
     steps.push_back(build);
   }
   for (size_t i = 0; i < op.partitions.size(); ++i) {
+    if (holder(i) == IndexNameHolder::Attached) continue;
     Step attach;
     attach.sql = "ALTER INDEX " + op.index_qualified_name + " ATTACH PARTITION " +
                  op.partition_index_qualified[i];
     attach.lock = Lock::AccessExclusive;  // on the partition's new index
     attach.locked_table = op.partitions[i];
+    attach.effect = op.partition_index_qualified[i] + " attached";
     steps.push_back(attach);
   }
   return steps;
+}
+
+// What a re-run reuses or replaces of an earlier, interrupted or failed, run, for the
+// rewrite's DETAIL.
+std::string leftovers_note(const Operation &op) {
+  std::vector<std::string> replaced, attached_now;
+  size_t attached = 0;
+  for (size_t i = 0; i < op.partition_index_holders.size() && i < op.partitions.size(); ++i) {
+    switch (op.partition_index_holders[i]) {
+      case IndexNameHolder::Attached: ++attached; break;
+      case IndexNameHolder::ValidUnattached: attached_now.push_back(op.partition_index_qualified[i]); break;
+      case IndexNameHolder::InvalidLeftover: replaced.push_back(op.partition_index_qualified[i]); break;
+      default: break;
+    }
+  }
+  auto list = [](const std::vector<std::string> &names) {
+    std::string text;
+    for (const std::string &n : names) text += (text.empty() ? "" : ", ") + n;
+    return text;
+  };
+  const bool leftover = op.index_name_holder == IndexNameHolder::InvalidLeftover;
+  if (leftover && !op.table.partitioned) replaced.insert(replaced.begin(), op.index_qualified_name);
+  std::string note;
+  if (leftover && op.table.partitioned)
+    note += " An earlier run left the INVALID index " + op.index_qualified_name.str() +
+            ": this run reuses it.";
+  if (!replaced.empty())
+    note += " An earlier run left the INVALID index" +
+            std::string(replaced.size() > 1 ? "es " : " ") + list(replaced) +
+            ": dropped CONCURRENTLY and built again.";
+  if (!attached_now.empty())
+    note += " An earlier run built " + list(attached_now) + ": attached, not built again.";
+  if (attached > 0)
+    note += " " + std::to_string(attached) + " partition" + (attached > 1 ? "s have" : " has") +
+            " its index attached already: skipped.";
+  return note;
+}
+
+// CREATE INDEX under a name a relation holds already: PostgreSQL's own error, before any lock.
+Finding name_taken(const Operation &op) {
+  Finding f = make_refusal("create-index",
+                           "relation \"" + op.index_bare_name + "\" already exists",
+                           op.index_name_holder == IndexNameHolder::ValidIndex
+                               ? op.index_qualified_name + " is a valid index on " +
+                                     op.table.name + "; nothing was changed."
+                               : op.index_qualified_name + " is taken by another relation (or "
+                                     "by an index of another table, or one attached to a "
+                                     "partitioned index); nothing was changed.",
+                           "Name the index differently, or use CREATE INDEX IF NOT EXISTS.");
+  f.sqlstate = "42P07";
+  return f;
 }
 
 }  // namespace
@@ -53,13 +132,18 @@ RuleResult create_index(const RuleContext &ctx) {
   const Operation &op = ctx.op;
   if (op.concurrently || op.only_parent || exempt_from_lock_rules(op.table, ctx.policy))
     return std::nullopt;
+  const bool taken = op.index_name_holder == IndexNameHolder::ValidIndex ||
+                     op.index_name_holder == IndexNameHolder::Other;
+  if (taken && !op.if_not_exists) return name_taken(op);
   if (op.table.partitioned && !op.nested_partitions && op.index_tail_at >= 0) {
+    // IF NOT EXISTS of an index that exists: PostgreSQL skips it after a moment's lock.
+    if (taken) return std::nullopt;
     return rewrite_or_refuse(
         ctx, "create-index",
         "CREATE INDEX on partitioned table " + op.table.name + " would block writes to every "
             "partition",
         lock_detail(op, op.lock, "on every partition for the whole build") +
-            " CONCURRENTLY is not supported on a partitioned table itself.",
+            " CONCURRENTLY is not supported on a partitioned table itself." + leftovers_note(op),
         partitioned_index_steps(op));
   }
   if (op.table.partitioned) {
@@ -74,6 +158,9 @@ RuleResult create_index(const RuleContext &ctx) {
         "CREATE INDEX CONCURRENTLY ... ON <each partition> (...);\n"
         "ALTER INDEX " + op.index_name + " ATTACH PARTITION <each partition's index>;");
   }
+  std::vector<Step> steps;
+  if (op.index_name_holder == IndexNameHolder::InvalidLeftover)
+    steps.push_back(drop_leftover(op.index_qualified_name, ""));
   Step step;
   step.sql = insert_at(op.statement_sql, op.concurrently_at,
                        op.index_named ? " CONCURRENTLY" : " CONCURRENTLY " + op.index_name);
@@ -81,9 +168,19 @@ RuleResult create_index(const RuleContext &ctx) {
   step.leaves_on_failure = "an INVALID index " + op.index_name + " that every write still updates";
   step.cleanup_sql = "DROP INDEX CONCURRENTLY IF EXISTS " + op.index_qualified_name;
   step.retry_needs_cleanup = true;
+  // IF NOT EXISTS of an index that exists skips it: a failure then is not its build's.
+  if (taken) {
+    step.leaves_on_failure.clear();
+    step.retry_needs_cleanup = false;
+  } else {
+    step.leftover_index = op.index_qualified_name;
+  }
+  steps.push_back(step);
   return rewrite_or_refuse(ctx, "create-index",
                            "CREATE INDEX on " + op.table.name + " would block writes",
-                           lock_detail(op, op.lock, "for the whole index build"), {step});
+                           lock_detail(op, op.lock, "for the whole index build") +
+                               leftovers_note(op),
+                           steps);
 }
 
 RuleResult drop_index(const RuleContext &ctx) {
