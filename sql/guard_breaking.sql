@@ -1,6 +1,6 @@
 -- drop-column, rename-column, rename-table, drop-table: they break the code still running, so
 -- they are refused on any table holding rows, however small; empty, new and temporary tables
--- are free, and a privileged role can allow one for a transaction.
+-- are free, and a privileged role can allow one for a statement or a transaction.
 CREATE EXTENSION zero_downtime;
 CREATE TABLE users (id int, email text, legacy text);
 INSERT INTO users VALUES (1, 'a@example.com', 'x');
@@ -37,6 +37,32 @@ SET LOCAL zero_downtime.allow = 'drop-column';
 ALTER TABLE users DROP COLUMN legacy;
 COMMIT;
 SHOW zero_downtime.allow;
+-- Or for one statement, with a comment before it: the next statement is judged again.
+CREATE TABLE notes (id int, a text, b text, c text);
+INSERT INTO notes VALUES (1, 'a', 'b', 'c');
+/* zero_downtime: allow drop-column */ ALTER TABLE notes DROP COLUMN a;
+ALTER TABLE notes DROP COLUMN b;
+-- In one query string (a Prisma migration file; \; keeps psql from splitting it), the comment
+-- belongs to the statement after it, and to no later one: the string is refused as a whole.
+/* zero_downtime: allow drop-column */ ALTER TABLE notes DROP COLUMN b \;
+ALTER TABLE notes DROP COLUMN c;
+ALTER TABLE notes ADD COLUMN d text \; /* zero_downtime: allow drop-column, rename-column */
+ALTER TABLE notes DROP COLUMN b;
+SELECT attname FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attnum > 0
+  AND NOT attisdropped ORDER BY attnum;
+-- A rule name that is not one: an error, nothing runs.
+/* zero_downtime: allow drop-columns */ ALTER TABLE notes DROP COLUMN c;
+-- Only a role that may set zero_downtime.allow may use it.
+CREATE ROLE regress_zd_migrator;
+ALTER TABLE notes OWNER TO regress_zd_migrator;
+SET ROLE regress_zd_migrator;
+/* zero_downtime: allow drop-column */ ALTER TABLE notes DROP COLUMN c;
+RESET ROLE;
+GRANT SET ON PARAMETER zero_downtime.allow TO regress_zd_migrator;
+SET ROLE regress_zd_migrator;
+/* zero_downtime: allow drop-column */ ALTER TABLE notes DROP COLUMN c;
+RESET ROLE;
+REVOKE SET ON PARAMETER zero_downtime.allow FROM regress_zd_migrator;
 -- The rename pattern the hint gives: the old name lives on as a view.
 BEGIN;
 SET LOCAL zero_downtime.allow = 'rename-table';
@@ -93,11 +119,12 @@ RESET zero_downtime.mode;
 DROP SCHEMA archive CASCADE;
 
 SET zero_downtime.mode = off;
-DROP TABLE feelings, leavers_table;
+DROP TABLE feelings, leavers_table, notes;
 DROP TYPE mood;
 DROP DOMAIN positive;
 DROP FUNCTION twice(int);
 DROP ROLE regress_zd_leaver;
+DROP ROLE regress_zd_migrator;
 DROP TABLE events CASCADE;
 DROP VIEW users;
 DROP TABLE app_users;

@@ -24,6 +24,13 @@ rules::RuleResult check_operation(const rules::RuleContext &ctx) {
   return std::nullopt;
 }
 
+// A comment before the statement allows the rule for it alone.
+bool allowed_here(const StatementFacts &facts, const std::string &rule) {
+  for (const Text &allowed : facts.allowed_here)
+    if (allowed == rule.c_str()) return true;
+  return false;
+}
+
 // The lock cap protects the application from the lock queue: it applies to every lock that
 // blocks the application, on a table other sessions can see.
 bool needs_lock_cap(const Operation &op) {
@@ -53,7 +60,7 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
       if (policy.mode == Mode::Warn) continue;
       throw;
     }
-    if (finding && !policy.allows(finding->rule)) {
+    if (finding && !policy.allows(finding->rule) && !allowed_here(facts, finding->rule)) {
       finding->lock = op.lock;
       d.findings.push_back(std::move(*finding));
     }

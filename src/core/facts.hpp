@@ -173,9 +173,9 @@ struct Operation {
   Text inline_constraint_name;  // the name PostgreSQL gives it (or the statement's)
   Text inline_constraint_sql;   // as a table constraint: CHECK (...), FOREIGN KEY (c) REFERENCES ...
   Text add_column_sql;          // the statement without it
-  bool primary_key_using_index = false;
-  bool default_from_domain = false;
-  Text domain_name;
+  bool primary_key_using_index = false;  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
+  bool default_from_domain = false;      // ADD COLUMN: the default is its domain's (none its own)
+  Text domain_name;  // ALTER DOMAIN: the domain, schema-qualified (constraint_name: its constraint)
   // UPDATE / DELETE (WholeTableDml): the rows the planner expects it to change, and the
   // statement's clauses for the batched form (empty when it has FROM / USING / WITH).
   bool dml_delete = false;
@@ -184,7 +184,7 @@ struct Operation {
   Text dml_set_clause;
   Text dml_where_clause;
   bool scans_default_partition = false;  // ATTACH / PARTITION OF: the table is the default
-                                         // partition, checked for rows of the new bound  // ALTER DOMAIN: the domain, schema-qualified (constraint_name: its constraint)  // ADD COLUMN: the default is its domain's (none its own)  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
+                                         // partition, checked for rows of the new bound
 
   // REFRESH MATERIALIZED VIEW
   bool matview_has_unique_index = false;
@@ -197,6 +197,9 @@ struct Operation {
 struct StatementFacts {
   TxContext tx = TxContext::Autocommit;
   Text sql;  // the statement's text
+  // Rules a comment before the statement allows for it alone (/* zero_downtime: allow x */),
+  // checked by gather against who may set zero_downtime.allow.
+  Span<const Text> allowed_here;
   Span<const Operation> ops;
   HeldLock held;  // the strongest blocking lock this transaction already holds
 

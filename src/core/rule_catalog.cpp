@@ -74,7 +74,7 @@ const RuleInfo kRules[] = {
      bit(OpKind::AddExclude), rules::add_exclude,
      "`ADD EXCLUDE` builds under ACCESS EXCLUSIVE, no concurrent form",
      "refuse on large tables",
-     "maintenance window with `SET LOCAL zero_downtime.allow = 'add-exclude'`"},
+     "maintenance window: `/* zero_downtime: allow add-exclude */` before the statement"},
     {"alter-domain-check",
      "ALTER DOMAIN ADD CONSTRAINT / VALIDATE / SET NOT NULL checks every table using the domain "
      "under SHARE",
@@ -117,7 +117,8 @@ const RuleInfo kRules[] = {
      bit(OpKind::DropColumn), rules::drop_column,
      "`DROP COLUMN` on a table with rows breaks the code still using it",
      "refuse",
-     "deploy code that no longer uses it, then `SET LOCAL zero_downtime.allow = 'drop-column'`"},
+     "deploy code that no longer uses it, then `/* zero_downtime: allow drop-column */` before "
+         "the statement"},
     {"rename-column",
      "RENAME COLUMN breaks the code still using the old name",
      bit(OpKind::RenameColumn), rules::rename_column,

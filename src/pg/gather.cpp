@@ -4,6 +4,7 @@
 
 #include "pg/held_locks.hpp"
 #include "pg/sql_tokens.hpp"
+#include "pg/statement_allow.hpp"
 #include "pg/statement_kinds.hpp"
 #include "pg/table_facts.hpp"
 #include "pg/trusted_code.hpp"
@@ -72,6 +73,9 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
 
   const StatementKind *kind = statement_kind(nodeTag(statement));
   if (kind == nullptr || kind->gather == nullptr) return nullptr;
+  // Comments before the statement may allow rules for it alone (statement_allow.hpp).
+  const Span<const zd::Text> allowed_here = skip > 0 ? statement_allows(text, skip)
+                                                     : Span<const zd::Text>{};
   kind->gather(&g, statement);
   if (g.ops == NIL) return nullptr;
 
@@ -99,6 +103,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
   facts->tx = tx;
   facts->sql = g.sql;
+  facts->allowed_here = allowed_here;
   if (tx != zd::TxContext::Autocommit) facts->held = strongest_held_lock();
   facts->ops = {ops, (size_t) n};
   return facts;

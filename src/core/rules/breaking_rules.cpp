@@ -9,7 +9,7 @@ namespace zd::rules {
 namespace {
 
 std::string allow_once(const std::string &rule, const std::string &sql) {
-  return "BEGIN;\nSET LOCAL zero_downtime.allow = '" + rule + "';\n" + sql + ";\nCOMMIT;";
+  return allow_for_statement(rule, sql) + "\n" + kWhoMayAllow;
 }
 
 // "DROP TABLE t" or, when another object's DROP takes it along, "DROP SCHEMA ... CASCADE (it
@@ -33,8 +33,7 @@ RuleResult drop_column(const RuleContext &ctx) {
       "Every deployed query that names " + op.table.name + "." + op.column +
           " fails as soon as this commits, and its data is gone; " + describe_table(op.table) +
           " holds rows.",
-      "First deploy code that no longer reads or writes the column; then, with a role allowed "
-      "to set zero_downtime.allow:\n" + allow_once("drop-column", op.statement_sql));
+      "First deploy code that no longer reads or writes the column; then:\n" + allow_once("drop-column", op.statement_sql));
 }
 
 RuleResult rename_column(const RuleContext &ctx) {
@@ -65,10 +64,10 @@ RuleResult rename_table(const RuleContext &ctx) {
           " breaks the code that still uses the old name",
       "Every deployed query that names " + op.table.name + " fails as soon as this commits; " +
           describe_table(op.table) + " holds rows.",
-      "Rename it and leave a view under the old name in the same transaction, so old and new "
-      "code both work; drop the view once nothing uses it:\nBEGIN;\nSET LOCAL "
-      "zero_downtime.allow = 'rename-table';\n" + op.statement_sql + ";\nCREATE VIEW " +
-          op.table.name + " AS SELECT * FROM " + op.new_name + ";\nCOMMIT;");
+      "Rename it and leave a view under the old name in the same transaction (a migration's, "
+      "or BEGIN ... COMMIT in psql), so old and new code both work; drop the view once nothing "
+      "uses it:\n" + allow_for_statement("rename-table", op.statement_sql) + "\nCREATE VIEW " +
+          op.table.name + " AS SELECT * FROM " + op.new_name + ";\n" + kWhoMayAllow);
 }
 
 RuleResult drop_table(const RuleContext &ctx) {
@@ -81,8 +80,7 @@ RuleResult drop_table(const RuleContext &ctx) {
           " breaks the code that still uses it",
       "Every deployed query that names " + op.table.name + " fails as soon as this commits, "
           "and its rows are gone; " + describe_table(op.table) + " holds rows.",
-      "First deploy code that no longer uses the table; then, with a role allowed to set "
-      "zero_downtime.allow:\n" + allow_once("drop-table", op.statement_sql));
+      "First deploy code that no longer uses the table; then:\n" + allow_once("drop-table", op.statement_sql));
 }
 
 }  // namespace zd::rules

@@ -73,6 +73,14 @@ std::string replace_range(const std::string &sql, int from, int to, const std::s
   return sql.substr(0, from) + text + sql.substr(to);
 }
 
+const char *const kWhoMayAllow =
+    "(the comment counts for a role that may set zero_downtime.allow: a superuser, or one "
+    "granted SET ON PARAMETER zero_downtime.allow)";
+
+std::string allow_for_statement(const std::string &rule, const std::string &sql) {
+  return "/* zero_downtime: allow " + rule + " */ " + sql + ";";
+}
+
 std::string outside_transaction_hint(const std::string &safe_sql) {
   return "Run instead, outside any transaction block:\n" + safe_sql +
          "\npsql: send each statement on its own (not in BEGIN ... COMMIT, not several in one -c)."

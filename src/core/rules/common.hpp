@@ -50,6 +50,13 @@ std::string insert_at(const std::string &sql, int at, const std::string &text);
 // sql with bytes [from, to) replaced by text.
 std::string replace_range(const std::string &sql, int from, int to, const std::string &text);
 
+// `sql` with the comment that allows `rule` for it alone, and who may use it:
+// "/* zero_downtime: allow drop-column */ ALTER TABLE t DROP COLUMN c;".  Pasted anywhere (a
+// migration tool's transaction, a file of several statements), it ends no transaction and
+// carries over to no other statement.
+std::string allow_for_statement(const std::string &rule, const std::string &sql);
+extern const char *const kWhoMayAllow;
+
 // How to run `safe_sql` outside a transaction block, in plain SQL and in common migration tools.
 std::string outside_transaction_hint(const std::string &safe_sql);
 

@@ -199,9 +199,8 @@ RuleResult add_exclude(const RuleContext &ctx) {
           "EXCLUSIVE lock",
       lock_detail(op, op.lock, "for the whole index build") +
           " Exclusion constraints have no CONCURRENTLY form.",
-      "Add it in a maintenance window, allowing this rule for that transaction only (needs a "
-      "role allowed to set zero_downtime.allow):\nBEGIN;\nSET LOCAL zero_downtime.allow = "
-      "'add-exclude';\n" + op.statement_sql + ";\nCOMMIT;");
+      "Add it in a maintenance window, allowing this rule for this statement:\n" +
+          allow_for_statement("add-exclude", op.statement_sql) + "\n" + kWhoMayAllow);
 }
 
 // ALTER DOMAIN ... ADD CONSTRAINT (validated), VALIDATE CONSTRAINT or SET NOT NULL checks every
@@ -220,12 +219,14 @@ RuleResult alter_domain_check(const RuleContext &ctx) {
     hint = "Add it NOT VALID: new and updated values are checked at once, existing rows are not "
            "scanned:\n" + insert_at(op.statement_sql, op.not_valid_at, " NOT VALID") + ";\n";
   hint += "Validate existing values in a maintenance window (on PostgreSQL 15 VALIDATE CONSTRAINT "
-          "also holds SHARE on every table using the domain), allowing this rule for one "
-          "transaction:\nBEGIN;\nSET LOCAL zero_downtime.allow = 'alter-domain-check';\n" +
-          (op.not_valid_at >= 0 ? "ALTER DOMAIN " + op.domain_name.str() +
-                                      " VALIDATE CONSTRAINT " + op.constraint_name.str()
-                                : op.statement_sql.str()) +
-          ";\nCOMMIT;";
+          "also holds SHARE on every table using the domain), allowing this rule for that "
+          "statement:\n" +
+          allow_for_statement("alter-domain-check",
+                              op.not_valid_at >= 0 ? "ALTER DOMAIN " + op.domain_name.str() +
+                                                         " VALIDATE CONSTRAINT " +
+                                                         op.constraint_name.str()
+                                                   : op.statement_sql.str()) +
+          "\n" + kWhoMayAllow;
   return make_refusal("alter-domain-check", message, detail, hint);
 }
 

@@ -73,9 +73,9 @@ RuleResult detach_partition(const RuleContext &ctx) {
     return make_refusal("detach-partition", "detach-partition: " + problem,
                         detail + " DETACH PARTITION ... CONCURRENTLY is impossible while the "
                                  "table has a default partition.",
-                        "Detach it in a maintenance window, allowing this rule for one "
-                        "transaction:\nBEGIN;\nSET LOCAL zero_downtime.allow = "
-                        "'detach-partition';\n" + op.statement_sql + ";\nCOMMIT;");
+                        "Detach it in a maintenance window, allowing this rule for this "
+                        "statement:\n" + allow_for_statement("detach-partition", op.statement_sql) +
+                            "\n" + kWhoMayAllow);
   Step step;
   step.sql = insert_at(op.statement_sql, op.concurrently_at, " CONCURRENTLY");
   step.lock = Lock::ShareUpdateExclusive;

@@ -47,15 +47,10 @@ std::string replace_table(std::string text, const std::string &table) {
   return text;
 }
 
-// How to run it anyway in a maintenance window.  VACUUM and bare CLUSTER cannot run in a
-// transaction block: the setting is set for the session, then reset.
+// How to run it anyway in a maintenance window: allowed for this statement alone.
 std::string maintenance_window(const Operation &op, const std::string &rule) {
-  if (op.no_transaction_block)
-    return "Or, in a maintenance window, allow it for this session (VACUUM FULL and CLUSTER "
-           "without a table cannot run in a transaction block):\nSET zero_downtime.allow = '" +
-           rule + "';\n" + op.statement_sql.str() + ";\nRESET zero_downtime.allow;";
-  return "Or, in a maintenance window, allow it for one transaction:\nBEGIN;\nSET LOCAL "
-         "zero_downtime.allow = '" + rule + "';\n" + op.statement_sql.str() + ";\nCOMMIT;";
+  return "Or, in a maintenance window, allow it for this statement:\n" +
+         allow_for_statement(rule, op.statement_sql) + "\n" + kWhoMayAllow;
 }
 
 }  // namespace
