@@ -41,6 +41,22 @@ SET zero_downtime.allow = 'alter-column-typo';
 SET zero_downtime.allow = 'alter-column-type,';
 RESET zero_downtime.allow;
 
+-- The migration tool running the statement, when the server can tell: its hint names it
+-- alone, and the primary message (all Knex prints) says what to do with it.
+SELECT pg_advisory_lock(72707369);  -- what Prisma Migrate holds during a deploy
+BEGIN;
+CREATE INDEX ON small (id);
+ROLLBACK;
+SELECT pg_advisory_unlock(72707369);
+CREATE TABLE knex_migrations_lock (index int, is_locked int);
+INSERT INTO knex_migrations_lock VALUES (1, 0);
+BEGIN;
+UPDATE knex_migrations_lock SET is_locked = 1;  -- what Knex's migration transaction does first
+CREATE INDEX ON small (id);
+ROLLBACK;
+TRUNCATE knex_migrations_lock;
+DROP TABLE knex_migrations_lock;
+
 -- The lock cap sets lock_timeout for the statement only.
 SET lock_timeout = '5s';
 ALTER TABLE small ADD COLUMN note text;

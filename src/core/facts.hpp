@@ -194,8 +194,13 @@ struct Operation {
   bool drop_single_without_cascade = false;
 };
 
+// The migration tool running the statement, when the server can tell (migration_tool.cpp):
+// its hints then name only that tool.
+enum class MigrationTool { Unknown, Psql, Knex, NodePgMigrate, Prisma, Drizzle };
+
 struct StatementFacts {
   TxContext tx = TxContext::Autocommit;
+  MigrationTool tool = MigrationTool::Unknown;
   Text sql;  // the statement's text
   // Rules a comment before the statement allows for it alone (/* zero_downtime: allow x */),
   // checked by gather against who may set zero_downtime.allow.

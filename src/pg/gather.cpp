@@ -3,6 +3,7 @@
 #include "pg/gather_internal.hpp"
 
 #include "pg/held_locks.hpp"
+#include "pg/migration_tool.hpp"
 #include "pg/sql_tokens.hpp"
 #include "pg/statement_allow.hpp"
 #include "pg/statement_kinds.hpp"
@@ -102,6 +103,8 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   }
   zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
   facts->tx = tx;
+  // (In autocommit no tool's transaction is there to tell, nor to work around.)
+  if (tx != zd::TxContext::Autocommit) facts->tool = detect_migration_tool();
   facts->sql = g.sql;
   facts->allowed_here = allowed_here;
   if (tx != zd::TxContext::Autocommit) facts->held = strongest_held_lock();

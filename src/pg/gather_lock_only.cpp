@@ -72,6 +72,7 @@ void gather_create_table(Gathering *g, CreateStmt *stmt) {
       add_referenced_tables(g, ((ColumnDef *) elt)->constraints, "CREATE TABLE ... REFERENCES");
   }
   add_referenced_tables(g, stmt->constraints, "CREATE TABLE ... REFERENCES");
+  add_referenced_tables(g, stmt->tableElts, "CREATE TABLE ... REFERENCES");  // table constraints
 }
 
 void gather_dropped_foreign_keys(Gathering *g, Oid relid, const char *constraint,

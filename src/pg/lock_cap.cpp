@@ -100,11 +100,33 @@ bool lock_cap_applies(zd::Lock lock) {
   return zd::blocks_application(lock) && guc_mode == kModeEnforce;
 }
 
+namespace {
+
+// Set while a capped statement runs: what it runs below it (CREATE TABLE's foreign keys, run
+// as an ALTER TABLE subcommand; a CREATE SCHEMA's elements) is capped by it already, and
+// retried with it, not on its own.
+bool in_capped_statement = false;
+
+void run_capped(const CapTarget &target, void (*run)(void *), void *arg);
+
+}  // namespace
+
 void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) {
-  if (!lock_cap_applies(target.lock)) {
+  if (!lock_cap_applies(target.lock) || in_capped_statement) {
     run(arg);
     return;
   }
+  in_capped_statement = true;
+  PG_TRY();
+  { run_capped(target, run, arg); }
+  PG_FINALLY();
+  { in_capped_statement = false; }
+  PG_END_TRY();
+}
+
+namespace {
+
+void run_capped(const CapTarget &target, void (*run)(void *), void *arg) {
   // The common case, a harmless ALTER on a table nobody holds a conflicting lock on: with its
   // only lock granted at once the statement cannot queue, so there is nothing to cap or retry
   // (and no subtransaction to pay for).  The lock is kept to the end of the transaction, as the
@@ -148,5 +170,7 @@ void run_with_lock_cap(const CapTarget &target, void (*run)(void *), void *arg) 
     backoff_ms = Min(backoff_ms * 2, Max(kMaxBackoffMs, timeout));
   }
 }
+
+}  // namespace
 
 }  // namespace zd::pg

@@ -24,7 +24,10 @@ bool has_foreign_key(List *constraints) {
 // key (the table it references): the common CREATE TABLE is not gathered.
 bool create_table_locks_others(const Node *node) {
   const CreateStmt *stmt = (const CreateStmt *) node;  // (CREATE FOREIGN TABLE starts with one)
-  if (stmt->partbound != nullptr || has_foreign_key(stmt->constraints)) return true;
+  // (A table constraint is in tableElts as the parser leaves it, a column's in its ColumnDef.)
+  if (stmt->partbound != nullptr || has_foreign_key(stmt->constraints) ||
+      has_foreign_key(stmt->tableElts))
+    return true;
   ListCell *lc;
   foreach (lc, stmt->tableElts)
     if (IsA(lfirst(lc), ColumnDef) && has_foreign_key(((ColumnDef *) lfirst(lc))->constraints))

@@ -86,6 +86,28 @@ my $ddl = start_psql('ALTER TABLE accounts ALTER COLUMN note DROP DEFAULT', \$ou
 $ddl->finish;
 is($ddl->result(0) . $err, '0', 'with the lock free, DROP DEFAULT runs at once, no retry');
 
+# --- CREATE TABLE ... REFERENCES a table the application writes: retried (its tree is
+# transformed anew each time: the retry of the column form crashed the backend), whether the
+# foreign key is a column's or the table's (the latter was capped only inside, unretried) ------
+$node->safe_psql('postgres', 'CREATE TABLE parent_t (id int PRIMARY KEY); INSERT INTO parent_t VALUES (1)');
+for my $create (
+    'CREATE TABLE child_col (id int, pid int REFERENCES parent_t (id))',
+    'CREATE TABLE child_tab (id int, pid int, CONSTRAINT child_tab_fk FOREIGN KEY (pid) REFERENCES parent_t (id))') {
+    $blocker->query_safe('BEGIN; UPDATE parent_t SET id = id;');
+    my ($out, $err) = ('', '');
+    my $ddl = start_psql($create, \$out, \$err);
+    wait_for_lock_wait('CREATE TABLE child');
+    usleep(700_000);
+    ok($ddl->pumpable, "still retrying: $create");
+    $blocker->query_safe('COMMIT');
+    $ddl->finish;
+    is($ddl->result(0), 0, "completes once the blocker is gone: $create") or diag($err);
+    like($err, qr/retry 1 of 30/, "it retried: $create");
+}
+is($node->safe_psql('postgres',
+        q{SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND confrelid = 'parent_t'::regclass}),
+    '2', 'both foreign keys exist');
+
 # --- the retries run out: the error names the blocking backend --------------------------------
 $blocker->query_safe('BEGIN; SELECT count(*) FROM accounts;');
 my ($ret, $stdout, $stderr) = $node->psql('postgres',

@@ -51,7 +51,7 @@ RuleResult inline_constraint(const RuleContext &ctx) {
                       rule + ": ADD COLUMN " + op.column.str() + " with its own " + what +
                           " would scan " + op.table.name.str() + " under an ACCESS EXCLUSIVE lock",
                       lock_detail(op, Lock::AccessExclusive, duration),
-                      outside_transaction_hint(steps));
+                      outside_transaction_hint(ctx, steps));
 }
 
 }  // namespace

@@ -81,13 +81,52 @@ std::string allow_for_statement(const std::string &rule, const std::string &sql)
   return "/* zero_downtime: allow " + rule + " */ " + sql + ";";
 }
 
-std::string outside_transaction_hint(const std::string &safe_sql) {
-  return "Run instead, outside any transaction block:\n" + safe_sql +
-         "\npsql: send each statement on its own (not in BEGIN ... COMMIT, not several in one -c)."
-         "\nKnex: in that migration, exports.config = { transaction: false };"
-         "\nPrisma Migrate: put the statement alone in a migration file of its own."
-         "\nDrizzle Kit: its migrator wraps migrations in one transaction; run the statement from "
-         "a script of its own, outside migrate().";
+namespace {
+
+struct ToolAdvice {
+  MigrationTool tool;
+  const char *name;
+  const char *how;  // how to run one statement outside a transaction block with it
+};
+
+const ToolAdvice kToolAdvice[] = {
+    {MigrationTool::Psql, "psql",
+     "send each statement on its own (not in BEGIN ... COMMIT, not several in one -c)."},
+    {MigrationTool::Knex, "Knex", "in that migration, exports.config = { transaction: false };"},
+    {MigrationTool::NodePgMigrate, "node-pg-migrate",
+     "call pgm.noTransaction() in that migration."},
+    {MigrationTool::Prisma, "Prisma Migrate",
+     "put each statement in a migration file of its own: a file is sent as one transaction."},
+    {MigrationTool::Drizzle, "Drizzle Kit",
+     "its migrator wraps migrations in one transaction; run the statement from a script of its "
+     "own, outside migrate()."},
+};
+
+const ToolAdvice *advice_for(MigrationTool tool) {
+  for (const ToolAdvice &a : kToolAdvice)
+    if (a.tool == tool) return &a;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string outside_transaction_hint(const RuleContext &ctx, const std::string &safe_sql) {
+  std::string hint = "Run instead, outside any transaction block:\n" + safe_sql;
+  const ToolAdvice *running = advice_for(ctx.stmt.tool);
+  for (const ToolAdvice &a : kToolAdvice)
+    if (running == nullptr || running == &a) hint += "\n" + std::string(a.name) + ": " + a.how;
+  return hint;
+}
+
+std::string run_outside_instruction(const RuleContext &ctx) {
+  const ToolAdvice *running = advice_for(ctx.stmt.tool);
+  if (running != nullptr) {
+    std::string how = running->how;
+    if (how.back() == '.') how.pop_back();
+    return "; run its safe form outside the transaction (" + std::string(running->name) + ": " +
+           how + ")";
+  }
+  return "; run its safe form (HINT) outside a transaction block";
 }
 
 std::string why_no_rewrite(const RuleContext &ctx) {
@@ -144,10 +183,13 @@ Finding rewrite_or_refuse(const RuleContext &ctx, const std::string &rule,
                           std::vector<Step> steps) {
   if (ctx.can_rewrite())
     return make_rewrite(rule, rule + ": " + problem, detail, std::move(steps));
-  return make_refusal(rule, rule + ": " + problem,
+  // The instruction goes into the primary message too: some tools print nothing else (Knex).
+  const std::string instruction =
+      ctx.stmt.tx == TxContext::Autocommit ? "" : run_outside_instruction(ctx);
+  return make_refusal(rule, rule + ": " + problem + instruction,
                       detail + " zero_downtime cannot run the safe form for you: " +
                           why_no_rewrite(ctx) + ".",
-                      outside_transaction_hint(steps_sql(steps)));
+                      outside_transaction_hint(ctx, steps_sql(steps)));
 }
 
 }  // namespace zd::rules

@@ -57,8 +57,12 @@ std::string replace_range(const std::string &sql, int from, int to, const std::s
 std::string allow_for_statement(const std::string &rule, const std::string &sql);
 extern const char *const kWhoMayAllow;
 
-// How to run `safe_sql` outside a transaction block, in plain SQL and in common migration tools.
-std::string outside_transaction_hint(const std::string &safe_sql);
+// How to run `safe_sql` outside a transaction block, in plain SQL and in the migration tool
+// running the statement (every common one when the server cannot tell which).
+std::string outside_transaction_hint(const RuleContext &ctx, const std::string &safe_sql);
+
+// For a primary message: "; run its safe form outside the transaction (Knex: ...)".
+std::string run_outside_instruction(const RuleContext &ctx);
 
 // Why a rewrite could not be applied to this statement as sent.
 std::string why_no_rewrite(const RuleContext &ctx);

@@ -184,7 +184,7 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
                         detail + " The constraint has options (INCLUDE, WITH, USING INDEX "
                                  "TABLESPACE, NULLS NOT DISTINCT, DEFERRABLE or an existing "
                                  "index) that zero_downtime does not carry over by itself.",
-                        outside_transaction_hint(steps_sql(steps)) +
+                        outside_transaction_hint(ctx, steps_sql(steps)) +
                             "\nAdd the constraint's options to the CREATE UNIQUE INDEX and ADD "
                             "CONSTRAINT statements above.");
   return rewrite_or_refuse(ctx, rule, problem, detail, steps);

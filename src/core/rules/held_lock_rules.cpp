@@ -29,7 +29,7 @@ RuleResult long_under_held_lock(const RuleContext &ctx) {
           " until the transaction commits, so the application would wait for the whole scan of " +
           describe_table(op.table) + ".",
       "Commit the statement that took the lock first, then run this one in a transaction of its "
-      "own.\n" + outside_transaction_hint(op.statement_sql.str() + ";"));
+      "own.\n" + outside_transaction_hint(ctx, op.statement_sql.str() + ";"));
 }
 
 }  // namespace zd::rules

@@ -200,7 +200,7 @@ RuleResult drop_index(const RuleContext &ctx) {
     return make_refusal("drop-index", "drop-index: " + problem,
                         detail + " DROP INDEX CONCURRENTLY takes one index at a time, without "
                                  "CASCADE.",
-                        outside_transaction_hint(step.sql + ";"));
+                        outside_transaction_hint(ctx, step.sql + ";"));
   return rewrite_or_refuse(ctx, "drop-index", problem, detail, {step});
 }
 
@@ -236,7 +236,7 @@ RuleResult refresh_materialized_view(const RuleContext &ctx) {
     return make_refusal(
         "refresh-materialized-view", "refresh-materialized-view: " + problem,
         detail + " REFRESH ... CONCURRENTLY needs a unique index on the view, and it has none.",
-        outside_transaction_hint("CREATE UNIQUE INDEX CONCURRENTLY ON " + op.table.name +
+        outside_transaction_hint(ctx, "CREATE UNIQUE INDEX CONCURRENTLY ON " + op.table.name +
                                  " (<columns that identify a row>);\nREFRESH MATERIALIZED VIEW "
                                  "CONCURRENTLY " + op.table.name + ";"));
   Step step;

@@ -1,0 +1,52 @@
+#include "pg/migration_tool.hpp"
+
+#include "pg/pg_headers.hpp"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+}
+
+namespace zd::pg {
+namespace {
+
+const int64 kPrismaLock = 72707369;
+const int64 kNodePgMigrateLock = 7241865325823964;
+
+// pg_advisory_lock(key) held by this session (lockfuncs.c: SET_LOCKTAG_INT64, ExclusiveLock).
+bool holds_advisory_lock(int64 key) {
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
+  return LockHeldByMe(&tag, ExclusiveLock);
+}
+
+bool holds_lock_on(Oid relid, LOCKMODE mode) {
+  if (!OidIsValid(relid)) return false;
+  LOCKTAG tag;
+  SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+  return LockHeldByMe(&tag, mode);
+}
+
+}  // namespace
+
+zd::MigrationTool detect_migration_tool() {
+  if (holds_advisory_lock(kPrismaLock)) return zd::MigrationTool::Prisma;
+  if (holds_advisory_lock(kNodePgMigrateLock)) return zd::MigrationTool::NodePgMigrate;
+  if (holds_lock_on(RelnameGetRelid("knex_migrations_lock"), RowExclusiveLock))
+    return zd::MigrationTool::Knex;
+  const Oid drizzle = get_namespace_oid("drizzle", true);
+  if (OidIsValid(drizzle)) {
+    const Oid journal = get_relname_relid("__drizzle_migrations", drizzle);
+    if (holds_lock_on(journal, AccessShareLock) || holds_lock_on(journal, RowExclusiveLock))
+      return zd::MigrationTool::Drizzle;
+  }
+  if (application_name != nullptr && strcmp(application_name, "psql") == 0)
+    return zd::MigrationTool::Psql;
+  return zd::MigrationTool::Unknown;
+}
+
+}  // namespace zd::pg
