@@ -110,6 +110,21 @@ ALTER TABLE orders ADD COLUMN r int, ADD CONSTRAINT orders_r_check CHECK (r > 0)
 COMMIT;
 SELECT conname FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'c' ORDER BY 1;
 
+-- Several changes whose safe forms cannot be composed into one (found replaying public
+-- histories: the hint built an index on a column a later change adds, covered one of two
+-- NOT NULLs or foreign keys, dropped a column's NOT NULL and the other changes): the hint is
+-- the statement split into one per change, each then judged on its own; every rule that fires
+-- is named.
+ALTER TABLE orders ADD COLUMN w int, ALTER COLUMN note SET NOT NULL;
+ALTER TABLE orders ADD COLUMN tenant text NOT NULL DEFAULT 't1',
+  ADD CONSTRAINT orders_tenant_key UNIQUE (tenant, id);
+ALTER TABLE orders ADD COLUMN a int, ADD COLUMN b int,
+  ADD CONSTRAINT orders_a_fk FOREIGN KEY (a) REFERENCES customers (id),
+  ADD CONSTRAINT orders_b_fk FOREIGN KEY (b) REFERENCES customers (id);
+ALTER TABLE ONLY "orders" DROP COLUMN note, ADD COLUMN "new" INTEGER NOT NULL;
+-- A volatile default on a NOT NULL column: the hint sets NOT NULL again once filled.
+ALTER TABLE orders ADD COLUMN u uuid NOT NULL DEFAULT gen_random_uuid();
+
 -- Replacing a primary key as Prisma writes it: the hint keeps the DROP, builds the new index
 -- under a free name, and runs as printed.
 ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD CONSTRAINT orders_pkey PRIMARY KEY (id, customer);

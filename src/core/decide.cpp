@@ -31,6 +31,37 @@ bool allowed_here(const StatementFacts &facts, const std::string &rule) {
   return false;
 }
 
+// An ALTER TABLE of several changes is refused, not rewritten.  Its refusal names every rule
+// that fires; unless one safe form keeps every change (one ADD CHECK or ADD FOREIGN KEY, made
+// NOT VALID in place; one ADD UNIQUE or PRIMARY KEY, USING an index built first), its hint is the statement split into one per change, in order: each run
+// on its own gets its own safe form (a composed one went wrong: an index on a column a later
+// change adds, the NOT NULL of a column with a volatile default dropped, one of two foreign
+// keys left validating under the lock).
+void explain_several_changes(Decision &d, const StatementFacts &facts) {
+  if (facts.split_statements.size() < 2) return;
+  Finding &f = d.findings.front();
+  std::string rules;
+  for (const Finding &each : d.findings) {
+    if (rules.find(each.rule) != std::string::npos) continue;
+    rules += (rules.empty() ? "" : ", ") + each.rule;
+  }
+  f.detail += " The statement makes " + std::to_string(facts.split_statements.size()) +
+              " changes; rules that fire on them: " + rules + ".";
+  // (A unique index built first must not need a column the statement itself adds.)
+  const bool adds_column = std::any_of(facts.ops.begin(), facts.ops.end(), [](const Operation &op) {
+    return op.kind == OpKind::AddColumn;
+  });
+  const bool kept_in_place =
+      d.findings.size() == 1 &&
+      (f.rule == "add-check" || f.rule == "add-foreign-key" ||
+       ((f.rule == "add-unique" || f.rule == "add-primary-key") && !adds_column));
+  if (kept_in_place) return;
+  std::string split;
+  for (const Text &statement : facts.split_statements) split += "\n" + statement.str() + ";";
+  f.hint = "Run its changes as separate statements, in this order, each on its own (then each "
+           "gets its own safe form, or its own explanation):" + split;
+}
+
 // The lock cap protects the application from the lock queue: it applies to every lock that
 // blocks the application, on a table other sessions can see.
 bool needs_lock_cap(const Operation &op) {
@@ -77,6 +108,7 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
   if (refused != d.findings.end()) {
     std::rotate(d.findings.begin(), refused, refused + 1);  // the refusal is reported first
     d.verdict = Verdict::Refuse;
+    explain_several_changes(d, facts);
     return d;
   }
   d.verdict = Verdict::Rewrite;

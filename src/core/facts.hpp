@@ -202,6 +202,9 @@ struct StatementFacts {
   TxContext tx = TxContext::Autocommit;
   MigrationTool tool = MigrationTool::Unknown;
   Text sql;  // the statement's text
+  // An ALTER TABLE of several subcommands as one statement per subcommand, in order (empty
+  // otherwise): what a refusal tells to run instead when one safe form cannot keep them all.
+  Span<const Text> split_statements;
   // Rules a comment before the statement allows for it alone (/* zero_downtime: allow x */),
   // checked by gather against who may set zero_downtime.allow.
   Span<const Text> allowed_here;

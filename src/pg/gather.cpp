@@ -107,6 +107,12 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   if (tx != zd::TxContext::Autocommit) facts->tool = detect_migration_tool();
   facts->sql = g.sql;
   facts->allowed_here = allowed_here;
+  if (list_length(g.split_statements) > 1) {
+    const int count = list_length(g.split_statements);
+    zd::Text *split = (zd::Text *) palloc0(sizeof(zd::Text) * count);
+    for (int i = 0; i < count; i++) split[i] = (const char *) list_nth(g.split_statements, i);
+    facts->split_statements = {split, (size_t) count};
+  }
   if (tx != zd::TxContext::Autocommit) facts->held = strongest_held_lock();
   facts->ops = {ops, (size_t) n};
   return facts;

@@ -363,6 +363,7 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
     add_operation(g, zd::OpKind::OtherLocking, relid, lock, "ALTER TABLE");
     return;
   }
+  if (list_length(stmt->cmds) > 1) g->split_statements = split_alter_table(g->sql);
   ListCell *lc;
   foreach (lc, stmt->cmds) {
     AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);

@@ -18,6 +18,8 @@ struct Gathering {
   // ONLY, RENAME COLUMN, DROP TABLE ... CASCADE): their rows count in its table's size and
   // emptiness.  (CREATE INDEX, VACUUM, CLUSTER, REINDEX do not recurse into inheritance.)
   bool recurses = false;
+  // ALTER TABLE of several subcommands: one statement each (sql_tokens.hpp).
+  List *split_statements = NIL;
 };
 
 // An operation and what its table's live state is looked up with once the statement is

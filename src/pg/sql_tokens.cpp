@@ -115,6 +115,35 @@ int offset_of_list_item_end(const char *sql, int start) {
   return end;
 }
 
+List *split_alter_table(const char *sql) {
+  SqlToken *tokens;
+  const int n = lex_tokens(sql, &tokens);
+  int i = 0;
+  auto next_is = [&](const char *word) { return i < n && token_is(sql, tokens[i], word); };
+  if (!next_is("alter")) return NIL;
+  i++;
+  if (!next_is("table")) return NIL;
+  i++;
+  if (next_is("if")) i += 2;  // IF EXISTS
+  if (next_is("only")) i++;
+  i++;  // the name, schema-qualified or not
+  while (next_is(".")) i += 2;
+  if (next_is("*")) i++;
+  if (i >= n) return NIL;
+  const char *head = pnstrdup(sql, tokens[i - 1].end);
+  List *statements = NIL;
+  int start = tokens[i].start;
+  for (;;) {
+    const int end = offset_of_list_item_end(sql, start);
+    if (end < 0) break;
+    statements = lappend(statements, psprintf("%s %.*s", head, end - start, sql + start));
+    while (i < n && tokens[i].start < end) i++;  // the comma after the item, if any
+    if (i + 1 >= n || !token_is(sql, tokens[i], ",")) break;
+    start = tokens[++i].start;
+  }
+  return statements;
+}
+
 int offset_after_reindex_kind(const char *sql) {
   SqlToken *tokens;
   int n = lex_tokens(sql, &tokens);

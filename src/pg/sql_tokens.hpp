@@ -5,6 +5,10 @@
 
 #include "pg/pg_headers.hpp"
 
+extern "C" {
+#include "nodes/pg_list.h"
+}
+
 namespace zd::pg {
 
 struct SqlToken {
@@ -31,6 +35,11 @@ int offset_after_last_token(const char *sql);
 // subcommand): the last token before the next comma outside parentheses, or the last token.
 // -1 if no token starts there or after.
 int offset_of_list_item_end(const char *sql, int start);
+
+// ALTER TABLE [IF EXISTS] [ONLY] name [*] sub1, sub2, ...: one statement per subcommand,
+// "ALTER TABLE [IF EXISTS] [ONLY] name [*] subN", in order (palloc'd strings); NIL when the
+// text is not of that shape.
+List *split_alter_table(const char *sql);
 
 // REINDEX [ ( options ) ] { INDEX | TABLE | SCHEMA | DATABASE | SYSTEM }: the end of the kind
 // keyword, where CONCURRENTLY goes.

@@ -13,7 +13,8 @@ std::string backfill_call(const Operation &op, const std::string &column,
                           const std::string &value) {
   return "CALL zd_backfill(relation => '" + quote_literal_text(op.table.name) +
          "', set_clause => '" + quote_literal_text(column + " = " + value) +
-         "', where_clause => '" + quote_literal_text(column + " IS NULL") + "');";
+         "', where_clause => '" + quote_literal_text(column + " IS NULL") +
+         "');  -- needs CREATE EXTENSION zero_downtime";
 }
 
 }  // namespace
@@ -108,6 +109,9 @@ RuleResult add_column(const RuleContext &ctx) {
               backfill_call(op, op.column, op.default_sql);
     else
       hint += backfill_call(op, op.column, "<value>");
+    // The column's NOT NULL comes back once every row has its value (zero_downtime runs SET
+    // NOT NULL as a validated CHECK first, so it takes no long lock).
+    if (op.not_null) hint += "\n" + alter + "ALTER COLUMN " + op.column + " SET NOT NULL;";
     return make_refusal("add-column-volatile-default",
                         "add-column-volatile-default: ADD COLUMN " + op.column + " with " + what +
                             " would rewrite " + op.table.name,

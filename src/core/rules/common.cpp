@@ -131,8 +131,7 @@ std::string run_outside_instruction(const RuleContext &ctx) {
 
 std::string why_no_rewrite(const RuleContext &ctx) {
   if (ctx.stmt.changes() > 1)
-    return "it is one of several changes in one ALTER TABLE (the statements below keep every one "
-           "of them)";
+    return "it is one of several changes in one ALTER TABLE";
   switch (ctx.stmt.tx) {
     case TxContext::TransactionBlock:
       return "it runs inside a transaction block, and the safe form must commit between its steps";
