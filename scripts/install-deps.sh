@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs, as root on Debian 12, everything zero_downtime needs to build and test.
 # Idempotent: only missing packages are installed.
+# Arguments: more packages, wanted only by one layer (test/versions/build_server.sh: what
+# building PostgreSQL from source needs), installed the same way.
 set -euo pipefail
 
 packages=(
@@ -11,6 +13,7 @@ packages=(
   postgresql-15-pgaudit postgresql-15-set-user                # hook extensions tested beside it
   util-linux                                                  # runuser
   valgrind                                                    # valgrind layer; its headers: the cassert build
+  "$@"
 )
 
 if [ "$(id -u)" -ne 0 ]; then
