@@ -94,7 +94,8 @@ CREATE FUNCTION zd_rule_stats(
     OUT rewritten bigint,
     OUT refused bigint,
     OUT warned bigint,
-    OUT lock_retries bigint)
+    OUT lock_retries bigint,
+    OUT deferred bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'zd_rule_stats'
 LANGUAGE C STRICT VOLATILE
@@ -249,3 +250,48 @@ AS $$
                        AND p.state OPERATOR(pg_catalog.=)
                            ANY ('{running,waiting for replica}'::text[])), false)
 $$;
+
+-- Deferred safe forms (zero_downtime.defer_in_transaction): what a migration's transaction left
+-- to run after its commit.  Rows are written in that transaction, so they exist exactly when it
+-- committed; a background worker of this database runs them in order (src/pg/deferral*.cpp).
+-- Written only by zero_downtime itself (as the extension's owner): no privilege for anyone.
+CREATE TABLE zd_deferred (
+    id bigserial PRIMARY KEY,
+    batch bigint NOT NULL,             -- the id of the first row the same statement recorded
+    role oid NOT NULL,                 -- runs as this role, with the schemas below
+    search_path text NOT NULL,         -- the recording session's, resolved (quoted, commas)
+    settings text[] NOT NULL,          -- its zero_downtime.* and maintenance_work_mem, name=value
+    queued_at timestamptz NOT NULL DEFAULT now(),   -- the migration transaction's start
+    queued_xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+    application_name text,
+    rule text NOT NULL,
+    relation text,
+    statement text NOT NULL,           -- what the migration sent
+    run_sql text NOT NULL,             -- what the worker runs, in autocommit, through the guard
+    state text NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'running', 'done', 'failed', 'skipped')),
+    attempts integer NOT NULL DEFAULT 0,
+    started_at timestamptz,
+    finished_at timestamptz,
+    error text
+);
+REVOKE ALL ON zd_deferred FROM PUBLIC;
+REVOKE ALL ON SEQUENCE zd_deferred_id_seq FROM PUBLIC;
+
+-- Every deferred item the caller may see (its role's; all with pg_read_all_stats).
+CREATE VIEW zd_deferred_status WITH (security_barrier) AS
+SELECT d.id, d.batch, d.state, d.rule, d.relation, d.run_sql, d.statement,
+       pg_catalog.pg_get_userbyid(d.role) AS queued_by, d.application_name, d.queued_at,
+       d.queued_xid, d.attempts, d.started_at, d.finished_at, d.error
+FROM zd_deferred d
+WHERE pg_catalog.pg_get_userbyid(d.role) OPERATOR(pg_catalog.=) current_user
+   OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE');
+GRANT SELECT ON zd_deferred_status TO PUBLIC;
+
+-- Waits until no deferred item of this database is pending or running; after `timeout`, an
+-- error (57014) saying how many are left.  For deploy scripts and tests ("the migration's safe
+-- forms are done").  A procedure, CALLed outside a transaction block: it holds no snapshot
+-- while it waits (CREATE INDEX CONCURRENTLY waits for every older snapshot to go).
+CREATE PROCEDURE zd_deferred_wait(timeout interval DEFAULT '10min')
+AS 'MODULE_PATHNAME', 'zd_deferred_wait'
+LANGUAGE C;

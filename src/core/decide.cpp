@@ -111,8 +111,9 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
     explain_several_changes(d, facts);
     return d;
   }
-  d.verdict = Verdict::Rewrite;
+  d.verdict = d.findings.front().verdict;  // Rewrite, or Defer: one operation either way
   d.steps = d.findings.front().steps;
+  d.deferred_sql = d.findings.front().deferred_sql;
   return d;
 }
 

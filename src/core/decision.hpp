@@ -14,6 +14,9 @@ enum class Verdict {
   Rewrite,  // run `steps` instead, each in its own transaction
   Refuse,   // raise the finding as an ERROR (enforce) ...
   Warn,     // ... or as a WARNING and run as written (warn mode)
+  // In a transaction block, with zero_downtime.defer_in_transaction: run `steps` now, in the
+  // transaction (brief and safe there), and record `deferred_sql` to run after it commits.
+  Defer,
 };
 
 // One step of a rewrite, and what to tell the user if it, or a later step, fails.
@@ -44,14 +47,18 @@ struct Finding {
   std::string message;   // names the rule, the operation and the table
   std::string detail;    // the lock, what it blocks, the table's size
   std::string hint;      // the exact safe SQL
-  std::vector<Step> steps;  // for rewrites
+  std::vector<Step> steps;  // for rewrites (for deferrals: what runs in the transaction)
+  // For deferrals: the statements a background worker runs after the transaction commits, in
+  // order, each in autocommit through the guard (which runs its safe form).
+  std::vector<std::string> deferred_sql;
   Lock lock = Lock::None;   // the lock the operation takes as written
 };
 
 struct Decision {
   Verdict verdict = Verdict::Allow;
   std::vector<Finding> findings;  // one per operation a rule fired on
-  std::vector<Step> steps;        // the rewrite, when verdict == Rewrite
+  std::vector<Step> steps;        // the rewrite (Rewrite), or what runs now (Defer)
+  std::vector<std::string> deferred_sql;  // Defer: what runs after the commit
   Lock cap_lock = Lock::None;     // cap lock_timeout when this lock blocks the application
   std::string capped_table;       // the table whose lock is capped
 

@@ -201,6 +201,9 @@ enum class MigrationTool { Unknown, Psql, Knex, NodePgMigrate, Prisma, Drizzle }
 struct StatementFacts {
   TxContext tx = TxContext::Autocommit;
   MigrationTool tool = MigrationTool::Unknown;
+  // A rewrite refused for being in a transaction block may be deferred instead: the setting is
+  // on, the block is one (not a function), and the extension's schema is there to record it.
+  bool deferral_available = false;
   Text sql;  // the statement's text
   // An ALTER TABLE of several subcommands as one statement per subcommand, in order (empty
   // otherwise): what a refusal tells to run instead when one safe form cannot keep them all.

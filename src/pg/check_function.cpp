@@ -36,6 +36,7 @@ const char *verdict_name(zd::Verdict v) {
     case zd::Verdict::Rewrite: return "rewrite";
     case zd::Verdict::Refuse: return "refuse";
     case zd::Verdict::Warn: return "warn";
+    case zd::Verdict::Defer: return "defer";
     case zd::Verdict::Allow: break;
   }
   return "allow";

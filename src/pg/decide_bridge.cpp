@@ -61,6 +61,10 @@ GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
                               copy_text(step.leftover_index), copy_text(clean.detail),
                               copy_text(clean.hint), copy_text(step.only_if_invalid_index)};
   }
+  plan->n_deferred = static_cast<int>(d.deferred_sql.size());
+  plan->deferred_sql = zeroed_array<const char *>(d.deferred_sql.size());
+  for (size_t i = 0; i < d.deferred_sql.size(); ++i)
+    plan->deferred_sql[i] = copy_text(d.deferred_sql[i]);
   return plan;
 }
 

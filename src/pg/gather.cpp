@@ -2,6 +2,7 @@
 // them share.
 #include "pg/gather_internal.hpp"
 
+#include "pg/deferral.hpp"
 #include "pg/held_locks.hpp"
 #include "pg/migration_tool.hpp"
 #include "pg/sql_tokens.hpp"
@@ -105,6 +106,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   facts->tx = tx;
   // (In autocommit no tool's transaction is there to tell, nor to work around.)
   if (tx != zd::TxContext::Autocommit) facts->tool = detect_migration_tool();
+  facts->deferral_available = tx == zd::TxContext::TransactionBlock && deferral_available(tx);
   facts->sql = g.sql;
   facts->allowed_here = allowed_here;
   if (list_length(g.split_statements) > 1) {

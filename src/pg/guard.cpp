@@ -1,6 +1,7 @@
 // The guard: gather -> decide -> act, for the statements some rule looks at.
 #include "pg/guard.hpp"
 
+#include "pg/deferral.hpp"
 #include "pg/gather.hpp"
 #include "pg/guc.hpp"
 #include "pg/held_locks.hpp"
@@ -184,6 +185,10 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       return;
     case zd::Verdict::Rewrite:
       run_rewrite(plan);
+      return;
+    case zd::Verdict::Defer:
+      run_deferral(plan, facts);
+      note_locks_taken(facts);
       return;
     case zd::Verdict::Allow: {
       CapTarget target{plan->cap_lock, plan->capped_table, may_retry(tx, facts),

@@ -19,6 +19,7 @@ int guc_small_table_size_kb = 10 * 1024;
 int guc_lock_timeout_ms = 1000;
 int guc_lock_retries = 5;
 int guc_lock_retry_budget_ms = 60 * 1000;
+bool guc_defer_in_transaction = false;
 
 namespace {
 char *guc_allow = nullptr;
@@ -130,6 +131,16 @@ void define_gucs() {
       "timeout is reported with the backends blocking the lock.",
       &guc_lock_retry_budget_ms, 60 * 1000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr,
       nullptr);
+
+  DefineCustomBoolVariable(
+      "zero_downtime.defer_in_transaction",
+      "In a transaction block, defer the long part of a safe form until after the commit.",
+      "Instead of refusing CREATE INDEX, ADD CHECK / FOREIGN KEY or SET NOT NULL in a migration "
+      "tool's transaction, do the brief part there (NOT VALID) and run the rest (CREATE INDEX "
+      "CONCURRENTLY, VALIDATE, SET NOT NULL) in a background worker once it commits.  Off by "
+      "default: until the worker is done, a deferred index (a unique one included) does not "
+      "exist and a deferred constraint is not validated.",
+      &guc_defer_in_transaction, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
   MarkGUCPrefixReserved("zero_downtime");
 }

@@ -25,6 +25,7 @@ extern int guc_small_table_size_kb;  // zero_downtime.small_table_size
 extern int guc_lock_timeout_ms;      // zero_downtime.lock_timeout
 extern int guc_lock_retries;         // zero_downtime.lock_retries
 extern int guc_lock_retry_budget_ms; // zero_downtime.lock_retry_budget
+extern bool guc_defer_in_transaction;  // zero_downtime.defer_in_transaction
 
 // zero_downtime.allow, parsed once by its check hook: rule names, nullptr-terminated.
 const char *const *allowed_rules();

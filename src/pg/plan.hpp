@@ -39,6 +39,8 @@ struct GuardPlan {
   int n_steps;
   zd::Lock cap_lock;         // Lock::None: no cap
   const char *capped_table;  // schema-qualified, quoted
+  const char **deferred_sql;  // Defer: what runs after the commit
+  int n_deferred;
 };
 
 // Decides on `facts` under the current zero_downtime.* settings (through the boundary).

@@ -1,10 +1,17 @@
 // Per-rule counters in shared memory (only when preloaded): how often each rule rewrote,
-// refused or warned, and how many lock retries it caused.  Read by the zd_rule_stats view.
+// refused, warned or deferred, and how many lock retries it caused.  Read by the zd_rule_stats view.
 #pragma once
 
 namespace zd::pg {
 
-enum StatKind { kStatRewritten, kStatRefused, kStatWarned, kStatLockRetries, kStatKinds };
+enum StatKind {
+  kStatRewritten,
+  kStatRefused,
+  kStatWarned,
+  kStatLockRetries,
+  kStatDeferred,
+  kStatKinds
+};
 
 // From _PG_init during shared_preload_libraries: reserve the memory and set up the hooks.
 void stats_install_hooks();

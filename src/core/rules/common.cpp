@@ -1,5 +1,7 @@
 #include "core/rules/common.hpp"
 
+#include <algorithm>
+
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -177,11 +179,38 @@ std::string steps_sql(const std::vector<Step> &steps) {
   return text;
 }
 
+namespace {
+
+Finding make_deferral(const std::string &rule, const std::string &problem,
+                      const std::string &detail, std::vector<Step> steps,
+                      const Deferral &deferral) {
+  Finding f;
+  f.rule = rule;
+  f.verdict = Verdict::Defer;
+  f.message = rule + ": " + problem + "; deferred: its safe form runs after this transaction "
+              "commits";
+  steps.resize(std::min(deferral.now_steps, steps.size()));
+  std::string now = steps_sql(steps);
+  f.detail = detail + (now.empty() ? " Nothing runs in this transaction." :
+                                     " Runs now, in this transaction:\n" + now) +
+             "\nAfter it commits, a background worker runs, each on its own with its safe form:";
+  for (const std::string &later : deferral.later) f.detail += "\n" + later + ";";
+  f.hint = "SELECT * FROM zd_deferred_status shows how it goes; CALL zd_deferred_wait(); waits "
+           "for it.";
+  f.steps = std::move(steps);
+  f.deferred_sql = deferral.later;
+  return f;
+}
+
+}  // namespace
+
 Finding rewrite_or_refuse(const RuleContext &ctx, const std::string &rule,
                           const std::string &problem, const std::string &detail,
-                          std::vector<Step> steps) {
+                          std::vector<Step> steps, const Deferral *deferral) {
   if (ctx.can_rewrite())
     return make_rewrite(rule, rule + ": " + problem, detail, std::move(steps));
+  if (deferral != nullptr && ctx.stmt.deferral_available && ctx.stmt.changes() == 1)
+    return make_deferral(rule, problem, detail, std::move(steps), *deferral);
   // The instruction goes into the primary message too: some tools print nothing else (Knex).
   const std::string instruction =
       ctx.stmt.tx == TxContext::Autocommit ? "" : run_outside_instruction(ctx);

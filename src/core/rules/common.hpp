@@ -73,9 +73,17 @@ Finding make_rewrite(const std::string &rule, std::string message, std::string d
                      std::vector<Step> steps);
 
 // A rewritable operation: rewrite it when possible, else refuse with the steps as the hint.
+// What of a safe form can run inside a transaction block and what must wait for its commit.
+struct Deferral {
+  size_t now_steps = 0;            // the first steps: brief, safe under the transaction's locks
+  std::vector<std::string> later;  // run after the commit, each through the guard in autocommit
+};
+
+// In a transaction block a deferral, when `deferral` is given and the statement may be
+// deferred (StatementFacts::deferral_available, one change); else a refusal.
 Finding rewrite_or_refuse(const RuleContext &ctx, const std::string &rule,
                           const std::string &problem, const std::string &detail,
-                          std::vector<Step> steps);
+                          std::vector<Step> steps, const Deferral *deferral = nullptr);
 
 // Semicolon-terminated SQL of all steps, one per line.
 std::string steps_sql(const std::vector<Step> &steps);

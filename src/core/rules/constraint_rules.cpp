@@ -89,12 +89,18 @@ RuleResult add_check_or_foreign_key(const RuleContext &ctx) {
                         "Add it NOT VALID to each partition and VALIDATE it there, outside a "
                         "transaction block, then add it to the partitioned table (the check "
                         "then finds every partition already validated).");
-  return rewrite_or_refuse(ctx, rule, problem, detail, {add, validate});
+  // Deferred: the constraint NOT VALID now (new rows checked at once), VALIDATE after commit.
+  const Deferral deferral{1, {validate.sql}};
+  return rewrite_or_refuse(ctx, rule, problem, detail, {add, validate}, &deferral);
 }
 
 RuleResult set_not_null(const RuleContext &ctx) {
   const Operation &op = ctx.op;
-  if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  // (An earlier run's helper is finished whatever the table's size, where it can be:
+  // otherwise it would stay.)
+  if (exempt_from_lock_rules(op.table, ctx.policy) &&
+      (op.helper_state == HelperState::None || !ctx.can_rewrite()))
+    return std::nullopt;
   const std::string column = op.table.name + "." + op.column;
   // In a transaction block the column being NOT NULL already makes the statement a no-op.
   const bool finish_run = op.helper_state != HelperState::None &&
@@ -124,11 +130,14 @@ RuleResult set_not_null(const RuleContext &ctx) {
   }
   // With a valid CHECK (col IS NOT NULL), SET NOT NULL is a catalog change without a scan.
   if (op.has_valid_not_null_check) return std::nullopt;
+  // Deferred: the helper CHECK NOT VALID now (new rows checked at once); after the commit the
+  // statement again, which then finds the helper and finishes the run (validate, set, drop).
+  const Deferral deferral{1, {op.statement_sql.str()}};
   return rewrite_or_refuse(
       ctx, "set-not-null",
       "SET NOT NULL on " + column + " would scan the table under an ACCESS EXCLUSIVE lock",
       lock_detail(op, op.lock, "while it checks every row for NULLs"),
-      not_null_steps(op, op.constraint_name, {op.column.str()}));
+      not_null_steps(op, op.constraint_name, {op.column.str()}), &deferral);
 }
 
 RuleResult add_unique_or_primary_key(const RuleContext &ctx) {

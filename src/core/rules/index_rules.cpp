@@ -176,11 +176,16 @@ RuleResult create_index(const RuleContext &ctx) {
     step.leftover_index = op.index_qualified_name;
   }
   steps.push_back(step);
+  // Deferred: nothing now; after the commit the statement itself (named), which the guard then
+  // builds CONCURRENTLY, finishing or replacing what an interrupted build left.
+  const Deferral deferral{
+      0, {op.index_named ? op.statement_sql.str()
+                         : insert_at(op.statement_sql, op.concurrently_at, " " + op.index_name)}};
   return rewrite_or_refuse(ctx, "create-index",
                            "CREATE INDEX on " + op.table.name + " would block writes",
                            lock_detail(op, op.lock, "for the whole index build") +
                                leftovers_note(op),
-                           steps);
+                           steps, &deferral);
 }
 
 RuleResult drop_index(const RuleContext &ctx) {

@@ -13,6 +13,7 @@
 #include "pg/backfill/backfill.hpp"
 
 #include "pg/boundary.hpp"
+#include "pg/top_level.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -136,39 +137,6 @@ void tell_starter_begun() {
   worker_handoff = nullptr;
 }
 
-// Runs the CALL as a client's top-level statement does (exec_simple_query): through a portal,
-// outside any transaction block, so it is non-atomic and its batches commit.
-void run_as_top_level_statement(const char *sql) {
-  SetCurrentStatementStartTimestamp();
-  StartTransactionCommand();
-  pgstat_report_activity(STATE_RUNNING, sql);
-  // The parse and plan trees must outlive the transactions the CALL commits (a client's
-  // statement keeps them in MessageContext).
-  MemoryContext statement = AllocSetContextCreate(TopMemoryContext, "zd_backfill statement",
-                                                  ALLOCSET_DEFAULT_SIZES);
-  MemoryContext transaction = MemoryContextSwitchTo(statement);
-  RawStmt *raw = linitial_node(RawStmt, pg_parse_query(sql));
-  const bool snapshot = analyze_requires_snapshot(raw);
-  if (snapshot) PushActiveSnapshot(GetTransactionSnapshot());
-  List *queries = pg_analyze_and_rewrite_fixedparams(raw, sql, nullptr, 0, nullptr);
-  List *plans = pg_plan_queries(queries, sql, CURSOR_OPT_PARALLEL_OK, nullptr);
-  if (snapshot) PopActiveSnapshot();
-  MemoryContextSwitchTo(transaction);
-  Portal portal = CreatePortal("", true, true);
-  portal->visible = false;
-  PortalDefineQuery(portal, nullptr, sql, CMDTAG_CALL, plans, nullptr);
-  PortalStart(portal, nullptr, 0, InvalidSnapshot);
-  DestReceiver *receiver = CreateDestReceiver(DestNone);
-  QueryCompletion qc;
-  InitializeQueryCompletion(&qc);
-  (void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
-  receiver->rDestroy(receiver);
-  PortalDrop(portal, false);
-  CommitTransactionCommand();
-  MemoryContextDelete(statement);
-  pgstat_report_activity(STATE_IDLE, nullptr);
-}
-
 }  // namespace
 }  // namespace zd::pg::backfill
 
@@ -287,7 +255,7 @@ extern "C" PGDLLEXPORT void zd_backfill_worker_main(Datum main_arg) {
   SetConfigOption("search_path", search_path, PGC_USERSET, PGC_S_SESSION);
   backfill_begun_hook = tell_starter_begun;
   PG_TRY();
-  { run_as_top_level_statement(sql); }
+  { zd::pg::run_top_level_statement(sql); }
   PG_CATCH();
   {
     MemoryContextSwitchTo(TopMemoryContext);

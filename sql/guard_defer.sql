@@ -1,0 +1,65 @@
+-- zero_downtime.defer_in_transaction: in a migration tool's transaction, the brief part of a
+-- safe form runs there and the rest after the commit, in a background worker (instead of a
+-- refusal).  What was deferred exists exactly when the transaction commits.
+CREATE EXTENSION zero_downtime;
+SET zero_downtime.small_table_size = 0;
+CREATE TABLE accounts (id int, owner int, email text);
+INSERT INTO accounts SELECT g, g % 10, 'a' || g FROM generate_series(1, 1000) g;
+CREATE TABLE owners (id int PRIMARY KEY);
+INSERT INTO owners SELECT generate_series(0, 9);
+
+-- Off (the default): refused, as ever.
+BEGIN;
+CREATE INDEX ON accounts (owner);
+ROLLBACK;
+
+SET zero_downtime.defer_in_transaction = on;
+BEGIN;
+CREATE INDEX ON accounts (owner);
+ALTER TABLE accounts ADD CONSTRAINT accounts_owner_fk FOREIGN KEY (owner) REFERENCES owners (id);
+ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;
+-- In the transaction: the constraints NOT VALID (new rows checked at once), no index yet.
+SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'accounts'::regclass ORDER BY 1;
+SELECT count(*) AS indexes FROM pg_index WHERE indrelid = 'accounts'::regclass;
+COMMIT;
+CALL zd_deferred_wait('60s');
+SELECT state, rule, run_sql, attempts, error FROM zd_deferred_status ORDER BY id;
+SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'accounts'::regclass ORDER BY 1;
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index WHERE indrelid = 'accounts'::regclass;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'email';
+
+-- Rolled back: nothing was queued.
+BEGIN;
+CREATE INDEX accounts_id_idx ON accounts (id);
+ROLLBACK;
+SELECT count(*) AS queued FROM zd_deferred_status WHERE run_sql LIKE '%accounts_id_idx%';
+
+-- A deferred step that fails (a NULL the validation finds): failed, with PostgreSQL's error
+-- and what was left; the rest of its statement is skipped.
+ALTER TABLE accounts ADD COLUMN note text;
+BEGIN;
+ALTER TABLE accounts ALTER COLUMN note SET NOT NULL;
+COMMIT;
+CALL zd_deferred_wait('60s');
+SELECT state, rule, run_sql, error FROM zd_deferred_status WHERE rule = 'set-not-null'
+  ORDER BY id DESC LIMIT 1;
+
+-- Outside a transaction block nothing is deferred: rewritten as before.
+CREATE INDEX accounts_email_idx ON accounts (email);
+-- zd_deferred_wait is CALLed on its own.
+BEGIN;
+CALL zd_deferred_wait();
+ROLLBACK;
+-- Only the extension's code writes the queue.
+CREATE ROLE regress_zd_app;
+SET ROLE regress_zd_app;
+INSERT INTO zd_deferred (batch, role, search_path, settings, rule, statement, run_sql)
+  VALUES (1, 10, 'public', '{}', 'x', 'x', 'DROP TABLE accounts');
+SELECT count(*) FROM zd_deferred_status;
+RESET ROLE;
+DROP ROLE regress_zd_app;
+
+SET zero_downtime.mode = off;
+DROP TABLE accounts, owners;
+RESET zero_downtime.mode;
+DROP EXTENSION zero_downtime;

@@ -1,0 +1,155 @@
+#include "pg/deferral.hpp"
+
+#include "pg/deferral_worker.hpp"
+#include "pg/guc.hpp"
+#include "pg/lock_cap.hpp"
+#include "pg/pinned_sql.hpp"
+#include "pg/rewrite.hpp"
+#include "pg/stats.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+}
+
+namespace zd::pg {
+namespace {
+
+// The schemas this session searches, resolved, as a search_path value (the temporary schema
+// left out: the worker's session has none of ours).
+const char *resolved_search_path() {
+  StringInfoData path;
+  initStringInfo(&path);
+  List *schemas = fetch_search_path(true);
+  ListCell *lc;
+  foreach (lc, schemas) {
+    const Oid schema = lfirst_oid(lc);
+    if (isAnyTempNamespace(schema)) continue;
+    const char *name = get_namespace_name(schema);
+    if (name != nullptr)
+      appendStringInfo(&path, "%s%s", path.len ? ", " : "", quote_identifier(name));
+  }
+  return path.len ? path.data : "pg_catalog";
+}
+
+// The recording session's settings that decide how the safe form runs: the worker runs it
+// under the same policy (a role's or session's setting would not reach the worker otherwise).
+const char *const kCarriedSettings[] = {
+    "zero_downtime.small_table_size", "zero_downtime.lock_timeout",
+    "zero_downtime.lock_retries", "zero_downtime.lock_retry_budget", "maintenance_work_mem"};
+
+Datum carried_settings() {
+  const int n = lengthof(kCarriedSettings);
+  Datum items[lengthof(kCarriedSettings)];
+  for (int i = 0; i < n; i++)
+    items[i] = CStringGetTextDatum(psprintf(
+        "%s=%s", kCarriedSettings[i], GetConfigOptionByName(kCarriedSettings[i], nullptr, false)));
+  return PointerGetDatum(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+void run_brief_step(void *arg) { run_utility_sql((const char *) arg); }
+
+}  // namespace
+
+// The schema the extension is installed in (get_extension_schema is not exported in 15).
+Oid extension_schema() {
+  Oid schema = InvalidOid;
+  Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+              CStringGetDatum("zero_downtime"));
+  SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
+  HeapTuple tuple = systable_getnext(scan);
+  if (HeapTupleIsValid(tuple)) schema = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  return schema;
+}
+
+const char *deferred_table(Oid *owner) {
+  const Oid schema = extension_schema();
+  if (!OidIsValid(schema)) return nullptr;
+  const Oid table = get_relname_relid("zd_deferred", schema);
+  if (!OidIsValid(table)) return nullptr;
+  HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+  if (!HeapTupleIsValid(tuple)) return nullptr;
+  *owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+  ReleaseSysCache(tuple);
+  return quote_qualified_identifier(get_namespace_name(schema), "zd_deferred");
+}
+
+bool deferral_available(zd::TxContext tx) {
+  Oid owner;
+  return guc_defer_in_transaction && tx == zd::TxContext::TransactionBlock &&
+         deferred_table(&owner) != nullptr;
+}
+
+void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts) {
+  const PlanFinding &finding = plan->findings[0];
+  stats_count(finding.rule, kStatDeferred);
+  ereport(NOTICE, (errmsg("zero_downtime: %s", finding.message), errdetail("%s", finding.detail),
+                   errhint("%s", finding.hint)));
+  ereport(LOG, (errmsg("zero_downtime: deferred (%s): %s", finding.rule, finding.message),
+                errhidestmt(true)));
+  // The brief part, here: capped, retried while the transaction holds no blocking lock yet.
+  for (int i = 0; i < plan->n_steps; i++) {
+    const PlanStep &step = plan->steps[i];
+    CapTarget target{step.lock, step.locked_table,
+                     !zd::blocks_application(facts->held.lock), true, finding.rule};
+    run_with_lock_cap(target, run_brief_step, (void *) step.sql);
+  }
+  // The rest, recorded in this transaction (as the table's owner: nobody else may write it).
+  Oid owner;
+  const char *table = deferred_table(&owner);
+  if (table == nullptr) elog(ERROR, "zero_downtime: the zd_deferred table is gone");
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "zero_downtime: SPI_connect failed");
+  const char *relation = plan->capped_table != nullptr ? plan->capped_table : "";
+  // The statement's rows share a batch: a failed one skips the rest of its batch.
+  Oid seq_type[1] = {TEXTOID};
+  Datum seq_name[1] = {CStringGetTextDatum(psprintf("%s_id_seq", table))};
+  if (run_pinned_sql(owner, "SELECT pg_catalog.nextval($1::pg_catalog.regclass)", 1, seq_type,
+                     seq_name, nullptr, false, 1) != SPI_OK_SELECT ||
+      SPI_processed != 1)
+    elog(ERROR, "zero_downtime: could not number the deferred statement");
+  bool isnull;
+  const Datum batch = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+  const char *sql = psprintf(
+      "INSERT INTO %s (batch, role, search_path, application_name, rule, relation, statement, "
+      "run_sql, settings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      table);
+  for (int i = 0; i < plan->n_deferred; i++) {
+    Oid types[9] = {INT8OID, OIDOID,  TEXTOID, TEXTOID,     TEXTOID,
+                    TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+    Datum values[9] = {batch,
+                       ObjectIdGetDatum(GetUserId()),
+                       CStringGetTextDatum(resolved_search_path()),
+                       CStringGetTextDatum(application_name ? application_name : ""),
+                       CStringGetTextDatum(finding.rule),
+                       CStringGetTextDatum(relation),
+                       CStringGetTextDatum(facts->sql.c_str()),
+                       CStringGetTextDatum(plan->deferred_sql[i]),
+                       carried_settings()};
+    if (run_pinned_sql(owner, sql, 9, types, values, nullptr, false) != SPI_OK_INSERT)
+      elog(ERROR, "zero_downtime: could not record the deferred statement");
+  }
+  SPI_finish();
+  start_deferral_worker_at_commit();
+}
+
+}  // namespace zd::pg

@@ -1,0 +1,26 @@
+// Deferred safe forms (zero_downtime.defer_in_transaction).  In a transaction block, a
+// statement whose safe form must commit between its steps (CREATE INDEX CONCURRENTLY,
+// VALIDATE, SET NOT NULL's helper) is not refused: its brief part runs in the transaction and
+// the rest is recorded in the extension's zd_deferred table, in the same transaction, so that
+// it exists exactly when the transaction commits.  At commit a background worker of the
+// database starts (deferral_worker.cpp) and runs the recorded statements.
+#pragma once
+
+#include "core/facts.hpp"
+#include "pg/plan.hpp"
+
+namespace zd::pg {
+
+// Whether a statement in this transaction may be deferred: the setting is on and the
+// extension (its zd_deferred table) is installed in this database.
+bool deferral_available(zd::TxContext tx);
+
+// Runs the plan's brief steps in the current transaction (lock capped) and records its
+// deferred statements; the worker starts when the transaction commits.
+void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts);
+
+// The extension's zd_deferred table, schema-qualified and quoted, and its owner; nullptr when
+// the extension is not installed here.
+const char *deferred_table(Oid *owner);
+
+}  // namespace zd::pg

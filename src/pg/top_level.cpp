@@ -1,0 +1,50 @@
+#include "pg/top_level.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "parser/analyze.h"
+#include "pgstat.h"
+#include "tcop/pquery.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/backend_status.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/snapmgr.h"
+}
+
+namespace zd::pg {
+
+void run_top_level_statement(const char *sql) {
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  pgstat_report_activity(STATE_RUNNING, sql);
+  // The parse and plan trees must outlive the transactions the statement commits (a client's
+  // statement keeps them in MessageContext).
+  MemoryContext statement = AllocSetContextCreate(TopMemoryContext, "zero_downtime statement",
+                                                  ALLOCSET_DEFAULT_SIZES);
+  MemoryContext transaction = MemoryContextSwitchTo(statement);
+  RawStmt *raw = linitial_node(RawStmt, pg_parse_query(sql));
+  const CommandTag tag = CreateCommandTag(raw->stmt);
+  const bool snapshot = analyze_requires_snapshot(raw);
+  if (snapshot) PushActiveSnapshot(GetTransactionSnapshot());
+  List *queries = pg_analyze_and_rewrite_fixedparams(raw, sql, nullptr, 0, nullptr);
+  List *plans = pg_plan_queries(queries, sql, CURSOR_OPT_PARALLEL_OK, nullptr);
+  if (snapshot) PopActiveSnapshot();
+  MemoryContextSwitchTo(transaction);
+  Portal portal = CreatePortal("", true, true);
+  portal->visible = false;
+  PortalDefineQuery(portal, nullptr, sql, tag, plans, nullptr);
+  PortalStart(portal, nullptr, 0, InvalidSnapshot);
+  DestReceiver *receiver = CreateDestReceiver(DestNone);
+  QueryCompletion qc;
+  InitializeQueryCompletion(&qc);
+  (void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+  receiver->rDestroy(receiver);
+  PortalDrop(portal, false);
+  CommitTransactionCommand();
+  MemoryContextDelete(statement);
+  pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+}  // namespace zd::pg
