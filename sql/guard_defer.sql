@@ -44,6 +44,21 @@ CALL zd_deferred_wait('60s');
 SELECT state, rule, run_sql, error FROM zd_deferred_status WHERE rule = 'set-not-null'
   ORDER BY id DESC LIMIT 1;
 
+-- A volatile default: the plain column and its default for new rows now; the batched fill, and
+-- the column's NOT NULL, after the commit.  A CALL zd_backfill on a big table likewise.
+BEGIN;
+ALTER TABLE accounts ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+ALTER TABLE accounts ADD COLUMN score int;
+CALL zd_backfill(relation => 'accounts', set_clause => 'score = id % 7',
+                 where_clause => 'score IS NULL');
+COMMIT;
+CALL zd_deferred_wait('60s');
+SELECT state, rule, run_sql, error FROM zd_deferred_status
+  WHERE rule IN ('add-column-volatile-default', 'zd_backfill') ORDER BY id;
+SELECT count(*) FILTER (WHERE token IS NULL) AS no_token, count(DISTINCT token) AS tokens,
+       count(*) FILTER (WHERE score IS NULL) AS no_score FROM accounts;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'token';
+
 -- Outside a transaction block nothing is deferred: rewritten as before.
 CREATE INDEX accounts_email_idx ON accounts (email);
 -- zd_deferred_wait is CALLed on its own.

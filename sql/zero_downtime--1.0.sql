@@ -268,6 +268,7 @@ CREATE TABLE zd_deferred (
     relation text,
     statement text NOT NULL,           -- what the migration sent
     run_sql text NOT NULL,             -- what the worker runs, in autocommit, through the guard
+    undo_sql text NOT NULL DEFAULT '', -- run if it fails for good (reverts what ran in the migration)
     state text NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'running', 'done', 'failed', 'skipped')),
     attempts integer NOT NULL DEFAULT 0,

@@ -114,6 +114,7 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
   d.verdict = d.findings.front().verdict;  // Rewrite, or Defer: one operation either way
   d.steps = d.findings.front().steps;
   d.deferred_sql = d.findings.front().deferred_sql;
+  d.deferred_undo = d.findings.front().deferred_undo;
   return d;
 }
 

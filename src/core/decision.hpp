@@ -51,6 +51,7 @@ struct Finding {
   // For deferrals: the statements a background worker runs after the transaction commits, in
   // order, each in autocommit through the guard (which runs its safe form).
   std::vector<std::string> deferred_sql;
+  std::string deferred_undo;  // for deferrals: what the worker runs if they fail for good
   Lock lock = Lock::None;   // the lock the operation takes as written
 };
 
@@ -59,6 +60,7 @@ struct Decision {
   std::vector<Finding> findings;  // one per operation a rule fired on
   std::vector<Step> steps;        // the rewrite (Rewrite), or what runs now (Defer)
   std::vector<std::string> deferred_sql;  // Defer: what runs after the commit
+  std::string deferred_undo;              // Defer: run by the worker if that fails for good
   Lock cap_lock = Lock::None;     // cap lock_timeout when this lock blocks the application
   std::string capped_table;       // the table whose lock is capped
 

@@ -65,6 +65,7 @@ GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
   plan->deferred_sql = zeroed_array<const char *>(d.deferred_sql.size());
   for (size_t i = 0; i < d.deferred_sql.size(); ++i)
     plan->deferred_sql[i] = copy_text(d.deferred_sql[i]);
+  plan->deferred_undo = copy_text(d.deferred_undo);
   return plan;
 }
 

@@ -114,12 +114,17 @@ void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts) {
                      !zd::blocks_application(facts->held.lock), true, finding.rule};
     run_with_lock_cap(target, run_brief_step, (void *) step.sql);
   }
-  // The rest, recorded in this transaction (as the table's owner: nobody else may write it).
+  queue_deferred(finding.rule, plan->capped_table, facts->sql.c_str(), plan->deferred_sql,
+                 plan->n_deferred, plan->deferred_undo);
+}
+
+void queue_deferred(const char *rule, const char *relation, const char *statement,
+                    const char *const *later, int n_later, const char *undo) {
+  // Recorded in this transaction, as the table's owner: nobody else may write it.
   Oid owner;
   const char *table = deferred_table(&owner);
   if (table == nullptr) elog(ERROR, "zero_downtime: the zd_deferred table is gone");
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "zero_downtime: SPI_connect failed");
-  const char *relation = plan->capped_table != nullptr ? plan->capped_table : "";
   // The statement's rows share a batch: a failed one skips the rest of its batch.
   Oid seq_type[1] = {TEXTOID};
   Datum seq_name[1] = {CStringGetTextDatum(psprintf("%s_id_seq", table))};
@@ -131,21 +136,22 @@ void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts) {
   const Datum batch = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
   const char *sql = psprintf(
       "INSERT INTO %s (batch, role, search_path, application_name, rule, relation, statement, "
-      "run_sql, settings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      "run_sql, settings, undo_sql) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       table);
-  for (int i = 0; i < plan->n_deferred; i++) {
-    Oid types[9] = {INT8OID, OIDOID,  TEXTOID, TEXTOID,     TEXTOID,
-                    TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
-    Datum values[9] = {batch,
+  for (int i = 0; i < n_later; i++) {
+    Oid types[10] = {INT8OID, OIDOID,  TEXTOID, TEXTOID,      TEXTOID,
+                     TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
+    Datum values[10] = {batch,
                        ObjectIdGetDatum(GetUserId()),
                        CStringGetTextDatum(resolved_search_path()),
                        CStringGetTextDatum(application_name ? application_name : ""),
-                       CStringGetTextDatum(finding.rule),
-                       CStringGetTextDatum(relation),
-                       CStringGetTextDatum(facts->sql.c_str()),
-                       CStringGetTextDatum(plan->deferred_sql[i]),
-                       carried_settings()};
-    if (run_pinned_sql(owner, sql, 9, types, values, nullptr, false) != SPI_OK_INSERT)
+                       CStringGetTextDatum(rule),
+                       CStringGetTextDatum(relation != nullptr ? relation : ""),
+                       CStringGetTextDatum(statement),
+                       CStringGetTextDatum(later[i]),
+                       carried_settings(),
+                       CStringGetTextDatum(undo != nullptr ? undo : "")};
+    if (run_pinned_sql(owner, sql, 10, types, values, nullptr, false) != SPI_OK_INSERT)
       elog(ERROR, "zero_downtime: could not record the deferred statement");
   }
   SPI_finish();

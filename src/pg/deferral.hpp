@@ -19,6 +19,11 @@ bool deferral_available(zd::TxContext tx);
 // deferred statements; the worker starts when the transaction commits.
 void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts);
 
+// Queues `later` (run after this transaction commits, in order, each in autocommit through the
+// guard, as the current role with this session's search_path and zero_downtime settings).
+void queue_deferred(const char *rule, const char *relation, const char *statement,
+                    const char *const *later, int n_later, const char *undo = nullptr);
+
 // The extension's zd_deferred table, schema-qualified and quoted, and its owner; nullptr when
 // the extension is not installed here.
 const char *deferred_table(Oid *owner);

@@ -89,6 +89,7 @@ struct DeferredItem {
   char *search_path;
   char *run_sql;
   List *settings;  // of char *, name=value
+  char *undo_sql;  // "" = none
 };
 
 // One worker per database: a session lock no SQL-level advisory lock can take (its own
@@ -127,6 +128,7 @@ bool run_on_table(const char *format, int nargs, Oid *types, Datum *values, Memo
       item->attempts = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
       item->search_path = MemoryContextStrdup(context, SPI_getvalue(row, desc, 5));
       item->run_sql = MemoryContextStrdup(context, SPI_getvalue(row, desc, 6));
+      item->undo_sql = MemoryContextStrdup(context, SPI_getvalue(row, desc, 8));
       item->settings = NIL;
       Datum settings = SPI_getbinval(row, desc, 7, &isnull);
       if (!isnull) {
@@ -156,7 +158,7 @@ bool claim_next(DeferredItem *item, MemoryContext context) {
       "WHERE id OPERATOR(pg_catalog.=) (SELECT id FROM %1$s "
       "  WHERE state OPERATOR(pg_catalog.=) ANY ('{pending,running}'::pg_catalog.text[]) "
       "  ORDER BY id LIMIT 1) "
-      "RETURNING id, batch, role, attempts, search_path, run_sql, settings",
+      "RETURNING id, batch, role, attempts, search_path, run_sql, settings, undo_sql",
       0, nullptr, nullptr, context, item);
 }
 
@@ -231,13 +233,36 @@ void run_item(const DeferredItem &item, MemoryContext context) {
     EmitErrorReport();
     FlushErrorState();
     AbortCurrentTransaction();
-    error = e->detail ? psprintf("%s\n%s", e->message, e->detail) : pstrdup(e->message);
+    // (Its hint says how to finish what is left, unless the undo below removes it.)
+    const bool undone = item.undo_sql != nullptr && item.undo_sql[0] != '\0';
+    error = psprintf("%s%s%s%s%s", e->message, e->detail ? "\n" : "", e->detail ? e->detail : "",
+                     e->hint && !undone ? "\n" : "", e->hint && !undone ? e->hint : "");
     // A lock it did not get (after the guard's own retries) is tried again later.
     state = e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && item.attempts < kMaxAttempts
                 ? "pending"
                 : "failed";
   }
   PG_END_TRY();
+  // Failed for good: revert what ran in the migration where leaving it would hurt.
+  if (strcmp(state, "failed") == 0 && item.undo_sql != nullptr && item.undo_sql[0] != '\0') {
+    PG_TRY();
+    {
+      run_top_level_statement(item.undo_sql);
+      error = psprintf("%s\nzero_downtime then ran: %s; once the cause is fixed, run the "
+                       "migration's statement again.",
+                       error, item.undo_sql);
+    }
+    PG_CATCH();
+    {
+      MemoryContextSwitchTo(context);
+      ErrorData *e = CopyErrorData();
+      FlushErrorState();
+      AbortCurrentTransaction();
+      error = psprintf("%s\nzero_downtime could not run %s: %s", error, item.undo_sql,
+                       e->message);
+    }
+    PG_END_TRY();
+  }
   SetUserIdAndSecContext(worker_user, worker_context);
   MemoryContextSwitchTo(context);
   finish(item, state, error);

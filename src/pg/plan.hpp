@@ -41,6 +41,7 @@ struct GuardPlan {
   const char *capped_table;  // schema-qualified, quoted
   const char **deferred_sql;  // Defer: what runs after the commit
   int n_deferred;
+  const char *deferred_undo;  // Defer: what the worker runs if that fails for good ("": none)
 };
 
 // Decides on `facts` under the current zero_downtime.* settings (through the boundary).

@@ -9,12 +9,17 @@ namespace zd::rules {
 namespace {
 
 // The CALL that fills `column` with `value` (SQL, as is), its arguments quoted as literals.
-std::string backfill_call(const Operation &op, const std::string &column,
-                          const std::string &value) {
+// CALL zd_backfill(...) filling `column` with `value` where it is NULL.
+std::string backfill_statement(const Operation &op, const std::string &column,
+                               const std::string &value) {
   return "CALL zd_backfill(relation => '" + quote_literal_text(op.table.name) +
          "', set_clause => '" + quote_literal_text(column + " = " + value) +
-         "', where_clause => '" + quote_literal_text(column + " IS NULL") +
-         "');  -- needs CREATE EXTENSION zero_downtime";
+         "', where_clause => '" + quote_literal_text(column + " IS NULL") + "')";
+}
+
+std::string backfill_call(const Operation &op, const std::string &column,
+                          const std::string &value) {
+  return backfill_statement(op, column, value) + ";  -- needs CREATE EXTENSION zero_downtime";
 }
 
 }  // namespace
@@ -112,6 +117,23 @@ RuleResult add_column(const RuleContext &ctx) {
     // The column's NOT NULL comes back once every row has its value (zero_downtime runs SET
     // NOT NULL as a validated CHECK first, so it takes no long lock).
     if (op.not_null) hint += "\n" + alter + "ALTER COLUMN " + op.column + " SET NOT NULL;";
+    // In a migration's transaction, deferred: the plain column and its default for new rows
+    // now, the batched fill (and the NOT NULL) after the commit.
+    if (!ctx.can_rewrite() && ctx.stmt.deferral_available && ctx.stmt.changes() == 1 &&
+        !op.identity && !op.domain_checked && !op.default_sql.empty()) {
+      Step add, set_default;
+      add.sql = add_plain.substr(0, add_plain.size() - 1);  // (without its ';')
+      add.lock = Lock::AccessExclusive;
+      set_default.sql = alter + "ALTER COLUMN " + op.column + " SET DEFAULT " + op.default_sql;
+      set_default.lock = Lock::AccessExclusive;
+      Deferral deferral{2, {backfill_statement(op, op.column, op.default_sql)}};
+      if (op.not_null)
+        deferral.later.push_back(alter + "ALTER COLUMN " + op.column + " SET NOT NULL");
+      return make_deferral("add-column-volatile-default",
+                           "ADD COLUMN " + op.column + " with " + what + " would rewrite " +
+                               op.table.name,
+                           rewrite_detail + " " + why, {add, set_default}, deferral);
+    }
     return make_refusal("add-column-volatile-default",
                         "add-column-volatile-default: ADD COLUMN " + op.column + " with " + what +
                             " would rewrite " + op.table.name,

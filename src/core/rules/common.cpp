@@ -179,8 +179,6 @@ std::string steps_sql(const std::vector<Step> &steps) {
   return text;
 }
 
-namespace {
-
 Finding make_deferral(const std::string &rule, const std::string &problem,
                       const std::string &detail, std::vector<Step> steps,
                       const Deferral &deferral) {
@@ -197,12 +195,13 @@ Finding make_deferral(const std::string &rule, const std::string &problem,
   for (const std::string &later : deferral.later) f.detail += "\n" + later + ";";
   f.hint = "SELECT * FROM zd_deferred_status shows how it goes; CALL zd_deferred_wait(); waits "
            "for it.";
+  if (!deferral.undo_on_failure.empty())
+    f.detail += "\nShould that fail, the worker runs: " + deferral.undo_on_failure + ";";
   f.steps = std::move(steps);
   f.deferred_sql = deferral.later;
+  f.deferred_undo = deferral.undo_on_failure;
   return f;
 }
-
-}  // namespace
 
 Finding rewrite_or_refuse(const RuleContext &ctx, const std::string &rule,
                           const std::string &problem, const std::string &detail,

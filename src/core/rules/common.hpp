@@ -77,7 +77,16 @@ Finding make_rewrite(const std::string &rule, std::string message, std::string d
 struct Deferral {
   size_t now_steps = 0;            // the first steps: brief, safe under the transaction's locks
   std::vector<std::string> later;  // run after the commit, each through the guard in autocommit
+  // Run by the worker when a later statement fails for good: reverts what ran now when that
+  // would hurt the application left alone (a helper CHECK NOT VALID blocks updates of the rows
+  // it does not hold for).  "" = nothing.
+  std::string undo_on_failure;
 };
+
+// The finding of a deferral: `steps` cut to the ones that run now, `deferral.later` after.
+Finding make_deferral(const std::string &rule, const std::string &problem,
+                      const std::string &detail, std::vector<Step> steps,
+                      const Deferral &deferral);
 
 // In a transaction block a deferral, when `deferral` is given and the statement may be
 // deferred (StatementFacts::deferral_available, one change); else a refusal.

@@ -132,7 +132,10 @@ RuleResult set_not_null(const RuleContext &ctx) {
   if (op.has_valid_not_null_check) return std::nullopt;
   // Deferred: the helper CHECK NOT VALID now (new rows checked at once); after the commit the
   // statement again, which then finds the helper and finishes the run (validate, set, drop).
-  const Deferral deferral{1, {op.statement_sql.str()}};
+  // Failing (a NULL found), the worker drops the helper: left NOT VALID it would refuse every
+  // update of a row with a NULL there.
+  const Deferral deferral{1, {op.statement_sql.str()},
+                          alter(op) + "DROP CONSTRAINT IF EXISTS " + op.constraint_name};
   return rewrite_or_refuse(
       ctx, "set-not-null",
       "SET NOT NULL on " + column + " would scan the table under an ACCESS EXCLUSIVE lock",

@@ -16,6 +16,7 @@
 // with its position in zd_backfill_state, so after a cancel, a termination or a crash the
 // same call resumes where the last committed batch ended.
 #include "pg/backfill/backfill.hpp"
+#include "pg/deferral.hpp"
 
 #include "core/backfill_pacing.hpp"
 #include "pg/boundary.hpp"
@@ -360,6 +361,20 @@ void run_batches(const Args *a, Statements statements) {
 void run_in_one_statement(const Args *a, SPIPlanPtr plan) {
   const int64 bytes = table_size(a->relid).blocks * BLCKSZ;
   const int64 small = (int64) guc_small_table_size_kb * 1024;
+  if (bytes >= small && guc_defer_in_transaction && IsTransactionBlock() &&
+      deferral_available(zd::TxContext::TransactionBlock)) {
+    // In a migration tool's transaction, with zero_downtime.defer_in_transaction: queued, to
+    // run in batches once the transaction has committed (what it filled the column with is
+    // then visible to the backfill, its clauses checked here already).
+    const char *call = call_text(a);
+    queue_deferred("zd_backfill", a->relation, call, &call, 1);
+    ereport(NOTICE, (errmsg("zd_backfill: %s is not small: deferred, it runs in batches after "
+                            "this transaction commits",
+                            a->relation),
+                     errhint("SELECT * FROM zd_deferred_status shows how it goes; CALL "
+                             "zd_deferred_wait(); waits for it.")));
+    return;
+  }
   if (bytes >= small) {
     char *size = text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty,
                                                                      Int64GetDatum(bytes))));

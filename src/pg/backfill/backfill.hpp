@@ -37,6 +37,10 @@ struct Args {
 // a clear error (and changes nothing) on bad input.
 const Args *read_args(FunctionCallInfo fcinfo);
 
+// The CALL of zd_backfill with these arguments, every one spelled out (the background worker
+// and a deferred backfill run it).
+const char *call_text(const Args *a);
+
 // The statements a backfill runs, prepared once and kept across commits.
 //   update: the UPDATE of a pass's batch, with the batch's TID range as $1 and $2:
 //     UPDATE ONLY <relation> SET <set_clause>

@@ -58,19 +58,6 @@ struct Handoff {
 
 const char *ms_literal(int ms) { return quote_literal_cstr(psprintf("%d ms", ms)); }
 
-const char *call_text(const Args *a) {
-  return psprintf(
-      "CALL %s.zd_backfill(%s, %s, %s, name => %s, batch_size => %d, "
-      "target_batch_duration => %s, pause => %s, lock_timeout => %s, max_replica_lag => %s, "
-      "max_retries => %d, progress_interval => %s)",
-      quote_identifier(get_namespace_name(a->schema)), quote_literal_cstr(a->relation),
-      quote_literal_cstr(a->set_clause), quote_literal_cstr(a->where_clause),
-      quote_literal_cstr(a->name), a->batch_rows,
-      a->target_ms < 0 ? "NULL" : ms_literal(a->target_ms), ms_literal(a->pause_ms),
-      ms_literal(a->lock_timeout_ms),
-      a->max_replica_lag_ms < 0 ? "NULL" : ms_literal(a->max_replica_lag_ms), a->max_retries,
-      ms_literal(a->progress_interval_ms));
-}
 
 // Checks everything the CALL would check before it runs (arguments, clauses, privileges), and
 // what the worker needs to connect, so that bad input is the caller's error, not a line in the
@@ -138,6 +125,21 @@ void tell_starter_begun() {
 }
 
 }  // namespace
+
+const char *call_text(const Args *a) {
+  return psprintf(
+      "CALL %s.zd_backfill(%s, %s, %s, name => %s, batch_size => %d, "
+      "target_batch_duration => %s, pause => %s, lock_timeout => %s, max_replica_lag => %s, "
+      "max_retries => %d, progress_interval => %s)",
+      quote_identifier(get_namespace_name(a->schema)), quote_literal_cstr(a->relation),
+      quote_literal_cstr(a->set_clause), quote_literal_cstr(a->where_clause),
+      quote_literal_cstr(a->name), a->batch_rows,
+      a->target_ms < 0 ? "NULL" : ms_literal(a->target_ms), ms_literal(a->pause_ms),
+      ms_literal(a->lock_timeout_ms),
+      a->max_replica_lag_ms < 0 ? "NULL" : ms_literal(a->max_replica_lag_ms), a->max_retries,
+      ms_literal(a->progress_interval_ms));
+}
+
 }  // namespace zd::pg::backfill
 
 ZD_SQL_FUNCTION(zd_backfill_start) {
