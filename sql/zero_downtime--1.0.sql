@@ -95,7 +95,8 @@ CREATE FUNCTION zd_rule_stats(
     OUT refused bigint,
     OUT warned bigint,
     OUT lock_retries bigint,
-    OUT deferred bigint)
+    OUT deferred bigint,
+    OUT deferred_failed bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'zd_rule_stats'
 LANGUAGE C STRICT VOLATILE

@@ -158,4 +158,32 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
   start_deferral_worker_at_commit();
 }
 
+void warn_if_deferral_failed(const char *relation) {
+  if (relation == nullptr || relation[0] == '\0' || stats_total(kStatDeferredFailed) == 0) return;
+  Oid owner;
+  const char *table = deferred_table(&owner);
+  if (table == nullptr || SPI_connect() != SPI_OK_CONNECT) return;
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {CStringGetTextDatum(relation)};
+  const char *sql = psprintf(
+      "SELECT id, run_sql, pg_catalog.split_part(error, E'\\n', 1) FROM %s "
+      "WHERE relation OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) ("
+      "  SELECT max(id) FROM %s WHERE relation OPERATOR(pg_catalog.=) $1) "
+      "AND state OPERATOR(pg_catalog.=) 'failed'",
+      table, table);
+  if (run_pinned_sql(owner, sql, 1, types, values, nullptr, true, 1) == SPI_OK_SELECT &&
+      SPI_processed == 1) {
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    ereport(WARNING,
+            (errmsg("zero_downtime: the last deferred statement on %s failed: %s", relation,
+                    SPI_getvalue(row, desc, 2)),
+             errdetail("%s", SPI_getvalue(row, desc, 3)),
+             errhint("SELECT * FROM zd_deferred_status WHERE id = %s shows it; run the "
+                     "statement again once its cause is fixed.",
+                     SPI_getvalue(row, desc, 1))));
+  }
+  SPI_finish();
+}
+
 }  // namespace zd::pg

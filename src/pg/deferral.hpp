@@ -24,6 +24,11 @@ void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts);
 void queue_deferred(const char *rule, const char *relation, const char *statement,
                     const char *const *later, int n_later, const char *undo = nullptr);
 
+// A WARNING when the last deferred statement on `relation` (schema-qualified) failed: what the
+// next DDL on that table hears of it.  Costs nothing until a deferred statement has failed
+// since the server started (a shared counter).
+void warn_if_deferral_failed(const char *relation);
+
 // The extension's zd_deferred table, schema-qualified and quoted, and its owner; nullptr when
 // the extension is not installed here.
 const char *deferred_table(Oid *owner);

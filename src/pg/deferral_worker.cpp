@@ -3,6 +3,7 @@
 #include "pg/boundary.hpp"
 #include "pg/deferral.hpp"
 #include "pg/pinned_sql.hpp"
+#include "pg/stats.hpp"
 #include "pg/top_level.hpp"
 
 extern "C" {
@@ -90,6 +91,7 @@ struct DeferredItem {
   char *run_sql;
   List *settings;  // of char *, name=value
   char *undo_sql;  // "" = none
+  char *rule;
 };
 
 // One worker per database: a session lock no SQL-level advisory lock can take (its own
@@ -129,6 +131,7 @@ bool run_on_table(const char *format, int nargs, Oid *types, Datum *values, Memo
       item->search_path = MemoryContextStrdup(context, SPI_getvalue(row, desc, 5));
       item->run_sql = MemoryContextStrdup(context, SPI_getvalue(row, desc, 6));
       item->undo_sql = MemoryContextStrdup(context, SPI_getvalue(row, desc, 8));
+      item->rule = MemoryContextStrdup(context, SPI_getvalue(row, desc, 9));
       item->settings = NIL;
       Datum settings = SPI_getbinval(row, desc, 7, &isnull);
       if (!isnull) {
@@ -158,7 +161,7 @@ bool claim_next(DeferredItem *item, MemoryContext context) {
       "WHERE id OPERATOR(pg_catalog.=) (SELECT id FROM %1$s "
       "  WHERE state OPERATOR(pg_catalog.=) ANY ('{pending,running}'::pg_catalog.text[]) "
       "  ORDER BY id LIMIT 1) "
-      "RETURNING id, batch, role, attempts, search_path, run_sql, settings, undo_sql",
+      "RETURNING id, batch, role, attempts, search_path, run_sql, settings, undo_sql, rule",
       0, nullptr, nullptr, context, item);
 }
 
@@ -266,6 +269,7 @@ void run_item(const DeferredItem &item, MemoryContext context) {
   SetUserIdAndSecContext(worker_user, worker_context);
   MemoryContextSwitchTo(context);
   finish(item, state, error);
+  if (strcmp(state, "failed") == 0) stats_count(item.rule, kStatDeferredFailed);
   if (strcmp(state, "pending") == 0) {
     (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                      Min(1000L * 10 * item.attempts, 5 * 60 * 1000L), PG_WAIT_EXTENSION);

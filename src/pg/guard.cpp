@@ -174,6 +174,8 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
     run_with_lock_cap(target, run_original, &original);
     return;
   }
+  // A deferred statement on the table failed: this DDL is told (the server log was).
+  if (facts->ops.size() > 0) warn_if_deferral_failed(facts->ops[0].table.name.c_str());
   GuardPlan *plan = decide_plan(facts);
   switch (plan->verdict) {
     case zd::Verdict::Refuse:

@@ -72,6 +72,13 @@ void stats_count(const char *rule, StatKind kind) {
   if (shared != nullptr) pg_atomic_fetch_add_u64(counter(row_of(rule), kind), 1);
 }
 
+uint64 stats_total(StatKind kind) {
+  uint64 total = 0;
+  if (shared != nullptr)
+    for (size_t r = 0; r < rows(); r++) total += pg_atomic_read_u64(counter(r, kind));
+  return total;
+}
+
 }  // namespace zd::pg
 
 // zd_rule_stats(): one row per rule, and one for the lock cap of statements no rule fired on.

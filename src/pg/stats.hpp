@@ -2,6 +2,8 @@
 // refused, warned or deferred, and how many lock retries it caused.  Read by the zd_rule_stats view.
 #pragma once
 
+#include "pg/pg_headers.hpp"
+
 namespace zd::pg {
 
 enum StatKind {
@@ -10,6 +12,7 @@ enum StatKind {
   kStatWarned,
   kStatLockRetries,
   kStatDeferred,
+  kStatDeferredFailed,  // deferred statements that failed for good (counted by the worker)
   kStatKinds
 };
 
@@ -19,5 +22,8 @@ void stats_install_hooks();
 // Counts one event for `rule` (a rule name, or "lock-cap" for statements no rule fired on).
 // Without shared memory (not preloaded) it does nothing.
 void stats_count(const char *rule, StatKind kind);
+
+// The sum of one kind over every rule (0 without shared memory).
+uint64 stats_total(StatKind kind);
 
 }  // namespace zd::pg
