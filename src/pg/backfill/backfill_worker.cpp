@@ -161,7 +161,7 @@ void run_as_top_level_statement(const char *sql) {
   DestReceiver *receiver = CreateDestReceiver(DestNone);
   QueryCompletion qc;
   InitializeQueryCompletion(&qc);
-  (void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+  (void) ZD_PORTAL_RUN(portal, FETCH_ALL, true, receiver, receiver, &qc);
   receiver->rDestroy(receiver);
   PortalDrop(portal, false);
   CommitTransactionCommand();
