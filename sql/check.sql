@@ -164,31 +164,6 @@ END
 $$;
 SELECT * FROM zd_check('CREATE INDEX ON orders (id)', sent_as => NULL);
 
--- DO blocks: their statements are judged as the guard judges them inside the block (no
--- rewrite possible there: refused); EXECUTE of a computed string cannot be known.
-SELECT statement, rule, decision, message FROM zd_check($$
-  ALTER TABLE orders ADD COLUMN region text;
-  DO $do$
-  BEGIN
-    IF NOT EXISTS (SELECT FROM pg_indexes WHERE indexname = 'orders_customer') THEN
-      CREATE INDEX orders_customer ON orders (customer);
-    END IF;
-    EXECUTE 'ALTER TABLE orders ALTER COLUMN note SET NOT NULL';
-    EXECUTE format('ALTER TABLE %I ALTER COLUMN region SET NOT NULL', 'orders');
-    CREATE INDEX CONCURRENTLY orders_note ON orders (note);
-  EXCEPTION WHEN duplicate_table THEN
-    RAISE NOTICE 'already there';
-  END
-  $do$;
-  DO LANGUAGE plpython3u $py$ plpy.execute("CREATE INDEX ON orders (id)") $py$;
-$$);
--- A DO block's effects count for what follows it.
-SELECT statement, rule, decision FROM zd_check($$
-  DO $do$ BEGIN
-    ALTER TABLE orders ADD CONSTRAINT orders_customer_present CHECK (customer IS NOT NULL);
-  END $do$;
-  ALTER TABLE orders ALTER COLUMN customer SET NOT NULL;
-$$);
 -- Nothing ran.
 SELECT count(*) AS indexes FROM pg_index WHERE indrelid = 'orders'::regclass;
 SELECT conname FROM pg_constraint WHERE conrelid = 'orders'::regclass;

@@ -34,7 +34,9 @@ ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_id_fkey;
 -- set-not-null: four steps, each in its own transaction.
 ALTER TABLE orders ALTER COLUMN customer SET NOT NULL;
 SELECT attnotnull FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'customer';
-SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conname LIKE '%not_null%';
+-- (The helpers are CHECK constraints, contype 'c': PostgreSQL 18 catalogues NOT NULL constraints
+-- too, contype 'n', named table_column_not_null as well.)
+SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conname LIKE '%not_null%' AND contype = 'c';
 -- With a valid CHECK (col IS NOT NULL) SET NOT NULL does not scan: allowed as written.
 ALTER TABLE orders ADD CONSTRAINT orders_qty_nn CHECK (qty IS NOT NULL) NOT VALID;
 ALTER TABLE orders VALIDATE CONSTRAINT orders_qty_nn;
@@ -43,7 +45,7 @@ ALTER TABLE orders ALTER COLUMN qty SET NOT NULL;
 UPDATE orders SET id = NULL WHERE id = 1;
 ALTER TABLE orders ALTER COLUMN id SET NOT NULL;
 ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_id_not_null;
-SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conname LIKE '%not_null%';
+SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conname LIKE '%not_null%' AND contype = 'c';
 DELETE FROM orders WHERE id IS NULL;
 -- A re-run after an interrupted run finishes it with the helper that run left (named
 -- table_column_not_null whatever is in the catalog): validated, used, dropped; not a second
@@ -56,25 +58,26 @@ SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'shipments'::re
 UPDATE shipments SET id = 7 WHERE id IS NULL;
 ALTER TABLE shipments ALTER COLUMN id SET NOT NULL;
 SELECT attnotnull FROM pg_attribute WHERE attrelid = 'shipments'::regclass AND attname = 'id';
-SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conrelid = 'shipments'::regclass;
+SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conrelid = 'shipments'::regclass AND contype = 'c';
 -- Interrupted after SET NOT NULL committed: the re-run drops the helper.
 SET zero_downtime.mode = off;
 ALTER TABLE shipments ADD CONSTRAINT shipments_carrier_not_null CHECK (carrier IS NOT NULL);
 ALTER TABLE shipments ALTER COLUMN carrier SET NOT NULL;
 RESET zero_downtime.mode;
 ALTER TABLE shipments ALTER COLUMN carrier SET NOT NULL;
-SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conrelid = 'shipments'::regclass;
+SELECT count(*) AS helper_constraints FROM pg_constraint WHERE conrelid = 'shipments'::regclass AND contype = 'c';
 -- A constraint of that name that is not such a helper is left alone: the helper takes another.
 SET zero_downtime.mode = off;
 ALTER TABLE shipments ALTER COLUMN carrier DROP NOT NULL;
 ALTER TABLE shipments ADD CONSTRAINT shipments_carrier_not_null CHECK (carrier >= 0);
 RESET zero_downtime.mode;
 ALTER TABLE shipments ALTER COLUMN carrier SET NOT NULL;
-SELECT conname FROM pg_constraint WHERE conrelid = 'shipments'::regclass;
+SELECT conname FROM pg_constraint WHERE conrelid = 'shipments'::regclass AND contype = 'c';
 
 -- add-unique: CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX.
 ALTER TABLE customers ADD CONSTRAINT customers_email_key UNIQUE (email);
-SELECT conname, contype FROM pg_constraint WHERE conrelid = 'customers'::regclass ORDER BY 1;
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'customers'::regclass AND contype <> 'n'
+ ORDER BY 1;
 -- Options it does not carry over: refused, with the steps to adapt.
 ALTER TABLE customers ADD CONSTRAINT customers_email_key2 UNIQUE (email) INCLUDE (id);
 -- Already the safe form:

@@ -199,6 +199,8 @@ struct Operation {
 enum class MigrationTool { Unknown, Psql, Knex, NodePgMigrate, Prisma, Drizzle };
 
 struct StatementFacts {
+  // The server's PG_VERSION_NUM (150018, 180006, ...): rules may differ by version.
+  int server_version_num = 0;
   TxContext tx = TxContext::Autocommit;
   MigrationTool tool = MigrationTool::Unknown;
   // A rewrite refused for being in a transaction block may be deferred instead: the setting is

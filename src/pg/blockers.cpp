@@ -22,20 +22,6 @@ namespace {
 
 const int kQueryChars = 120;
 
-// As pg_stat_activity names them.
-const char *state_name(BackendState state) {
-  switch (state) {
-    case STATE_IDLE: return "idle";
-    case STATE_RUNNING: return "active";
-    case STATE_IDLEINTRANSACTION: return "idle in transaction";
-    case STATE_FASTPATH: return "fastpath function call";
-    case STATE_IDLEINTRANSACTION_ABORTED: return "idle in transaction (aborted)";
-    case STATE_DISABLED: return "disabled";
-    case STATE_UNDEFINED: break;
-  }
-  return "unknown state";
-}
-
 // "00:00:12": how long ago `since` was.
 const char *age(TimestampTz since) {
   if (since == 0) return "?";
@@ -62,10 +48,10 @@ bool may_see_query(const PgBackendStatus *be) {
 void describe_backend(StringInfo out, int pid) {
   const int n = pgstat_fetch_stat_numbackends();
   for (int i = 1; i <= n; i++) {
-    const PgBackendStatus *be = &pgstat_fetch_stat_local_beentry(i)->backendStatus;
+    const PgBackendStatus *be = &ZD_LOCAL_BACKEND_ENTRY(i)->backendStatus;
     if (be->st_procpid != pid) continue;
     appendStringInfo(out, "pid %d (%s, transaction open for %s, query started %s", pid,
-                     state_name(be->st_state), age(be->st_xact_start_timestamp),
+                     compat::backend_state_name(be->st_state), age(be->st_xact_start_timestamp),
                      to_seconds(be->st_activity_start_timestamp));
     if (may_see_query(be)) {
       const char *query = pgstat_clip_activity(be->st_activity_raw);
@@ -82,7 +68,7 @@ void describe_backend(StringInfo out, int pid) {
 
 char *describe_blockers(const char *table, zd::Lock lock) {
   const Oid relid =
-      RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(table)), NoLock, true);
+      RangeVarGetRelid(makeRangeVarFromNameList(ZD_QUALIFIED_NAME_LIST(table)), NoLock, true);
   if (!OidIsValid(relid)) return nullptr;
   pgstat_clear_backend_activity_snapshot();  // as of now, not of an earlier call
   LockData *locks = GetLockStatusData();

@@ -53,7 +53,7 @@ struct CaughtError {
 void capture_current_exception(CaughtError *out, const char *where) noexcept;
 
 // Raises *err as a PostgreSQL ERROR.  Call with no C++ object alive in the calling frames.
-pg_attribute_noreturn() void raise_caught(const CaughtError *err);
+[[noreturn]] void raise_caught(const CaughtError *err);
 
 template <typename Fn>
 auto run_cpp(const char *where, Fn &&fn) -> decltype(fn()) {

@@ -112,7 +112,9 @@ List *do_block_items(const DoStmt *stmt, const char **why) {
   CompileInline compile = (CompileInline) load_external_function(
       "$libdir/plpgsql", "plpgsql_compile_inline", false, nullptr);
   if (compile == nullptr) {
-    *why = "PL/pgSQL's library is not available to read the DO block";
+    // PostgreSQL 16 and later build PL/pgSQL with hidden symbols and do not export this one.
+    *why = "PL/pgSQL's compiler of DO blocks (plpgsql_compile_inline) cannot be loaded "
+           "(PostgreSQL 16 and later do not export it)";
     return nullptr;
   }
   PLpgSQL_function *function = compile(pstrdup(body));

@@ -112,9 +112,7 @@ bool column_proven_not_null(const ScriptOverlay *o, Oid relid, const char *colum
   const AttrNumber attnum = get_attnum(relid, column);
   if (attnum == InvalidAttrNumber) return false;
   if (!not_null_known) {
-    HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
-    not_null = HeapTupleIsValid(tuple) && ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
-    if (HeapTupleIsValid(tuple)) ReleaseSysCache(tuple);
+    not_null = compat::column_not_null_validated(relid, attnum);
     if (not_null) return true;
   }
   return not_null_implied_by_checks(relid, attnum, dropped);

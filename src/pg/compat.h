@@ -1,6 +1,127 @@
-// PG_VERSION_NUM shims, all in one place.  zero_downtime targets PostgreSQL 15.
+// What differs between the PostgreSQL major versions zero_downtime builds against, all in one
+// place: the rest of src/pg says ZD_... or compat::... and has no PG_VERSION_NUM test of its
+// own.  The exceptions are the two tables that ARE per-version facts: the statement kinds
+// (statement_kinds.cpp) and the ALTER TABLE subcommands (end of gather_alter_table.cpp) carry
+// their entries for tags a version added or removed under #if, in the table itself.
+//
+// Built and tested: 15 (Debian 12's) and 18.  Compiled: 17 and 19 (headers only).  16 is
+// covered by the same thresholds (each #if names the version that made the change) but has
+// not been compiled.
+//
+// Macros, so that each expands where the file using it has included the header it needs;
+// what needs headers of its own is a function in compat.cpp.
 #pragma once
 
-#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
-#error "zero_downtime is built and tested for PostgreSQL 15"
+#if PG_VERSION_NUM < 150000
+#error "zero_downtime needs PostgreSQL 15 or later"
 #endif
+
+// The server's version as the pure core learns it (StatementFacts::server_version_num).
+#define ZD_SERVER_VERSION_NUM PG_VERSION_NUM
+
+// 16: a GUC's memory (a string value, a check hook's "extra") is allocated and freed by the
+// GUC machinery's own functions (palloc in its memory context); 15 frees it with free()
+// (utils/guc.h).  NULL when out of memory, as malloc.
+#if PG_VERSION_NUM >= 160000
+#define ZD_GUC_MALLOC(bytes) guc_malloc(LOG, (bytes))
+#define ZD_GUC_FREE(pointer) guc_free(pointer)
+#else
+#define ZD_GUC_MALLOC(bytes) malloc(bytes)
+#define ZD_GUC_FREE(pointer) free(pointer)
+#endif
+
+// 16: stringToQualifiedNameList takes a soft-error context (utils/varlena.h, utils/regproc.h).
+#if PG_VERSION_NUM >= 160000
+#define ZD_QUALIFIED_NAME_LIST(string) stringToQualifiedNameList((string), nullptr)
+#else
+#define ZD_QUALIFIED_NAME_LIST(string) stringToQualifiedNameList(string)
+#endif
+
+// 16: pg_class_ownercheck became object_ownercheck of any catalog (utils/acl.h,
+// catalog/pg_class.h).
+#if PG_VERSION_NUM >= 160000
+#define ZD_RELATION_OWNERCHECK(relid, role) object_ownercheck(RelationRelationId, (relid), (role))
+#else
+#define ZD_RELATION_OWNERCHECK(relid, role) pg_class_ownercheck((relid), (role))
+#endif
+
+// 17: the local transaction id moved into PGPROC's vxid (storage/proc.h).
+#if PG_VERSION_NUM >= 170000
+#define ZD_MY_LXID (MyProc->vxid.lxid)
+#else
+#define ZD_MY_LXID (MyProc->lxid)
+#endif
+
+// 17: LockHeldByMe can also answer "this mode or a stronger one"; this is the exact mode,
+// as 15's (storage/lock.h).
+#if PG_VERSION_NUM >= 170000
+#define ZD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode), false)
+#else
+#define ZD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode))
+#endif
+
+// 17: a backend's local status entry by its index in the snapshot (utils/backend_status.h),
+// 1-based as before.
+#if PG_VERSION_NUM >= 170000
+#define ZD_LOCAL_BACKEND_ENTRY(index) pgstat_get_local_beentry_by_index(index)
+#else
+#define ZD_LOCAL_BACKEND_ENTRY(index) pgstat_fetch_stat_local_beentry(index)
+#endif
+
+// 18: PortalRun lost run_once (tcop/pquery.h).
+#if PG_VERSION_NUM >= 180000
+#define ZD_PORTAL_RUN(portal, count, top_level, dest, altdest, qc) \
+  PortalRun((portal), (count), (top_level), (dest), (altdest), (qc))
+#else
+#define ZD_PORTAL_RUN(portal, count, top_level, dest, altdest, qc) \
+  PortalRun((portal), (count), (top_level), true, (dest), (altdest), (qc))
+#endif
+
+// 18: an UPDATE's or DELETE's raw RETURNING is a ReturningClause (options such as
+// WITH (OLD AS o), then the target list) instead of the target list (nodes/parsenodes.h).
+// The number of its entries, options counted too: 0 means no RETURNING.
+#if PG_VERSION_NUM >= 180000
+#define ZD_RETURNING_LENGTH(stmt)                                          \
+  ((stmt)->returningClause == nullptr                                      \
+       ? 0                                                                 \
+       : list_length((stmt)->returningClause->exprs) +                    \
+             list_length((stmt)->returningClause->options))
+#else
+#define ZD_RETURNING_LENGTH(stmt) list_length((stmt)->returningList)
+#endif
+
+// Forward declarations for compat.cpp's functions (PostgreSQL's own typedef names).
+extern "C" {
+typedef struct List List;
+typedef struct Query Query;
+typedef struct RangeTblEntry RangeTblEntry;
+typedef struct RTEPermissionInfo RTEPermissionInfo;
+}
+
+namespace zd::pg::compat {
+
+// 16: the executor's privilege check reads RTEPermissionInfo entries (Query::rteperminfos)
+// instead of the range table's entries: one per relation the query names, each with its
+// relid, requiredPerms and selectedCols (the columns read).
+#if PG_VERSION_NUM >= 160000
+using RelPermissions = RTEPermissionInfo;
+#else
+using RelPermissions = RangeTblEntry;
+#endif
+
+// The query's permission entries, one per relation checked (15: its RTE_RELATION entries).
+List *permission_entries(const Query *query);
+// ExecCheckRTPerms / ExecCheckPermissions of the whole query.
+bool check_query_permissions(const Query *query, bool ereport_on_violation);
+// The check of one entry (a copy the caller changed), no error.
+bool check_permission_entry(RelPermissions *entry);
+
+// Whether the column has a NOT NULL that PostgreSQL has checked: 15's attnotnull; since 18,
+// where NOT NULL is a constraint that may be NOT VALID (attnotnull is then true too), only
+// when that constraint is validated.
+bool column_not_null_validated(Oid relid, int16 attnum);
+
+// pg_stat_activity's name of a backend state (18 added "starting").
+const char *backend_state_name(int state);
+
+}  // namespace zd::pg::compat

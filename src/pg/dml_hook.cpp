@@ -1,5 +1,6 @@
 #include "pg/dml_hook.hpp"
 
+#include "pg/gather.hpp"
 #include "pg/guard.hpp"
 #include "pg/guc.hpp"
 #include "pg/held_locks.hpp"
@@ -40,12 +41,12 @@ void statement_clauses(const char *sql, zd::Operation *op) {
   const bool update = IsA(stmt, UpdateStmt);
   if (update) {
     UpdateStmt *u = (UpdateStmt *) stmt;
-    if (u->fromClause != NIL || u->withClause != nullptr || u->returningList != NIL ||
+    if (u->fromClause != NIL || u->withClause != nullptr || ZD_RETURNING_LENGTH(u) != 0 ||
         u->relation->alias != nullptr)
       return;
   } else if (IsA(stmt, DeleteStmt)) {
     DeleteStmt *d = (DeleteStmt *) stmt;
-    if (d->usingClause != NIL || d->withClause != nullptr || d->returningList != NIL ||
+    if (d->usingClause != NIL || d->withClause != nullptr || ZD_RETURNING_LENGTH(d) != 0 ||
         d->relation->alias != nullptr)
       return;
   } else {
@@ -114,7 +115,7 @@ void judge(QueryDesc *query) {
                                           : pstrdup(text + from);
   op->statement_sql = sql;
   if (op->dml_rows >= 1 && !op->table.created_in_transaction) statement_clauses(sql, op);
-  zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
+  zd::StatementFacts *facts = new_statement_facts();
   facts->tx = zd::TxContext::TransactionBlock;
   facts->sql = sql;
   facts->ops = {op, 1};

@@ -60,6 +60,12 @@ zd::TxContext current_tx_context(ProcessUtilityContext context) {
   return zd::TxContext::Autocommit;
 }
 
+zd::StatementFacts *new_statement_facts() {
+  zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
+  facts->server_version_num = ZD_SERVER_VERSION_NUM;
+  return facts;
+}
+
 zd::StatementFacts *gather_statement(Node *statement, const char *query_string, int location,
                                      int length, zd::TxContext tx) {
   Gathering g;
@@ -75,9 +81,18 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
 
   const StatementKind *kind = statement_kind(nodeTag(statement));
   if (kind == nullptr || kind->gather == nullptr) return nullptr;
-  // Comments before the statement may allow rules for it alone (statement_allow.hpp).
-  const Span<const zd::Text> allowed_here = skip > 0 ? statement_allows(text, skip)
-                                                     : Span<const zd::Text>{};
+  // Comments before the statement may allow rules for it alone (statement_allow.hpp): those
+  // after the previous statement's semicolon (or the start of the text).  PostgreSQL 15's
+  // statement location starts right after that semicolon; 18's at the statement's first token
+  // (its parser drops leading comments).  The text in between is only white space and comments,
+  // so the nearest semicolon before the statement is that one, or one inside a comment there,
+  // after which the rest of the comment is still read.
+  int leading_from = location;
+  while (leading_from > 0 && query_string[leading_from - 1] != ';') leading_from--;
+  const int leading_length = location + skip - leading_from;
+  const Span<const zd::Text> allowed_here =
+      leading_length > 0 ? statement_allows(query_string + leading_from, leading_length)
+                         : Span<const zd::Text>{};
   kind->gather(&g, statement);
   if (g.ops == NIL) return nullptr;
 
@@ -102,7 +117,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     fill_table_state(gathered->relid, ops[i].kind != zd::OpKind::OtherLocking,
                      gathered->check_empty, gathered->recurses, &ops[i].table);
   }
-  zd::StatementFacts *facts = new (palloc(sizeof(zd::StatementFacts))) zd::StatementFacts();
+  zd::StatementFacts *facts = new_statement_facts();
   facts->tx = tx;
   // (In autocommit no tool's transaction is there to tell, nor to work around.)
   if (tx != zd::TxContext::Autocommit) facts->tool = detect_migration_tool();

@@ -17,6 +17,9 @@ namespace zd::pg {
 zd::StatementFacts *gather_statement(Node *statement, const char *query_string, int location,
                                      int length, zd::TxContext tx);
 
+// Empty facts in palloc memory, with what every statement shares (the server's version).
+zd::StatementFacts *new_statement_facts();
+
 // Where a statement reaching the hook runs.
 zd::TxContext current_tx_context(ProcessUtilityContext context);
 

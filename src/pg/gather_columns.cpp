@@ -399,9 +399,7 @@ void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {
                                   get_rel_namespace(relid), NIL);
   op->constraint_name = quote_identifier(helper);
   if (attnum == InvalidAttrNumber) return;
-  HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
-  bool already = HeapTupleIsValid(tuple) && ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
-  if (HeapTupleIsValid(tuple)) ReleaseSysCache(tuple);
+  const bool already = compat::column_not_null_validated(relid, attnum);
   op->column_not_null = already;
   op->has_valid_not_null_check = already || not_null_implied_by_checks(relid, attnum);
 }

@@ -42,7 +42,7 @@ int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], 
 
 }  // namespace
 
-pg_attribute_noreturn() void guard_refuse(const GuardPlan *plan) {
+[[noreturn]] void guard_refuse(const GuardPlan *plan) {
   const PlanFinding &f = plan->findings[0];
   stats_count(f.rule, kStatRefused);
   ereport(LOG, (errmsg("zero_downtime: refused (%s): %s", f.rule, f.message), errhidestmt(true)));

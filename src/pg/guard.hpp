@@ -16,7 +16,7 @@ bool guard_has_rules_for(const Node *stmt);
 struct GuardPlan;
 // The act step's reports of a plan: its refusal as the ERROR (enforce), its findings as
 // WARNINGs (warn mode); each logged and counted.
-pg_attribute_noreturn() void guard_refuse(const GuardPlan *plan);
+[[noreturn]] void guard_refuse(const GuardPlan *plan);
 void guard_warn(const GuardPlan *plan);
 
 void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,

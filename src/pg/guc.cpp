@@ -47,8 +47,8 @@ const struct config_enum_entry kFaultOptions[] = {
     {nullptr, 0, false},
 };
 
-// Parses and validates zero_downtime.allow once, when it is set, into a malloc'd array of names
-// (GUC "extra" memory, freed by the GUC machinery).
+// Parses and validates zero_downtime.allow once, when it is set, into an array of names in GUC
+// "extra" memory (ZD_GUC_MALLOC: the GUC machinery frees it).
 bool check_allow(char **newval, void **extra, GucSource source) {
   char *raw = pstrdup(*newval);
   List *names = NIL;
@@ -57,7 +57,7 @@ bool check_allow(char **newval, void **extra, GucSource source) {
     return false;
   }
   size_t bytes = sizeof(char *) * (list_length(names) + 1) + strlen(*newval) + 1;
-  char **list = (char **) malloc(bytes);  // GUC "extra" must be malloc memory
+  char **list = (char **) ZD_GUC_MALLOC(bytes);
   if (list == nullptr) return false;
   char *strings = (char *) (list + list_length(names) + 1);
   int i = 0;
@@ -67,7 +67,7 @@ bool check_allow(char **newval, void **extra, GucSource source) {
     if (zd::find_rule(name) == nullptr) {
       GUC_check_errdetail("\"%s\" is not a zero_downtime rule.", name);
       GUC_check_errhint("See the rule catalogue in the README, or SELECT name FROM zd_rules().");
-      free(list);
+      ZD_GUC_FREE(list);
       return false;
     }
     strcpy(strings, name);

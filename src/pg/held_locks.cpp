@@ -25,14 +25,14 @@ LocalTransactionId noted_in = InvalidLocalTransactionId;
 
 LocalTransactionId schema_changed_in = InvalidLocalTransactionId;
 
-bool noted_here() { return noted_in == MyProc->lxid; }
+bool noted_here() { return noted_in == ZD_MY_LXID; }
 
 }  // namespace
 
 void note_held_lock(Oid relid, LOCKMODE mode, const char *table, const char *statement) {
   if (!noted_here()) {
     noted = NIL;
-    noted_in = MyProc->lxid;
+    noted_in = ZD_MY_LXID;
   }
   MemoryContext caller = MemoryContextSwitchTo(TopTransactionContext);
   Noted *n = (Noted *) palloc(sizeof(Noted));
@@ -41,10 +41,10 @@ void note_held_lock(Oid relid, LOCKMODE mode, const char *table, const char *sta
   MemoryContextSwitchTo(caller);
 }
 
-void note_schema_changed() { schema_changed_in = MyProc->lxid; }
+void note_schema_changed() { schema_changed_in = ZD_MY_LXID; }
 
 bool transaction_changed_schema() {
-  return schema_changed_in != InvalidLocalTransactionId && schema_changed_in == MyProc->lxid;
+  return schema_changed_in != InvalidLocalTransactionId && schema_changed_in == ZD_MY_LXID;
 }
 
 zd::HeldLock strongest_held_lock() {
@@ -56,7 +56,7 @@ zd::HeldLock strongest_held_lock() {
     if (lock_from_lockmode(n->mode) <= held.lock) continue;
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, n->relid);
-    if (!LockHeldByMe(&tag, n->mode)) continue;  // released (ROLLBACK TO SAVEPOINT)
+    if (!ZD_LOCK_HELD_BY_ME(&tag, n->mode)) continue;  // released (ROLLBACK TO SAVEPOINT)
     held.lock = lock_from_lockmode(n->mode);
     held.table = n->table;
     held.statement = n->statement;

@@ -21,14 +21,14 @@ const int64 kNodePgMigrateLock = 7241865325823964;
 bool holds_advisory_lock(int64 key) {
   LOCKTAG tag;
   SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
-  return LockHeldByMe(&tag, ExclusiveLock);
+  return ZD_LOCK_HELD_BY_ME(&tag, ExclusiveLock);
 }
 
 bool holds_lock_on(Oid relid, LOCKMODE mode) {
   if (!OidIsValid(relid)) return false;
   LOCKTAG tag;
   SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
-  return LockHeldByMe(&tag, mode);
+  return ZD_LOCK_HELD_BY_ME(&tag, mode);
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ namespace {
 
 // The index a schema-qualified, quoted name names, or InvalidOid.
 Oid index_named(const char *qualified) {
-  RangeVar *rv = makeRangeVarFromNameList(stringToQualifiedNameList(qualified));
+  RangeVar *rv = makeRangeVarFromNameList(ZD_QUALIFIED_NAME_LIST(qualified));
   return RangeVarGetRelid(rv, NoLock, true);
 }
 

@@ -1,5 +1,7 @@
 #include "pg/top_level.hpp"
 
+#include "pg/compat.h"
+
 extern "C" {
 #include "access/xact.h"
 #include "parser/analyze.h"
@@ -39,7 +41,7 @@ void run_top_level_statement(const char *sql) {
   DestReceiver *receiver = CreateDestReceiver(DestNone);
   QueryCompletion qc;
   InitializeQueryCompletion(&qc);
-  (void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+  (void) ZD_PORTAL_RUN(portal, FETCH_ALL, true, receiver, receiver, &qc);
   receiver->rDestroy(receiver);
   PortalDrop(portal, false);
   CommitTransactionCommand();

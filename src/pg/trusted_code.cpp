@@ -7,6 +7,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_proc.h"
 #include "nodes/nodeFuncs.h"
@@ -49,6 +50,6 @@ bool checks_run_only_trusted_code(Oid relid) {
   return true;
 }
 
-bool caller_owns_relation(Oid relid) { return pg_class_ownercheck(relid, GetUserId()); }
+bool caller_owns_relation(Oid relid) { return ZD_RELATION_OWNERCHECK(relid, GetUserId()); }
 
 }  // namespace zd::pg

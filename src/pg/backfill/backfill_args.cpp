@@ -24,7 +24,7 @@ const char *const kArgNames[] = {
     "relation", "set_clause", "where_clause", "name", "batch_size", "target_batch_duration",
     "pause", "lock_timeout", "max_replica_lag", "max_retries", "progress_interval"};
 
-pg_attribute_noreturn() void refuse_null(int arg, const char *hint) {
+[[noreturn]] void refuse_null(int arg, const char *hint) {
   ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                   errmsg("zd_backfill: %s must not be NULL", kArgNames[arg]), errhint("%s", hint)));
   pg_unreachable();

@@ -37,7 +37,7 @@ void statement_context(void *arg) {
   }
 }
 
-pg_attribute_noreturn() void refuse_clauses(const char *why) {
+[[noreturn]] void refuse_clauses(const char *why) {
   ereport(ERROR,
           (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
            errmsg("zd_backfill: set_clause and where_clause must be one SET list and one "
@@ -79,7 +79,7 @@ void check_update_shape(const char *sql, Bound first, Bound second, int returnin
   if (!IsA(stmt, UpdateStmt)) refuse_clauses("They do not make an UPDATE");
   UpdateStmt *update = (UpdateStmt *) stmt;
   if (update->fromClause != NIL) refuse_clauses("They add a FROM list");
-  if (list_length(update->returningList) != returning)
+  if (ZD_RETURNING_LENGTH(update) != returning)
     refuse_clauses("They add a RETURNING list");
   if (update->withClause != nullptr) refuse_clauses("They add a WITH clause");
   Node *where = update->whereClause;
@@ -116,20 +116,21 @@ void check_find_shape(const char *sql) {
 // The executor's privilege check of the statement.  Beyond what the plain UPDATE needs, the
 // batches read the row versions' ctid and xmin: a role with column privileges only needs
 // SELECT on those two system columns too, and is told so.
-void check_privileges(List *rtable) {
-  if (ExecCheckRTPerms(rtable, false)) return;
-  List *without_system = (List *) copyObjectImpl(rtable);
+void check_privileges(const Query *query) {
+  if (compat::check_query_permissions(query, false)) return;
   ListCell *lc;
-  foreach (lc, without_system) {
-    RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-    rte->selectedCols = bms_del_member(
-        bms_del_member(bms_copy(rte->selectedCols),
+  foreach (lc, compat::permission_entries(query)) {
+    compat::RelPermissions *entry =
+        (compat::RelPermissions *) copyObjectImpl((compat::RelPermissions *) lfirst(lc));
+    entry->selectedCols = bms_del_member(
+        bms_del_member(entry->selectedCols,
                        SelfItemPointerAttributeNumber - FirstLowInvalidHeapAttributeNumber),
         MinTransactionIdAttributeNumber - FirstLowInvalidHeapAttributeNumber);
-    if (rte->rtekind != RTE_RELATION || ExecCheckRTPerms(list_make1(rte), false)) continue;
-    (void) ExecCheckRTPerms(rtable, true);  // the plain UPDATE is refused too: its own error
+    if (compat::check_permission_entry(entry)) continue;
+    // the plain UPDATE is refused too: its own error
+    (void) compat::check_query_permissions(query, true);
   }
-  RangeTblEntry *target = linitial_node(RangeTblEntry, rtable);
+  RangeTblEntry *target = linitial_node(RangeTblEntry, query->rtable);
   HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(target->relid));
   const Oid owner = HeapTupleIsValid(tuple) ? ((Form_pg_class) GETSTRUCT(tuple))->relowner
                                             : BOOTSTRAP_SUPERUSERID;
@@ -167,7 +168,7 @@ SPIPlanPtr prepare_checked(const char *sql, void (*check)(const char *), int nar
   foreach (lc, SPI_plan_get_plan_sources(plan)) {
     CachedPlanSource *source = (CachedPlanSource *) lfirst(lc);
     ListCell *q;
-    foreach (q, source->query_list) check_privileges(lfirst_node(Query, q)->rtable);
+    foreach (q, source->query_list) check_privileges(lfirst_node(Query, q));
   }
   error_context_stack = callback.previous;
   return plan;
