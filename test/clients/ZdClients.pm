@@ -42,6 +42,7 @@ sub start_server {
     my ($name, %opts) = @_;
     die "node_modules missing in $clients_dir: test/run.sh installs it (npm ci)\n"
       unless -d $node_modules;
+    note('node ' . `node --version`);
     my $node = PostgreSQL::Test::Cluster->new($name);
     $node->init;
     $node->append_conf('postgresql.conf', q{

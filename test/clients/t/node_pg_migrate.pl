@@ -38,6 +38,8 @@ my ($rc, $out) = run_tool($node, $dir, @up);
 isnt($rc, 0, 'node-pg-migrate: CREATE INDEX in the migration transaction fails');
 like($out, refused_re('create-index', $way), "its output has the refusal, naming its way out")
   or diag($out);
+like($out, qr/hint: 'Run instead, outside any transaction block:\\n' \+\s+'CREATE INDEX CONCURRENTLY/,
+    'node-pg-migrate prints the whole error, the hint with the safe form included');
 note("node-pg-migrate prints on a refusal:\n$out");
 is(index_valid($node, 'items_name_idx'), 'f', 'node-pg-migrate: no index was built');
 
