@@ -96,6 +96,8 @@ CREATE TABLE "tags" (
 	"id" serial PRIMARY KEY NOT NULL,
 	"label" text NOT NULL
 );
+--> statement-breakpoint
+CREATE INDEX "tags_label_idx" ON "tags" USING btree ("label");
 SQL
     $sql{'0001_items_name_idx'} = <<'SQL';
 CREATE INDEX "items_name_idx" ON "items" USING btree ("name");
@@ -181,7 +183,11 @@ SQL
 
     # --- 4. ADD COLUMN behind an application transaction, in the migrator's transaction -------
     $sql{'0004_add_column'} = <<'SQL';
-ALTER TABLE "items" ADD COLUMN "added" text;
+ALTER TABLE "items" ADD COLUMN "added" text;--> statement-breakpoint
+CREATE TABLE "labels" (
+	"id" serial PRIMARY KEY NOT NULL,
+	"label" text NOT NULL
+);
 SQL
     $journal->('0000_tags', '0002_drop_note', '0004_add_column');
     my $r = blocked_migration($node, $dir, 'ADD COLUMN "added"', @migrate);
