@@ -15,6 +15,9 @@ packages=(
   valgrind                                                    # valgrind layer; its headers: the cassert build
   "$@"
 )
+# The clients layer runs the npm migration tools: Debian's node 18 and npm 9 unless a node is
+# already installed (e.g. NodeSource's, which ships its own npm and conflicts with Debian's).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (it uses apt-get)" >&2

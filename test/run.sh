@@ -9,13 +9,16 @@
 #   6. cassert           1 and 2 against a PostgreSQL 15 built with --enable-cassert
 #   7. valgrind          1 and 2 with that server's processes under valgrind's memcheck
 #                        (6 and 7: test/memcheck/run.sh; the server is built once and cached)
+#   8. clients           the real migration tools (Knex, node-pg-migrate, Drizzle Kit and
+#                        drizzle-orm, Prisma Migrate, psql) against a guarded server:
+#                        test/clients/t/*.pl, their npm packages installed by npm ci
 # As root it first installs the packages it needs and builds and installs the extension; the
 # servers then run as the OS user `postgres` (PostgreSQL refuses to run as root).
 # The last line is "N passed, N failed" over all layers; the exit code is 0 only if none failed.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-layers=${ZD_TEST_LAYERS:-"regress isolation tap unit core cassert valgrind"}
+layers=${ZD_TEST_LAYERS:-"regress isolation tap unit core cassert valgrind clients"}
 
 if [ "$(id -u)" -eq 0 ]; then
   bash "$repo/scripts/install-deps.sh" || exit 1
@@ -82,14 +85,19 @@ run_isolation() {
 # TAP: every assertion counts; a script that dies before its plan is done counts one failure.
 run_tap() {
   echo "== TAP"
-  local t ok=0 bad=0 log status o b
-  "${as_pg[@]}" mkdir -p "$work/tap"
-  for t in "$repo"/test/t/*.pl; do
+  run_prove TAP tap "$repo/test" "$pgxs_dir/src/test/perl"
+}
+
+# run_prove LAYER NAME DIR PERL_LIB: each DIR/t/*.pl through prove, in DIR, as postgres.
+run_prove() {
+  local layer=$1 name=$2 dir=$3 perl_lib=$4 t ok=0 bad=0 log status o b
+  "${as_pg[@]}" mkdir -p "$work/$name"
+  for t in "$dir"/t/*.pl; do
     [ -e "$t" ] || continue
-    log="$work/tap/$(basename "$t" .pl).log"
-    (cd "$repo/test" && "${as_pg[@]}" "${pg_env[@]}" TESTDIR="$work/tap" \
+    log="$work/$name/$(basename "$t" .pl).log"
+    (cd "$dir" && "${as_pg[@]}" "${pg_env[@]}" TESTDIR="$work/$name" \
       PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" REPO="$repo" \
-      prove -v -I "$pgxs_dir/src/test/perl" -I "$repo/test" "t/$(basename "$t")") >"$log" 2>&1
+      prove -v -I "$perl_lib" -I "$dir" "t/$(basename "$t")") >"$log" 2>&1
     status=$?
     o=$(grep -cE '^\s*ok [0-9]+' "$log")
     b=$(grep -cE '^\s*not ok [0-9]+' "$log")
@@ -97,11 +105,42 @@ run_tap() {
     echo "$(basename "$t"): $o ok, $b not ok"
     if [ "$b" -gt 0 ]; then
       tail -n 60 "$log"
-      ls "$work"/tap/tmp_check/log/ 2>/dev/null | head
+      ls "$work/$name"/tmp_check/log/ 2>/dev/null | head
     fi
     ok=$((ok + o)); bad=$((bad + b))
   done
-  count TAP "$ok" "$bad"
+  count "$layer" "$ok" "$bad"
+}
+
+# clients: the migration tools' npm packages (test/clients/package-lock.json) are installed by
+# npm ci, downloads cached in /var/cache/zero_downtime/npm, and kept while the lockfile and
+# node's version are unchanged; install scripts are not run (no tool here needs one, and
+# Prisma's would try to download engines).  Then test/clients/t/*.pl as the TAP layer runs its
+# scripts.  PostgreSQL::Test::Cluster comes from Debian's PostgreSQL 15 when PG_CONFIG's
+# installation has none (the cassert build).
+run_clients() {
+  echo "== clients (migration tools)"
+  local dir="$repo/test/clients" stamp cache perl_lib="$pgxs_dir/src/test/perl"
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "clients: node and npm are needed (scripts/install-deps.sh installs them)"
+    count clients 0 1
+    return
+  fi
+  stamp="$(node --version) $(sha256sum <"$dir/package-lock.json")"
+  if [ "$(cat "$dir/node_modules/.zd-installed" 2>/dev/null)" != "$stamp" ]; then
+    cache=/var/cache/zero_downtime/npm
+    mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || cache="$work/npm-cache"
+    if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline \
+            --cache "$cache") >"$work/npm-ci.log" 2>&1; then
+      tail -n 30 "$work/npm-ci.log"
+      count clients 0 1
+      return
+    fi
+    echo "$stamp" >"$dir/node_modules/.zd-installed"
+  fi
+  [ -d "$perl_lib" ] || perl_lib=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")/../../src/test/perl
+  echo "node $(node --version), npm $(npm --version)"
+  run_prove clients clients "$dir" "$perl_lib"
 }
 
 run_unit() {
@@ -151,6 +190,7 @@ for layer in $layers; do
     unit) run_unit ;;
     core) run_core ;;
     cassert|valgrind) run_memcheck "$layer" ;;
+    clients) run_clients ;;
     *) echo "unknown layer $layer"; failed=$((failed + 1)) ;;
   esac
 done
