@@ -34,6 +34,8 @@ bool holds_lock_on(Oid relid, LOCKMODE mode) {
 }  // namespace
 
 zd::MigrationTool detect_migration_tool() {
+  const bool named = application_name != nullptr && application_name[0] != '\0';
+  if (named && strcmp(application_name, "psql") == 0) return zd::MigrationTool::Psql;
   if (holds_advisory_lock(kPrismaLock)) return zd::MigrationTool::Prisma;
   if (holds_advisory_lock(kNodePgMigrateLock)) return zd::MigrationTool::NodePgMigrate;
   if (holds_lock_on(RelnameGetRelid("knex_migrations_lock"), RowExclusiveLock))
@@ -41,11 +43,12 @@ zd::MigrationTool detect_migration_tool() {
   const Oid drizzle = get_namespace_oid("drizzle", true);
   if (OidIsValid(drizzle)) {
     const Oid journal = get_relname_relid("__drizzle_migrations", drizzle);
-    if (holds_lock_on(journal, AccessShareLock) || holds_lock_on(journal, RowExclusiveLock))
+    // Its transaction has touched the journal (after its first migration); before that, the
+    // journal's existence in a session that gives no application_name is the best sign.
+    if (holds_lock_on(journal, AccessShareLock) || holds_lock_on(journal, RowExclusiveLock) ||
+        (OidIsValid(journal) && !named))
       return zd::MigrationTool::Drizzle;
   }
-  if (application_name != nullptr && strcmp(application_name, "psql") == 0)
-    return zd::MigrationTool::Psql;
   return zd::MigrationTool::Unknown;
 }
 

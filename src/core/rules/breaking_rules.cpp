@@ -8,6 +8,12 @@
 namespace zd::rules {
 namespace {
 
+// For the primary message (all some tools print): how to allow it once no code needs it.
+std::string allow_note(const std::string &rule) {
+  return " (once no running code needs it: /* zero_downtime: allow " + rule +
+         " */ before the statement)";
+}
+
 std::string allow_once(const std::string &rule, const std::string &sql) {
   return allow_for_statement(rule, sql) + "\n" + kWhoMayAllow;
 }
@@ -29,7 +35,7 @@ RuleResult drop_column(const RuleContext &ctx) {
       "drop-column: " +
           what_drops(op, "DROP COLUMN " + op.column.str() + " on " + op.table.name.str(),
                      "column " + op.column.str() + " of " + op.table.name.str()) +
-          " breaks the code that still uses it",
+          " breaks the code that still uses it" + allow_note("drop-column"),
       "Every deployed query that names " + op.table.name + "." + op.column +
           " fails as soon as this commits, and its data is gone; " + describe_table(op.table) +
           " holds rows.",
@@ -43,7 +49,7 @@ RuleResult rename_column(const RuleContext &ctx) {
   return make_refusal(
       "rename-column",
       "rename-column: RENAME COLUMN " + op.column + " on " + op.table.name +
-          " breaks the code that still uses it",
+          " breaks the code that still uses it" + allow_note("rename-column"),
       "Every deployed query that names " + op.table.name + "." + op.column +
           " fails as soon as this commits; " + describe_table(op.table) + " holds rows.",
       "Rename by expand/contract:\n" + alter + "ADD COLUMN " + op.new_name + " " +
@@ -61,7 +67,7 @@ RuleResult rename_table(const RuleContext &ctx) {
   return make_refusal(
       "rename-table",
       "rename-table: RENAME of " + op.table.name + " to " + op.new_name +
-          " breaks the code that still uses the old name",
+          " breaks the code that still uses the old name" + allow_note("rename-table"),
       "Every deployed query that names " + op.table.name + " fails as soon as this commits; " +
           describe_table(op.table) + " holds rows.",
       "Rename it and leave a view under the old name in the same transaction (a migration's, "
@@ -77,7 +83,7 @@ RuleResult drop_table(const RuleContext &ctx) {
       "drop-table",
       "drop-table: " +
           what_drops(op, "DROP TABLE " + op.table.name.str(), "table " + op.table.name.str()) +
-          " breaks the code that still uses it",
+          " breaks the code that still uses it" + allow_note("drop-table"),
       "Every deployed query that names " + op.table.name + " fails as soon as this commits, "
           "and its rows are gone; " + describe_table(op.table) + " holds rows.",
       "First deploy code that no longer uses the table; then:\n" + allow_once("drop-table", op.statement_sql));

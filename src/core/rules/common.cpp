@@ -120,7 +120,7 @@ std::string outside_transaction_hint(const RuleContext &ctx, const std::string &
   return hint;
 }
 
-std::string run_outside_instruction(const RuleContext &ctx) {
+std::string run_outside_instruction(const RuleContext &ctx, const std::vector<Step> &steps) {
   const ToolAdvice *running = advice_for(ctx.stmt.tool);
   if (running != nullptr) {
     std::string how = running->how;
@@ -128,7 +128,12 @@ std::string run_outside_instruction(const RuleContext &ctx) {
     return "; run its safe form outside the transaction (" + std::string(running->name) + ": " +
            how + ")";
   }
-  return "; run its safe form (HINT) outside a transaction block";
+  // No tool known: the safe SQL itself (some tools print only this line), in full when short.
+  std::string first = steps.empty() ? std::string() : steps.front().sql;
+  if (first.size() > 200) first = first.substr(0, 197) + "...";
+  if (first.empty()) return "; run its safe form (HINT) outside a transaction block";
+  return "; run it outside a transaction block as: " + first +
+         (steps.size() > 1 ? " (and " + std::to_string(steps.size() - 1) + " more, HINT)" : "");
 }
 
 std::string why_no_rewrite(const RuleContext &ctx) {
@@ -212,7 +217,7 @@ Finding rewrite_or_refuse(const RuleContext &ctx, const std::string &rule,
     return make_deferral(rule, problem, detail, std::move(steps), *deferral);
   // The instruction goes into the primary message too: some tools print nothing else (Knex).
   const std::string instruction =
-      ctx.stmt.tx == TxContext::Autocommit ? "" : run_outside_instruction(ctx);
+      ctx.stmt.tx == TxContext::Autocommit ? "" : run_outside_instruction(ctx, steps);
   return make_refusal(rule, rule + ": " + problem + instruction,
                       detail + " zero_downtime cannot run the safe form for you: " +
                           why_no_rewrite(ctx) + ".",

@@ -61,8 +61,9 @@ extern const char *const kWhoMayAllow;
 // running the statement (every common one when the server cannot tell which).
 std::string outside_transaction_hint(const RuleContext &ctx, const std::string &safe_sql);
 
-// For a primary message: "; run its safe form outside the transaction (Knex: ...)".
-std::string run_outside_instruction(const RuleContext &ctx);
+// For a primary message: "; run its safe form outside the transaction (Knex: ...)", or, no
+// tool known, the first safe statement itself.
+std::string run_outside_instruction(const RuleContext &ctx, const std::vector<Step> &steps);
 
 // Why a rewrite could not be applied to this statement as sent.
 std::string why_no_rewrite(const RuleContext &ctx);
