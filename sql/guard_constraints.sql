@@ -128,6 +128,22 @@ ALTER TABLE ONLY "orders" DROP COLUMN note, ADD COLUMN "new" INTEGER NOT NULL;
 -- A volatile default on a NOT NULL column: the hint sets NOT NULL again once filled.
 ALTER TABLE orders ADD COLUMN u uuid NOT NULL DEFAULT gen_random_uuid();
 
+-- A primary key named with quotes, on nullable columns (as Prisma names them): its safe form
+-- names its helper CHECK properly (it wrote "Mem_pkey"_not_null, a syntax error).
+CREATE TABLE "Mem" ("userId" int, "orgId" int);
+INSERT INTO "Mem" VALUES (1, 1);
+ALTER TABLE "Mem" ADD CONSTRAINT "Mem_pkey" PRIMARY KEY ("userId", "orgId");
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '"Mem"'::regclass;
+-- The SET NOT NULL hint run by hand, one statement at a time, as printed: the third is judged
+-- on its own and finishes with the helper it finds, so the fourth drops it IF EXISTS.
+CREATE TABLE s (c int);
+INSERT INTO s VALUES (1);
+ALTER TABLE public.s ADD CONSTRAINT s_c_not_null CHECK (c IS NOT NULL) NOT VALID;
+ALTER TABLE public.s VALIDATE CONSTRAINT s_c_not_null;
+ALTER TABLE public.s ALTER COLUMN c SET NOT NULL;
+ALTER TABLE public.s DROP CONSTRAINT IF EXISTS s_c_not_null;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 's'::regclass AND attname = 'c';
+
 -- Replacing a primary key as Prisma writes it: the hint keeps the DROP, builds the new index
 -- under a free name, and runs as printed.
 ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD CONSTRAINT orders_pkey PRIMARY KEY (id, customer);
@@ -162,7 +178,7 @@ COMMIT;
 SELECT conname, convalidated FROM pg_constraint WHERE conname IN ('orders_qty_v', 'customers_id_v');
 
 SET zero_downtime.mode = off;
-DROP TABLE items, orders, customers, shipments;
+DROP TABLE items, orders, customers, shipments, "Mem", s;
 DROP DOMAIN quantity;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

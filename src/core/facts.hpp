@@ -173,6 +173,7 @@ struct Operation {
   Text inline_constraint_name;  // the name PostgreSQL gives it (or the statement's)
   Text inline_constraint_sql;   // as a table constraint: CHECK (...), FOREIGN KEY (c) REFERENCES ...
   Text add_column_sql;          // the statement without it
+  Text not_null_helper;  // ADD PRIMARY KEY: the helper CHECK's name (quoted) for nullable keys
   bool primary_key_using_index = false;  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
   bool default_from_domain = false;      // ADD COLUMN: the default is its domain's (none its own)
   Text domain_name;  // ALTER DOMAIN: the domain, schema-qualified (constraint_name: its constraint)

@@ -86,8 +86,9 @@ void gather_primary_key_using_index(zd::Operation *op, Oid relid, Oid nsp, Const
   op->command = "ALTER TABLE ... ADD PRIMARY KEY USING INDEX";
   op->primary_key_using_index = true;
   op->nullable_key_columns = {nullable, (size_t) count};
-  op->constraint_name = quote_identifier(
-      c->conname != nullptr ? c->conname : c->indexname);
+  const char *name = c->conname != nullptr ? c->conname : c->indexname;
+  op->constraint_name = quote_identifier(name);
+  op->not_null_helper = quote_identifier(makeObjectName(name, nullptr, "not_null"));
 }
 
 void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constraint *c) {
@@ -150,6 +151,8 @@ void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constrain
   }
   if (name != nullptr) {
     op->constraint_name = quote_identifier(name);
+    // A PRIMARY KEY's nullable columns: the helper CHECK of their SET NOT NULL steps.
+    op->not_null_helper = quote_identifier(makeObjectName(name, nullptr, "not_null"));
     // The unique index built first gets the constraint's name, unless a relation has it (the
     // statement replaces a key of that name: DROP CONSTRAINT t_pkey, ADD CONSTRAINT t_pkey
     // ...); ADD CONSTRAINT ... USING INDEX renames it to the constraint's name.

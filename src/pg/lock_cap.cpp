@@ -144,7 +144,7 @@ void run_capped(const CapTarget &target, void (*run)(void *), void *arg) {
   const int attempts = target.retry ? guc_lock_retries + 1 : 1;
   // Each failed attempt made the application queue for up to `timeout`; waiting at least as
   // long before the next one lets that queue drain, so stalls never follow each other.
-  int backoff_ms = Max(kMinBackoffMs, timeout);
+  int backoff_ms = Max(kMinBackoffMs, timeout), slept_ms = 0;
   const TimestampTz start = GetCurrentTimestamp();
   for (int attempt = 1;; attempt++) {
     TimedRun timed{timeout, run, arg};
@@ -154,10 +154,11 @@ void run_capped(const CapTarget &target, void (*run)(void *), void *arg) {
     // Jitter: a random wait in [backoff, 1.5 backoff], so retrying sessions spread out.
     int sleep = backoff_ms + (int) pg_prng_uint64_range(&pg_global_prng_state, 0,
                                                         (uint64) backoff_ms / 2);
-    // Time spent so far: the lock waits and the sleeps between them.
-    const int waited_ms =
-        (int) Min(TimestampDifferenceMilliseconds(start, GetCurrentTimestamp()), INT_MAX);
-    if (attempt >= attempts || waited_ms + sleep > guc_lock_retry_budget_ms) {
+    // The budget is for the waits between attempts; the report says the whole time spent,
+    // the lock waits included.
+    if (attempt >= attempts || slept_ms + sleep > guc_lock_retry_budget_ms) {
+      const int waited_ms =
+          (int) Min(TimestampDifferenceMilliseconds(start, GetCurrentTimestamp()), INT_MAX);
       explain_lock_timeout(error, target, attempt, waited_ms);
       ReThrowError(error);
     }
@@ -167,6 +168,7 @@ void run_capped(const CapTarget &target, void (*run)(void *), void *arg) {
                             attempts - 1, sleep)));
     stats_count(target.rule, kStatLockRetries);
     sleep_ms(sleep);
+    slept_ms += sleep;
     backoff_ms = Min(backoff_ms * 2, Max(kMaxBackoffMs, timeout));
   }
 }

@@ -151,7 +151,7 @@ TEST(SetNotNull, FourStepsEachInItsOwnTransaction) {
   EXPECT_EQ(d.steps[1].lock, Lock::ShareUpdateExclusive);
   EXPECT_EQ(d.steps[2].sql, "ALTER TABLE public.orders ALTER COLUMN customer_id SET NOT NULL");
   EXPECT_EQ(d.steps[3].sql,
-            "ALTER TABLE public.orders DROP CONSTRAINT orders_customer_id_not_null");
+            "ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_customer_id_not_null");
 }
 
 TEST(SetNotNull, AllowedWhenAValidCheckExists) {
@@ -292,7 +292,7 @@ TEST(SetNotNull, ARerunFinishesWithTheHelperAnEarlierRunLeft) {
   d = decide(s.get(), Policy{});
   ASSERT_EQ(d.steps.size(), 1u);
   EXPECT_EQ(d.steps[0].sql,
-            "ALTER TABLE public.orders DROP CONSTRAINT orders_customer_id_not_null");
+            "ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_customer_id_not_null");
   // In a transaction block the statement is a no-op: allowed, not refused.
   s.facts.tx = TxContext::TransactionBlock;
   EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Allow);

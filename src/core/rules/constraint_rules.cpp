@@ -46,12 +46,20 @@ std::vector<Step> not_null_steps(const Operation &op, const std::string &helper,
   set.leaves_on_failure = "the validated helper constraint " + helper;
   set.cleanup_sql = drop_helper;
   Step drop;
-  drop.sql = alter(op) + "DROP CONSTRAINT " + helper;
+  // (IF EXISTS: run by hand, the SET NOT NULL before it is judged on its own, and the guard
+  // then finishes with the helper it finds, dropping it.)
+  drop.sql = drop_helper;
   drop.lock = Lock::AccessExclusive;
   drop.effect = "the helper constraint " + helper + " dropped";
   drop.leaves_on_failure = "the helper constraint " + helper + " (redundant now, harmless)";
   drop.cleanup_sql = drop_helper;
   return {add, validate, set, drop};
+}
+
+// A PRIMARY KEY's helper CHECK for its nullable columns (gather names it; quoted).
+std::string pk_not_null_helper(const Operation &op) {
+  const std::string named = op.not_null_helper.str();
+  return named.empty() ? op.constraint_name.str() + "_not_null" : named;
 }
 
 }  // namespace
@@ -150,7 +158,7 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
   const std::string rule = pk ? "add-primary-key" : "add-unique";
   if (op.primary_key_using_index) {
     // The index exists; only making its columns NOT NULL scans: do that the safe way first.
-    std::vector<Step> steps = not_null_steps(op, op.constraint_name + "_not_null",
+    std::vector<Step> steps = not_null_steps(op, pk_not_null_helper(op),
                                              to_strings(op.nullable_key_columns));
     Step attach;
     attach.sql = op.statement_sql;
@@ -169,7 +177,7 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
   const std::string detail = lock_detail(op, op.lock, "for the whole index build");
   std::vector<Step> steps;
   if (pk && !op.nullable_key_columns.empty())
-    steps = not_null_steps(op, op.constraint_name + "_not_null", to_strings(op.nullable_key_columns));
+    steps = not_null_steps(op, pk_not_null_helper(op), to_strings(op.nullable_key_columns));
   Step build;
   build.sql = "CREATE UNIQUE INDEX CONCURRENTLY " + op.index_name + " ON " + op.table.name +
               " (" + join(to_strings(op.key_columns), ", ") + ")";
