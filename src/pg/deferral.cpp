@@ -18,7 +18,9 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "access/xact.h"
 #include "lib/stringinfo.h"
+#include "utils/memutils.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -64,6 +66,35 @@ Datum carried_settings() {
 }
 
 void run_brief_step(void *arg) { run_utility_sql((const char *) arg); }
+
+// The unquoted names of the indexes this transaction deferred (TopTransactionContext).
+List *deferred_indexes = NIL;
+bool callback_registered = false;
+
+void forget_deferred_indexes(XactEvent, void *) { deferred_indexes = NIL; }
+
+const char *unquoted(const char *name) {
+  if (name[0] != '"') return pstrdup(name);
+  StringInfoData out;
+  initStringInfo(&out);
+  for (const char *p = name + 1; *p != '\0'; p++) {
+    if (*p == '"' && p[1] == '"') p++;
+    else if (*p == '"') break;
+    appendStringInfoChar(&out, *p);
+  }
+  return out.data;
+}
+
+void note_deferred_index(const char *quoted_name) {
+  if (quoted_name == nullptr || quoted_name[0] == '\0') return;
+  if (!callback_registered) {
+    RegisterXactCallback(forget_deferred_indexes, nullptr);
+    callback_registered = true;
+  }
+  MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+  deferred_indexes = lappend(deferred_indexes, (void *) unquoted(quoted_name));
+  MemoryContextSwitchTo(old);
+}
 
 }  // namespace
 
@@ -116,6 +147,41 @@ void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts) {
   }
   queue_deferred(finding.rule, plan->capped_table, facts->sql.c_str(), plan->deferred_sql,
                  plan->n_deferred, plan->deferred_undo);
+  for (const zd::Operation &op : facts->ops)
+    if (op.kind == zd::OpKind::CreateIndex) note_deferred_index(op.index_name.c_str());
+}
+
+bool deferred_objects_in_transaction() { return deferred_indexes != NIL; }
+
+void run_explaining_deferred_objects(void (*run)(void *), void *arg) {
+  MemoryContext context = CurrentMemoryContext;
+  PG_TRY();
+  { run(arg); }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(context);
+    ErrorData *error = CopyErrorData();
+    const char *deferred = nullptr;
+    ListCell *lc;
+    foreach (lc, deferred_indexes) {
+      const char *name = (const char *) lfirst(lc);
+      if (error->message != nullptr && strstr(error->message, psprintf("\"%s\"", name)))
+        deferred = name;
+    }
+    if (deferred == nullptr) PG_RE_THROW();
+    FlushErrorState();
+    const char *detail = psprintf(
+        "This transaction deferred CREATE INDEX %s (zero_downtime.defer_in_transaction): it is "
+        "built after the transaction commits, so it does not exist here yet.",
+        quote_identifier(deferred));
+    error->detail = error->detail ? psprintf("%s\n%s", error->detail, detail) : (char *) detail;
+    const char *hint = "Use it in a migration after this one (CALL zd_deferred_wait(); waits for "
+                       "the build), or build it first: CREATE INDEX CONCURRENTLY in a migration "
+                       "of its own, outside a transaction.";
+    error->hint = error->hint ? psprintf("%s\n%s", error->hint, hint) : (char *) hint;
+    ReThrowError(error);
+  }
+  PG_END_TRY();
 }
 
 void queue_deferred(const char *rule, const char *relation, const char *statement,

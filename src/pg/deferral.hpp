@@ -29,6 +29,13 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
 // since the server started (a shared counter).
 void warn_if_deferral_failed(const char *relation);
 
+// Indexes this transaction deferred: a later statement of it that fails on one of them (it
+// does not exist until the worker builds it) gets its error explained.  Cheap to ask.
+bool deferred_objects_in_transaction();
+// Runs run(arg); an error that names an index this transaction deferred gets a DETAIL and a
+// HINT saying so.
+void run_explaining_deferred_objects(void (*run)(void *), void *arg);
+
 // The extension's zd_deferred table, schema-qualified and quoted, and its owner; nullptr when
 // the extension is not installed here.
 const char *deferred_table(Oid *owner);

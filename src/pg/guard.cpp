@@ -32,10 +32,18 @@ struct OriginalStatement {
   QueryCompletion *qc;
 };
 
-void run_original(void *arg) {
+void run_original_as_is(void *arg) {
   OriginalStatement *s = (OriginalStatement *) arg;
   call_next_process_utility(s->pstmt, s->query_string, s->read_only_tree, s->context, s->params,
                             s->query_env, s->dest, s->qc);
+}
+
+// (An error naming an index this transaction deferred is explained: deferral.hpp.)
+void run_original(void *arg) {
+  if (deferred_objects_in_transaction())
+    run_explaining_deferred_objects(run_original_as_is, arg);
+  else
+    run_original_as_is(arg);
 }
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }

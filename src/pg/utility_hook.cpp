@@ -3,6 +3,7 @@
 #include "pg/utility_hook.hpp"
 
 #include "pg/boundary.hpp"
+#include "pg/deferral.hpp"
 #include "pg/guard.hpp"
 #include "pg/guc.hpp"
 #include "pg/selftest.hpp"
@@ -17,6 +18,23 @@ namespace {
 
 ProcessUtility_hook_type prev_process_utility = nullptr;
 
+struct PassThrough {
+  PlannedStmt *pstmt;
+  const char *query_string;
+  bool read_only_tree;
+  ProcessUtilityContext context;
+  ParamListInfo params;
+  QueryEnvironment *query_env;
+  DestReceiver *dest;
+  QueryCompletion *qc;
+};
+
+void pass_through(void *arg) {
+  PassThrough *p = (PassThrough *) arg;
+  call_next_process_utility(p->pstmt, p->query_string, p->read_only_tree, p->context, p->params,
+                            p->query_env, p->dest, p->qc);
+}
+
 extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
                                    bool read_only_tree, ProcessUtilityContext context,
                                    ParamListInfo params, QueryEnvironment *query_env,
@@ -27,6 +45,11 @@ extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
   // guarded twice.
   if (guc_mode == kModeOff || IsBinaryUpgrade || creating_extension ||
       !guard_has_rules_for(pstmt->utilityStmt)) {
+    if (deferred_objects_in_transaction()) {  // (one pointer test: rare)
+      PassThrough pass{pstmt, query_string, read_only_tree, context, params, query_env, dest, qc};
+      run_explaining_deferred_objects(pass_through, &pass);
+      return;
+    }
     call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
                               dest, qc);
     return;
