@@ -34,11 +34,19 @@ include $(PGXS)
 # PGXS compiles .cpp with CXXFLAGS that carry C-only warnings in some builds; keep them quiet.
 override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement,$(CXXFLAGS))
 
+# The objects are built for one server's headers: building for another (PG_CONFIG of another
+# version) rebuilds them all, instead of linking objects compiled for the last one.
+zd_built_for := $(shell $(PG_CONFIG) --version) $(shell $(PG_CONFIG) --includedir-server)
+ifneq ($(zd_built_for),$(shell cat .built-for 2>/dev/null))
+$(shell echo '$(zd_built_for)' > .built-for)
+endif
+$(OBJS): .built-for
+
 # PGXS tracks no header dependencies for C++: have g++ write them, so that a changed header
 # rebuilds every object that includes it.
 override CXXFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
-EXTRA_CLEAN = $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d) .built-for
 
 print-%:
 	@echo '$($*)'

@@ -47,11 +47,12 @@ count() {  # count LAYER PASSED FAILED
   failed=$((failed + $3))
 }
 
-# pg_regress and pg_isolation_regress print one "... ok" or "... FAILED" line per test.
+# pg_regress and pg_isolation_regress print one "... ok" or "... FAILED" line per test (15), or
+# one TAP line, "ok N - test" or "not ok N - test" (16 and later).
 count_regress_log() {  # count_regress_log LAYER LOG DIFFS STATUS
   local ok bad
-  ok=$(grep -cE '\.\.\. ok' "$2")
-  bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$2")
+  ok=$(grep -cE '\.\.\. ok|^ok [0-9]+' "$2")
+  bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+' "$2")
   if [ "$4" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
   [ -f "$3" ] && [ "$bad" -gt 0 ] && head -n 200 "$3"
   count "$1" "$ok" "$bad"
@@ -60,7 +61,7 @@ count_regress_log() {  # count_regress_log LAYER LOG DIFFS STATUS
 run_regress() {
   echo "== pg_regress"
   local tests out="$work/regress"
-  tests=$(make -s -C "$repo" print-REGRESS)
+  tests=$(make -s -C "$repo" PG_CONFIG="$pg_config" print-REGRESS)
   "${as_pg[@]}" mkdir -p "$out"
   "${as_pg[@]}" "${pg_env[@]}" "$pgxs_dir/src/test/regress/pg_regress" \
     --inputdir="$repo" --outputdir="$out" --bindir="$bindir" \
@@ -72,7 +73,7 @@ run_regress() {
 run_isolation() {
   echo "== isolation"
   local tests out="$work/isolation"
-  tests=$(make -s -C "$repo" print-ISOLATION)
+  tests=$(make -s -C "$repo" PG_CONFIG="$pg_config" print-ISOLATION)
   [ -n "$tests" ] || { count isolation 0 0; return; }
   "${as_pg[@]}" mkdir -p "$out"
   "${as_pg[@]}" "${pg_env[@]}" "$pgxs_dir/src/test/isolation/pg_isolation_regress" \
@@ -95,7 +96,10 @@ run_prove() {
   for t in "$dir"/t/*.pl; do
     [ -e "$t" ] || continue
     log="$work/$name/$(basename "$t" .pl).log"
+    # TESTDIR: where 15's PostgreSQL::Test::Utils puts tmp_check (and its log/); 16 and later
+    # take TESTDATADIR and TESTLOGDIR instead: the same places.
     (cd "$dir" && "${as_pg[@]}" "${pg_env[@]}" TESTDIR="$work/$name" \
+      TESTDATADIR="$work/$name/tmp_check" TESTLOGDIR="$work/$name/tmp_check/log" \
       PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" REPO="$repo" \
       prove -v -I "$perl_lib" -I "$dir" "t/$(basename "$t")") >"$log" 2>&1
     status=$?

@@ -84,8 +84,10 @@ const char *refused_in_transaction_block(const Node *stmt) {
                  : nullptr;
     }
     case T_VacuumStmt: return ((const VacuumStmt *) stmt)->is_vacuumcmd ? "VACUUM" : nullptr;
-    case T_ClusterStmt:
-      return ((const ClusterStmt *) stmt)->relation == nullptr ? "CLUSTER without a table" : nullptr;
+    case ZD_T_CLUSTER_STATEMENT:
+      return ZD_CLUSTER_RELATION((const compat::ClusterStatement *) stmt) == nullptr
+                 ? "CLUSTER without a table"
+                 : nullptr;
     case T_AlterTableStmt: {
       ListCell *lc;
       foreach (lc, ((const AlterTableStmt *) stmt)->cmds) {

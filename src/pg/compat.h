@@ -90,8 +90,35 @@
 #define ZD_RETURNING_LENGTH(stmt) list_length((stmt)->returningList)
 #endif
 
+// 19 (compiled against its headers only, never run): log_min_messages is an array (one level
+// per backend type; this backend's is assumed at MyBackendType), table_beginscan takes flags,
+// DomainHasConstraints says whether a constraint is volatile, a plan's result relations are a
+// Bitmapset of range table indexes, and CLUSTER is a RepackStmt (REPACK's statement).
+#if PG_VERSION_NUM >= 190000
+#define ZD_LOG_MIN_MESSAGES (log_min_messages[MyBackendType])
+#define ZD_TABLE_BEGINSCAN(rel, snapshot, nkeys, keys) \
+  table_beginscan((rel), (snapshot), (nkeys), (keys), 0)
+#define ZD_DOMAIN_HAS_CONSTRAINTS(type) DomainHasConstraints((type), nullptr)
+#define ZD_HAS_RESULT_RELATION(planned) (!bms_is_empty((planned)->resultRelationRelids))
+#define ZD_FIRST_RESULT_RELATION(planned) \
+  ((Index) bms_next_member((planned)->resultRelationRelids, -1))
+#define ZD_T_CLUSTER_STATEMENT T_RepackStmt
+#define ZD_CLUSTER_RELATION(stmt) ((stmt)->relation ? (stmt)->relation->relation : nullptr)
+#else
+#define ZD_LOG_MIN_MESSAGES log_min_messages
+#define ZD_TABLE_BEGINSCAN(rel, snapshot, nkeys, keys) \
+  table_beginscan((rel), (snapshot), (nkeys), (keys))
+#define ZD_DOMAIN_HAS_CONSTRAINTS(type) DomainHasConstraints(type)
+#define ZD_HAS_RESULT_RELATION(planned) ((planned)->resultRelations != NIL)
+#define ZD_FIRST_RESULT_RELATION(planned) ((Index) linitial_int((planned)->resultRelations))
+#define ZD_T_CLUSTER_STATEMENT T_ClusterStmt
+#define ZD_CLUSTER_RELATION(stmt) ((stmt)->relation)
+#endif
+
 // Forward declarations for compat.cpp's functions (PostgreSQL's own typedef names).
 extern "C" {
+typedef struct ClusterStmt ClusterStmt;
+typedef struct RepackStmt RepackStmt;
 typedef struct List List;
 typedef struct Query Query;
 typedef struct RangeTblEntry RangeTblEntry;
@@ -99,6 +126,13 @@ typedef struct RTEPermissionInfo RTEPermissionInfo;
 }
 
 namespace zd::pg::compat {
+
+// CLUSTER's statement (19: RepackStmt, also REPACK's).
+#if PG_VERSION_NUM >= 190000
+using ClusterStatement = RepackStmt;
+#else
+using ClusterStatement = ClusterStmt;
+#endif
 
 // 16: the executor's privilege check reads RTEPermissionInfo entries (Query::rteperminfos)
 // instead of the range table's entries: one per relation the query names, each with its

@@ -91,8 +91,8 @@ bool scans_whole_table(const Plan *plan, Index rti) {
 
 void judge(QueryDesc *query) {
   PlannedStmt *planned = query->plannedstmt;
-  if (planned->resultRelations == NIL || planned->planTree == nullptr) return;
-  const Index rti = linitial_int(planned->resultRelations);
+  if (!ZD_HAS_RESULT_RELATION(planned) || planned->planTree == nullptr) return;
+  const Index rti = ZD_FIRST_RESULT_RELATION(planned);
   RangeTblEntry *target = rt_fetch(rti, planned->rtable);
   if (target->rtekind != RTE_RELATION) return;
   const Plan *scan = IsA(planned->planTree, ModifyTable) ? outerPlan(planned->planTree)

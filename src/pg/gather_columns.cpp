@@ -64,7 +64,7 @@ bool change_requires_rewrite(Node *expr, AttrNumber attnum) {
       expr = (Node *) ((RelabelType *) expr)->arg;
     } else if (IsA(expr, CoerceToDomain)) {
       CoerceToDomain *d = (CoerceToDomain *) expr;
-      if (DomainHasConstraints(d->resulttype)) return true;
+      if (ZD_DOMAIN_HAS_CONSTRAINTS(d->resulttype)) return true;
       expr = (Node *) d->arg;
     } else if (IsA(expr, FuncExpr)) {
       FuncExpr *f = (FuncExpr *) expr;
@@ -306,7 +306,7 @@ void gather_add_column(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *de
     if (c->contype == CONSTR_GENERATED) op->generated_stored = true;
   }
   // Like ATExecAddColumn: a domain with constraints must be checked on every row.
-  op->domain_checked = DomainHasConstraints(typid);
+  op->domain_checked = ZD_DOMAIN_HAS_CONSTRAINTS(typid);
   if (raw_default != nullptr && !op->generated_stored) {
     DefaultGathering d{op, raw_default, typid, typmod, def->colname};
     gather_or_give_up(cook_default, &d);

@@ -51,7 +51,7 @@ void gather_refresh_matview(Gathering *g, RefreshMatViewStmt *stmt);
 void gather_alter_table(Gathering *g, AlterTableStmt *stmt);
 void gather_rename(Gathering *g, RenameStmt *stmt);
 void gather_vacuum(Gathering *g, VacuumStmt *stmt);
-void gather_cluster(Gathering *g, ClusterStmt *stmt);
+void gather_cluster(Gathering *g, compat::ClusterStatement *stmt);
 // ALTER TABLE's column subcommands (gather_columns.cpp).
 void gather_add_column(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *def);
 void gather_alter_type(zd::Operation *op, Oid relid, const char *column, ColumnDef *def);

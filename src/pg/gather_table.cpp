@@ -85,12 +85,13 @@ void gather_vacuum(Gathering *g, VacuumStmt *stmt) {
   }
 }
 
-void gather_cluster(Gathering *g, ClusterStmt *stmt) {
-  if (stmt->relation == nullptr) {
+void gather_cluster(Gathering *g, compat::ClusterStatement *stmt) {
+  RangeVar *relation = ZD_CLUSTER_RELATION(stmt);
+  if (relation == nullptr) {
     add_database_wide(g, zd::OpKind::Cluster, "CLUSTER");
     return;
   }
-  Oid relid = lookup_relation(stmt->relation);
+  Oid relid = lookup_relation(relation);
   if (OidIsValid(relid))
     add_operation(g, zd::OpKind::Cluster, relid, AccessExclusiveLock, "CLUSTER");
 }

@@ -18,16 +18,16 @@ namespace {
 int lex_quietly(const char *sql, SqlToken **tokens, int limit);
 
 int lex(const char *sql, SqlToken **tokens, int limit) {
-  const int saved_client = client_min_messages, saved_log = log_min_messages;
+  const int saved_client = client_min_messages, saved_log = ZD_LOG_MIN_MESSAGES;
   client_min_messages = Max(client_min_messages, WARNING);
-  log_min_messages = Max(log_min_messages, WARNING);
+  ZD_LOG_MIN_MESSAGES = Max(ZD_LOG_MIN_MESSAGES, WARNING);
   int count = 0;
   PG_TRY();
   { count = lex_quietly(sql, tokens, limit); }
   PG_FINALLY();
   {
     client_min_messages = saved_client;
-    log_min_messages = saved_log;
+    ZD_LOG_MIN_MESSAGES = saved_log;
   }
   PG_END_TRY();
   return count;

@@ -42,7 +42,9 @@ void gather_create_foreign_table(Gathering *g, Node *stmt) {
 bool replaces_view(const Node *stmt) { return ((const ViewStmt *) stmt)->replace; }
 
 bool never(const Node *) { return false; }
-bool cluster_one_table(const Node *stmt) { return ((const ClusterStmt *) stmt)->relation; }
+bool cluster_one_table(const Node *stmt) {
+  return ZD_CLUSTER_RELATION((const compat::ClusterStatement *) stmt) != nullptr;
+}
 bool reindex_one_relation(const Node *stmt) { return ((const ReindexStmt *) stmt)->relation; }
 
 }  // namespace
@@ -66,8 +68,15 @@ const StatementKind kStatementKinds[] = {
     GATHERED(AlterDomainStmt, "ALTER DOMAIN",
              "SHARE on every table with a column of the domain (validateDomainConstraint)",
              as<AlterDomainStmt, gather_alter_domain>, nullptr, nullptr),
+#if PG_VERSION_NUM >= 190000
+    // 19: CLUSTER is REPACK's statement; judged as CLUSTER (a first approximation: REPACK
+    // without USING INDEX rewrites as VACUUM FULL does, under the same lock).
+    GATHERED(RepackStmt, "REPACK / CLUSTER", "ACCESS EXCLUSIVE (cluster_rel)",
+             as<RepackStmt, gather_cluster>, nullptr, cluster_one_table),
+#else
     GATHERED(ClusterStmt, "CLUSTER", "ACCESS EXCLUSIVE (cluster_rel)",
              as<ClusterStmt, gather_cluster>, nullptr, cluster_one_table),
+#endif
     GATHERED(CreateStmt, "CREATE TABLE",
              "PARTITION OF: ACCESS EXCLUSIVE on the parent (DefineRelation); REFERENCES: SHARE "
              "ROW EXCLUSIVE on the referenced table (addFkRecurseReferenced)",
@@ -227,6 +236,9 @@ const StatementKind kStatementKinds[] = {
     NO_BLOCKING_LOCK(AlterStatsStmt, "ALTER STATISTICS",
                      "none on the table (the statistics object's own row)"),
     NO_BLOCKING_LOCK(AlterCollationStmt, "ALTER COLLATION", "none"),
+#if PG_VERSION_NUM >= 190000
+    NO_BLOCKING_LOCK(WaitStmt, "WAIT FOR LSN", "none (waits for replay on a standby)"),
+#endif
 
     // Statements that run others: each of those passes the hooks itself.
     RUNS_STATEMENTS(DoStmt, "DO", "what its statements take: each passes the hooks, nested"),

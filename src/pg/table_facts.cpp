@@ -29,7 +29,7 @@ const BlockNumber kEmptinessScanPages = 16;
 
 bool has_visible_row(Relation rel) {
   Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
-  TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
+  TableScanDesc scan = ZD_TABLE_BEGINSCAN(rel, snapshot, 0, nullptr);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
   bool found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
   ExecDropSingleTupleTableSlot(slot);

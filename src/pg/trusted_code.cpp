@@ -34,7 +34,7 @@ bool contains_untrusted(Node *node, void *context) {
   if (node == nullptr) return false;
   if (check_functions_in_node(node, untrusted_function, context)) return true;
   // A domain's CHECK constraints run when a value is coerced to it: code of the domain's owner.
-  if (IsA(node, CoerceToDomain) && DomainHasConstraints(((CoerceToDomain *) node)->resulttype))
+  if (IsA(node, CoerceToDomain) && ZD_DOMAIN_HAS_CONSTRAINTS(((CoerceToDomain *) node)->resulttype))
     return true;
   return expression_tree_walker(node, (bool (*)()) contains_untrusted, context);
 }

@@ -1,6 +1,7 @@
 # The guard's tables cover PostgreSQL as built: every statement node tag of the server's
-# nodes.h (its "statement nodes" section) has an entry in zd_statement_kinds(), and every
-# AlterTableType of parsenodes.h one in zd_alter_table_subcommands(), in the enum's order.
+# headers (nodes.h's "statement nodes" section on 15, nodetags.h since 16) has an entry in
+# zd_statement_kinds(), and every AlterTableType of parsenodes.h one in
+# zd_alter_table_subcommands(), in the enum's order.
 # A new server version with a statement the tables do not know fails here first.
 use strict;
 use warnings;
@@ -18,11 +19,20 @@ sub read_file_text {
     return <$fh>;
 }
 
+# PostgreSQL 15 lists the statement nodes in a section of nodes.h.  From 16 on the tags are
+# generated into nodetags.h, without sections: there the statement tags are taken as 15's
+# section is made: every *Stmt tag, with Query and AlterTableCmd (its only others).
 my $nodes = read_file_text("$includedir/nodes/nodes.h");
-my ($section) = $nodes =~ /TAGS FOR STATEMENT NODES.*?\n(.*?)TAGS FOR PARSE TREE NODES/s;
-ok(defined $section, 'nodes.h has its statement section');
-my @tags = sort map { s/^T_//r } ($section =~ /\b(T_\w+)/g);
-cmp_ok(scalar @tags, '>', 100, scalar(@tags) . ' statement node tags in nodes.h');
+my @tags;
+if (my ($section) = $nodes =~ /TAGS FOR STATEMENT NODES.*?\n(.*?)TAGS FOR PARSE TREE NODES/s) {
+    @tags = sort map { s/^T_//r } ($section =~ /\b(T_\w+)/g);
+} else {
+    my $nodetags = read_file_text("$includedir/nodes/nodetags.h");
+    my %seen;
+    @tags = sort grep { !$seen{$_}++ }
+      map { s/^T_//r } ($nodetags =~ /\b(T_\w+Stmt|T_Query|T_AlterTableCmd)\b/g);
+}
+cmp_ok(scalar @tags, '>', 100, scalar(@tags) . ' statement node tags in the server\'s headers');
 
 my $parsenodes = read_file_text("$includedir/nodes/parsenodes.h");
 my ($enum) = $parsenodes =~ /typedef enum AlterTableType\s*\{(.*?)\}\s*AlterTableType;/s;
@@ -38,7 +48,7 @@ $node->safe_psql('postgres', 'CREATE EXTENSION zero_downtime');
 
 my @known = sort split /\n/,
   $node->safe_psql('postgres', 'SELECT node_tag FROM zd_statement_kinds()');
-is_deeply(\@known, \@tags, 'zd_statement_kinds() has exactly the statement tags of nodes.h');
+is_deeply(\@known, \@tags, 'zd_statement_kinds() has exactly the statement tags of the headers');
 
 my @listed = split /\n/,
   $node->safe_psql('postgres', 'SELECT subtype FROM zd_alter_table_subcommands()');
