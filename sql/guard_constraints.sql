@@ -133,7 +133,7 @@ ALTER TABLE orders ADD COLUMN u uuid NOT NULL DEFAULT gen_random_uuid();
 CREATE TABLE "Mem" ("userId" int, "orgId" int);
 INSERT INTO "Mem" VALUES (1, 1);
 ALTER TABLE "Mem" ADD CONSTRAINT "Mem_pkey" PRIMARY KEY ("userId", "orgId");
-SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '"Mem"'::regclass;
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '"Mem"'::regclass AND contype = 'p';
 -- The SET NOT NULL hint run by hand, one statement at a time, as printed: the third is judged
 -- on its own and finishes with the helper it finds, so the fourth drops it IF EXISTS.
 CREATE TABLE s (c int);

@@ -174,6 +174,9 @@ struct Operation {
   Text inline_constraint_sql;   // as a table constraint: CHECK (...), FOREIGN KEY (c) REFERENCES ...
   Text add_column_sql;          // the statement without it
   Text not_null_helper;  // ADD PRIMARY KEY: the helper CHECK's name (quoted) for nullable keys
+  // SET NOT NULL, PostgreSQL 18+: helper_state is about the column's own NOT NULL constraint,
+  // NOT VALID (constraint_name), not a helper CHECK.
+  bool native_not_null = false;
   bool primary_key_using_index = false;  // ADD PRIMARY KEY USING INDEX (nullable_key_columns)
   bool default_from_domain = false;      // ADD COLUMN: the default is its domain's (none its own)
   Text domain_name;  // ALTER DOMAIN: the domain, schema-qualified (constraint_name: its constraint)

@@ -53,9 +53,10 @@ const RuleInfo kRules[] = {
      "SET NOT NULL scans the table under ACCESS EXCLUSIVE",
      bit(OpKind::SetNotNull), rules::set_not_null,
      "`SET NOT NULL` scans under ACCESS EXCLUSIVE",
-     "rewrite: `CHECK (c IS NOT NULL) NOT VALID`, `VALIDATE`, `SET NOT NULL`, drop the check; "
-         "allowed when a valid check already implies it",
-     "the same four statements"},
+     "rewrite: `CHECK (c IS NOT NULL) NOT VALID`, `VALIDATE`, `SET NOT NULL`, drop the check "
+         "(PostgreSQL 18+: `ADD CONSTRAINT ... NOT NULL c NOT VALID`, `VALIDATE`); allowed when a "
+         "valid check already implies it",
+     "the same statements"},
     {"add-unique",
      "ADD UNIQUE builds its index under ACCESS EXCLUSIVE",
      bit(OpKind::AddUnique), rules::add_unique_or_primary_key,

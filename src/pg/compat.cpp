@@ -61,6 +61,21 @@ bool column_not_null_validated(Oid relid, int16 attnum) {
   return not_null;
 }
 
+const char *column_not_null_not_valid(Oid relid, int16 attnum) {
+#if PG_VERSION_NUM >= 180000
+  HeapTuple constraint = findNotNullConstraintAttnum(relid, attnum);
+  if (!HeapTupleIsValid(constraint)) return nullptr;
+  const Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(constraint);
+  const char *name = con->convalidated ? nullptr : pstrdup(NameStr(con->conname));
+  heap_freetuple(constraint);
+  return name;
+#else
+  (void) relid;
+  (void) attnum;
+  return nullptr;
+#endif
+}
+
 const char *backend_state_name(int state) {
   switch ((BackendState) state) {
     case STATE_UNDEFINED: break;

@@ -155,6 +155,10 @@ bool check_permission_entry(RelPermissions *entry);
 // when that constraint is validated.
 bool column_not_null_validated(Oid relid, int16 attnum);
 
+// Since 18: the name of the column's NOT NULL constraint when it is NOT VALID (what an
+// interrupted SET NOT NULL's safe form left there), else nullptr.  Always nullptr on 15-17.
+const char *column_not_null_not_valid(Oid relid, int16 attnum);
+
 // pg_stat_activity's name of a backend state (18 added "starting").
 const char *backend_state_name(int state);
 

@@ -399,6 +399,12 @@ void gather_set_not_null(zd::Operation *op, Oid relid, const char *column) {
                                   get_rel_namespace(relid), NIL);
   op->constraint_name = quote_identifier(helper);
   if (attnum == InvalidAttrNumber) return;
+  // 18+: the column's NOT NULL constraint left NOT VALID (the native safe form, interrupted).
+  if (const char *native = compat::column_not_null_not_valid(relid, attnum)) {
+    op->native_not_null = true;
+    op->helper_state = zd::HelperState::NotValid;
+    op->constraint_name = quote_identifier(native);
+  }
   const bool already = compat::column_not_null_validated(relid, attnum);
   op->column_not_null = already;
   op->has_valid_not_null_check = already || not_null_implied_by_checks(relid, attnum);

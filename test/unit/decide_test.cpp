@@ -154,6 +154,32 @@ TEST(SetNotNull, FourStepsEachInItsOwnTransaction) {
             "ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_customer_id_not_null");
 }
 
+// PostgreSQL 18+: the column's own NOT NULL constraint, NOT VALID then validated; no helper.
+TEST(SetNotNull, OnPostgres18TheNativeNotValidConstraint) {
+  Stmt s = set_not_null_stmt();
+  s.facts.server_version_num = 180006;
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Rewrite);
+  ASSERT_EQ(d.steps.size(), 2u);
+  EXPECT_EQ(d.steps[0].sql,
+            "ALTER TABLE public.orders ADD CONSTRAINT orders_customer_id_not_null NOT NULL "
+            "customer_id NOT VALID");
+  EXPECT_EQ(d.steps[1].sql,
+            "ALTER TABLE public.orders VALIDATE CONSTRAINT orders_customer_id_not_null");
+  EXPECT_EQ(d.steps[1].lock, Lock::ShareUpdateExclusive);
+  // An earlier run left it NOT VALID: validating is all that is left.
+  s.ops[0].native_not_null = true;
+  s.ops[0].helper_state = HelperState::NotValid;
+  d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.steps.size(), 1u);
+  EXPECT_EQ(d.steps[0].sql,
+            "ALTER TABLE public.orders VALIDATE CONSTRAINT orders_customer_id_not_null");
+  // 15 keeps the helper CHECK.
+  s = set_not_null_stmt();
+  s.facts.server_version_num = 150018;
+  EXPECT_EQ(decide(s.get(), Policy{}).steps.size(), 4u);
+}
+
 TEST(SetNotNull, AllowedWhenAValidCheckExists) {
   Stmt s = set_not_null_stmt();
   s.ops[0].has_valid_not_null_check = true;

@@ -56,6 +56,26 @@ std::vector<Step> not_null_steps(const Operation &op, const std::string &helper,
   return {add, validate, set, drop};
 }
 
+// PostgreSQL 18+: NOT NULL is a constraint that can be added NOT VALID (new rows checked at
+// once) and validated under SHARE UPDATE EXCLUSIVE, the column's own: no helper CHECK.
+constexpr int kNativeNotNullVersion = 180000;
+
+std::vector<Step> native_not_null_steps(const Operation &op) {
+  const std::string drop = alter(op) + "DROP CONSTRAINT IF EXISTS " + op.constraint_name;
+  Step add;
+  add.sql = alter(op) + "ADD CONSTRAINT " + op.constraint_name + " NOT NULL " + op.column +
+            " NOT VALID";
+  add.lock = Lock::AccessExclusive;
+  add.effect = "the NOT NULL constraint " + op.constraint_name +
+               " NOT VALID (enforced for new rows, not yet checked on existing ones)";
+  add.undo_sql = drop;
+  Step validate;
+  validate.sql = alter(op) + "VALIDATE CONSTRAINT " + op.constraint_name;
+  validate.lock = Lock::ShareUpdateExclusive;
+  validate.effect = op.column.str() + " NOT NULL";
+  return {add, validate};
+}
+
 // A PRIMARY KEY's helper CHECK for its nullable columns (gather names it; quoted).
 std::string pk_not_null_helper(const Operation &op) {
   const std::string named = op.not_null_helper.str();
@@ -113,6 +133,16 @@ RuleResult set_not_null(const RuleContext &ctx) {
   // In a transaction block the column being NOT NULL already makes the statement a no-op.
   const bool finish_run = op.helper_state != HelperState::None &&
                           !(op.column_not_null && !ctx.can_rewrite());
+  if (finish_run && op.native_not_null) {
+    // 18+: an earlier run left the column's NOT NULL constraint NOT VALID: validate it.
+    return rewrite_or_refuse(
+        ctx, "set-not-null",
+        "SET NOT NULL on " + column + " would scan the table under an ACCESS EXCLUSIVE lock",
+        lock_detail(op, op.lock, "while it checks every row for NULLs") +
+            " Its NOT NULL constraint " + op.constraint_name +
+            " is there NOT VALID (an earlier run left it): this run validates it.",
+        {native_not_null_steps(op)[1]});
+  }
   if (finish_run) {
     // An earlier run (interrupted, or failed) left its helper constraint: finish that run from
     // where it stopped,
@@ -138,6 +168,18 @@ RuleResult set_not_null(const RuleContext &ctx) {
   }
   // With a valid CHECK (col IS NOT NULL), SET NOT NULL is a catalog change without a scan.
   if (op.has_valid_not_null_check) return std::nullopt;
+  if (ctx.stmt.server_version_num >= kNativeNotNullVersion) {
+    // Deferred: the constraint NOT VALID now, VALIDATE after the commit (failing, dropped:
+    // left NOT VALID it would refuse every update of a row with a NULL there).
+    std::vector<Step> steps = native_not_null_steps(op);
+    const Deferral deferral{1, {steps[1].sql},
+                            alter(op) + "DROP CONSTRAINT IF EXISTS " + op.constraint_name};
+    return rewrite_or_refuse(
+        ctx, "set-not-null",
+        "SET NOT NULL on " + column + " would scan the table under an ACCESS EXCLUSIVE lock",
+        lock_detail(op, op.lock, "while it checks every row for NULLs"), std::move(steps),
+        &deferral);
+  }
   // Deferred: the helper CHECK NOT VALID now (new rows checked at once); after the commit the
   // statement again, which then finds the helper and finishes the run (validate, set, drop).
   // Failing (a NULL found), the worker drops the helper: left NOT VALID it would refuse every
