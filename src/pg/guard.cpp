@@ -207,10 +207,10 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
                            ? sole_locked_table(pstmt->utilityStmt, facts)
                            : InvalidOid,
                        why_no_retry(tx, facts)};
-      // A retry runs the statement again: PostgreSQL must transform a copy of its tree each
-      // time (transformCreateStmt rewrites parts of it in place, in memory the failed
-      // attempt's subtransaction frees).
-      original.read_only_tree = true;
+      // A retry runs the statement again: PostgreSQL must then transform a copy of its tree
+      // each time (transformCreateStmt rewrites parts of it in place, in memory the failed
+      // attempt's subtransaction frees).  Not on the fast path, which runs it once.
+      target.retries_need_fresh_tree = &original.read_only_tree;
       run_with_lock_cap(target, run_original, &original);
       note_locks_taken(facts);
       return;

@@ -137,6 +137,7 @@ void run_capped(const CapTarget &target, void (*run)(void *), void *arg) {
     return;
   }
   const int timeout = capped_timeout_ms();
+  if (target.retries_need_fresh_tree != nullptr) *target.retries_need_fresh_tree = true;
   if (!target.subtransaction) {
     run_with_timeout_across_commits(timeout, run, arg);
     return;

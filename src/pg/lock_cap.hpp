@@ -23,6 +23,10 @@ struct CapTarget {
   // Without retries (retry false): why, for the final error's hint; nullptr: a transaction
   // block's general reason.
   const char *why_no_retry = nullptr;
+  // Set to true before the first attempt that may be retried: the statement's parse tree must
+  // then be copied by PostgreSQL each time (a failed attempt's transformations of it are freed
+  // with its subtransaction).  nullptr: nothing to tell.
+  bool *retries_need_fresh_tree = nullptr;
 };
 
 // Whether a statement taking `lock` is capped (enforce mode, a lock that blocks the application).
