@@ -325,10 +325,10 @@ sub check_deferred {
           . "(SELECT attnotnull FROM pg_attribute WHERE attrelid = '$t'::regclass AND attname = 'token') FROM $t"),
         '0/1000/true', "$what: token has a value in every row (each its own) and is NOT NULL");
     is($q->("SELECT count(*) FROM $t WHERE score IS NULL"), '0', "$what: the backfill is done");
-    my $states = $q->("SELECT string_agg(rule || '=' || state, ',' ORDER BY id) FROM zd.zd_deferred_status "
+    my $states = $q->("SELECT string_agg(rule || '=' || state, ',' ORDER BY rule, id) FROM zd.zd_deferred_status "
           . "WHERE relation = 'public.$t' OR run_sql LIKE '%$t%'");
-    is($states, 'create-index=done,set-not-null=done,add-foreign-key=done,'
-          . 'add-column-volatile-default=done,add-column-volatile-default=done,zd_backfill=done',
+    is($states, 'add-column-volatile-default=done,add-column-volatile-default=done,add-foreign-key=done,'
+          . 'create-index=done,set-not-null=done,zd_backfill=done',
         "$what: zd_deferred_status: each deferred statement done") or
       diag($q->("SELECT id, state, rule, run_sql, error FROM zd.zd_deferred_status ORDER BY id"));
 }
