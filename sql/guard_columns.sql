@@ -35,6 +35,11 @@ ALTER TABLE accounts ALTER COLUMN name TYPE varchar(40);
 ALTER TABLE accounts ALTER COLUMN name TYPE text;
 ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(14,2);
 ALTER TABLE accounts ALTER COLUMN note TYPE any_text;
+-- ... nor with USING the column itself, bare or cast (Knex's .alter() sends that), planned as
+-- PostgreSQL plans it; cast to a type whose bytes differ, refused.
+ALTER TABLE accounts ALTER COLUMN name TYPE text USING ("name"::text);
+ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(14,2) USING balance;
+ALTER TABLE accounts ALTER COLUMN id TYPE bigint USING (id::bigint);
 \d accounts
 
 -- ADD COLUMN with a constraint of its own scans every row (or builds an index) under the

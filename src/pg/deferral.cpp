@@ -96,6 +96,16 @@ void note_deferred_index(const char *quoted_name) {
   MemoryContextSwitchTo(old);
 }
 
+// A deferred `CALL zd_backfill(...)` (the fill of a column added with a volatile default) names
+// the procedure in the extension's schema: the worker runs it with the migration role's
+// search_path, which need not include that schema (CREATE EXTENSION zero_downtime SCHEMA zd).
+const char *qualified_backfill_call(const char *sql, Oid schema) {
+  static const char kCall[] = "CALL zd_backfill(";
+  if (!OidIsValid(schema) || strncmp(sql, kCall, sizeof kCall - 1) != 0) return sql;
+  return psprintf("CALL %s.%s", quote_identifier(get_namespace_name(schema)),
+                  sql + strlen("CALL "));
+}
+
 }  // namespace
 
 // The schema the extension is installed in (get_extension_schema is not exported in 15).
@@ -204,6 +214,7 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
       "INSERT INTO %s (batch, role, search_path, application_name, rule, relation, statement, "
       "run_sql, settings, undo_sql) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       table);
+  const Oid schema = extension_schema();
   for (int i = 0; i < n_later; i++) {
     Oid types[10] = {INT8OID, OIDOID,  TEXTOID, TEXTOID,      TEXTOID,
                      TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
@@ -214,7 +225,7 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
                        CStringGetTextDatum(rule),
                        CStringGetTextDatum(relation != nullptr ? relation : ""),
                        CStringGetTextDatum(statement),
-                       CStringGetTextDatum(later[i]),
+                       CStringGetTextDatum(qualified_backfill_call(later[i], schema)),
                        carried_settings(),
                        CStringGetTextDatum(undo != nullptr ? undo : "")};
     if (run_pinned_sql(owner, sql, 10, types, values, nullptr, false) != SPI_OK_INSERT)

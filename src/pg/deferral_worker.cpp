@@ -197,6 +197,52 @@ void finish(const DeferredItem &item, const char *state, const char *error) {
   CommitTransactionCommand();
 }
 
+// A migration run that commits between its migrations (Prisma Migrate: each file; node-pg-migrate
+// around a noTransaction() migration) holds its advisory lock (72707369; 7241865325823964) from
+// its start to its end.  A deferred statement run meanwhile contends with the run's next
+// migration on the same table: CREATE INDEX CONCURRENTLY waits for that migration's transaction
+// (its snapshot is older) while the migration waits for the build's lock; PostgreSQL then
+// cancels one of them (a deadlock), or, when the migration's capped lock waits and its retries
+// interleave so that no deadlock is seen, the migration fails after its retries.  So the worker
+// waits for the run to end (at most kRunWaitMs, then it goes on).
+const long kRunWaitMs = 10 * 60 * 1000L;
+
+bool migration_run_in_progress() {
+  StartTransactionCommand();
+  PushActiveSnapshot(GetTransactionSnapshot());
+  bool held = false;
+  if (SPI_connect() == SPI_OK_CONNECT) {
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(MyDatabaseId)};
+    held = run_pinned_sql(
+               InvalidOid,
+               "SELECT 1 FROM pg_catalog.pg_locks WHERE locktype OPERATOR(pg_catalog.=) "
+               "'advisory' AND database OPERATOR(pg_catalog.=) $1 AND granted "
+               "AND objsubid OPERATOR(pg_catalog.=) 1 AND ("
+               "(classid OPERATOR(pg_catalog.=) '0'::pg_catalog.oid "
+               " AND objid OPERATOR(pg_catalog.=) '72707369'::pg_catalog.oid) OR "
+               "(classid OPERATOR(pg_catalog.=) '1686128'::pg_catalog.oid "
+               " AND objid OPERATOR(pg_catalog.=) '708954076'::pg_catalog.oid))",
+               1, types, values, nullptr, true, 1) == SPI_OK_SELECT &&
+           SPI_processed > 0;
+    SPI_finish();
+  }
+  PopActiveSnapshot();
+  CommitTransactionCommand();
+  return held;
+}
+
+void wait_for_migration_run() {
+  const TimestampTz start = GetCurrentTimestamp();
+  while (migration_run_in_progress() &&
+         !TimestampDifferenceExceeds(start, GetCurrentTimestamp(), (int) kRunWaitMs)) {
+    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 250L,
+                     PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  }
+}
+
 bool role_exists(Oid role) {
   StartTransactionCommand();
   const bool exists = SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role));
@@ -240,8 +286,11 @@ void run_item(const DeferredItem &item, MemoryContext context) {
     const bool undone = item.undo_sql != nullptr && item.undo_sql[0] != '\0';
     error = psprintf("%s%s%s%s%s", e->message, e->detail ? "\n" : "", e->detail ? e->detail : "",
                      e->hint && !undone ? "\n" : "", e->hint && !undone ? e->hint : "");
-    // A lock it did not get (after the guard's own retries) is tried again later.
-    state = e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && item.attempts < kMaxAttempts
+    // A lock it did not get (after the guard's own retries), or a deadlock with another
+    // session's statements, is tried again later (the safe form replaces what this run left).
+    state = (e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+             e->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED) &&
+                    item.attempts < kMaxAttempts
                 ? "pending"
                 : "failed";
   }
@@ -383,6 +432,7 @@ extern "C" PGDLLEXPORT void zd_deferral_worker_main(Datum main_arg) {
     CHECK_FOR_INTERRUPTS();
     MemoryContextSwitchTo(context);
     DeferredItem item;
+    wait_for_migration_run();
     if (!claim_next(&item, context)) {
       // None left.  Let go of the slot, then look once more: a row committed between the last
       // look and the release started a worker that found the slot taken.

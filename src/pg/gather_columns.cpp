@@ -176,6 +176,10 @@ struct TypeChangeGathering {
   int32 new_typmod;
   ColumnDef *def;
   Oid new_collation;  // set by plan_type_change
+  // USING the column itself cast to this type (InvalidOid: no such cast; see
+  // using_the_column), applied as the explicit cast it is before the assignment coercion.
+  Oid using_cast_type = InvalidOid;
+  int32 using_cast_typmod = -1;
 };
 
 // A palloc'd list of C strings as a span of texts.
@@ -187,12 +191,37 @@ Span<const zd::Text> texts(List *strings) {
   return {out, (size_t) n};
 }
 
+// Whether a USING expression is `column` or `column::type` (one cast, the column unqualified);
+// the cast's type, if any, in *cast_type (else InvalidOid).
+bool using_the_column(Node *expr, const char *column, Oid *cast_type, int32 *cast_typmod) {
+  *cast_type = InvalidOid;
+  if (IsA(expr, TypeCast)) {
+    const TypeCast *cast = (const TypeCast *) expr;
+    Type type = LookupTypeName(nullptr, cast->typeName, cast_typmod, true);
+    if (type == nullptr) return false;
+    *cast_type = typeTypeId(type);
+    ReleaseSysCache(type);
+    expr = cast->arg;
+  }
+  if (!IsA(expr, ColumnRef) || list_length(((ColumnRef *) expr)->fields) != 1) return false;
+  Node *field = (Node *) linitial(((ColumnRef *) expr)->fields);
+  return IsA(field, String) && strcmp(strVal(field), column) == 0;
+}
+
 // Plans the coercion ALTER TYPE will apply, and tests it as tablecmds.c does.
 void plan_type_change(void *arg) {
   TypeChangeGathering *t = (TypeChangeGathering *) arg;
   Node *transform =
       (Node *) makeVar(1, t->attnum, t->old_type, t->old_typmod, t->collation, 0);
-  transform = coerce_to_target_type(make_parsestate(nullptr), transform, t->old_type,
+  Oid from_type = t->old_type;
+  if (OidIsValid(t->using_cast_type)) {  // as transformTypeCast plans `column::type`
+    transform = coerce_to_target_type(make_parsestate(nullptr), transform, t->old_type,
+                                      t->using_cast_type, t->using_cast_typmod,
+                                      COERCION_EXPLICIT, COERCE_EXPLICIT_CAST, -1);
+    if (transform == nullptr) return;  // no cast: PostgreSQL reports it
+    from_type = t->using_cast_type;
+  }
+  transform = coerce_to_target_type(make_parsestate(nullptr), transform, from_type,
                                     t->new_type, t->new_typmod, COERCION_ASSIGNMENT,
                                     COERCE_IMPLICIT_CAST, -1);
   if (transform == nullptr) return;  // no cast: PostgreSQL reports it
@@ -341,12 +370,15 @@ void gather_type_change(zd::Operation *op, Oid relid, AttrNumber attnum, const c
   op->column = quote_identifier(column);
   op->column_type = format_type_with_typemod(old_type, old_typmod);
   op->new_column_type = format_type_with_typemod(new_type, new_typmod);
-  if (def->raw_default != nullptr) {  // USING expression: assume it computes new values
+  TypeChangeGathering t{op,       attnum,     old_type, old_typmod, collation,
+                        new_type, new_typmod, def,      InvalidOid};
+  // A USING expression computes new values (a rewrite), unless it is the column itself, bare or
+  // cast (`USING (email::text)`: what Knex's .alter() sends), planned as PostgreSQL plans it.
+  if (def->raw_default != nullptr &&
+      !using_the_column(def->raw_default, column, &t.using_cast_type, &t.using_cast_typmod)) {
     op->type_change_rewrites = true;
     return;
   }
-  TypeChangeGathering t{op,       attnum,     old_type, old_typmod, collation,
-                        new_type, new_typmod, def,      InvalidOid};
   op->type_change_rewrites = false;
   if (!gather_or_give_up(plan_type_change, &t) || op->type_change_rewrites) return;
   if (!OidIsValid(relid)) return;  // a column of the script's own: nothing in the catalog

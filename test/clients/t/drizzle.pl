@@ -193,6 +193,42 @@ SQL
     my $r = blocked_migration($node, $dir, 'ADD COLUMN "added"', @migrate);
     check_blocked($node, $r, $runner, 'added');
     is($journal_rows->(), 3, "$runner: __drizzle_migrations records the blocked migration once done");
+
+    # --- deferred: with zero_downtime.defer_in_transaction on for the role, unchanged SQL
+    # files (one transaction for the run) pass on the first run; the safe forms complete after
+    # the commit ---------------------------------------------------------------------------------
+    defer_in_transaction($node, 1);
+    my @done = ('0000_tags', '0002_drop_note', '0004_add_column');
+    # deferred_files(FIRST, TABLE): three migration files on TABLE, numbered from FIRST.
+    my $deferred_files = sub {
+        my ($n, $t) = @_;
+        my @s = deferred_sql($t);
+        my @tags = map { sprintf('%04d_%s_%d', $n + $_, $t, $_) } 0 .. 2;
+        $sql{$tags[0]} = "$s[0];--> statement-breakpoint\n$s[1];\n";
+        $sql{$tags[1]} = "$s[2];--> statement-breakpoint\n$s[3];\n";
+        $sql{$tags[2]} = "$s[4];\n";
+        return @tags;
+    };
+    create_accounts($node, 'accounts');
+    push @done, $deferred_files->(5, 'accounts');
+    $journal->(@done);
+    ($rc, $out) = run_tool($node, $dir, @migrate);
+    is($rc, 0, "$runner, deferred: the migrations pass on the first run") or diag($out);
+    note("$runner prints with defer_in_transaction on:\n$out");
+    is($journal_rows->(), 6, "$runner, deferred: __drizzle_migrations records all three");
+    check_deferred($node, 'accounts', "$runner, deferred");
+
+    # --- deferred, behind an application transaction that wrote a row --------------------------
+    create_accounts($node, 'orders');
+    push @done, $deferred_files->(8, 'orders');
+    $journal->(@done);
+    {
+        local $ZdClients::BLOCKED_TABLE = 'orders';
+        $r = blocked_migration($node, $dir, 'orders', @migrate);
+    }
+    check_blocked_deferred($node, $r, "$runner, deferred, blocked");
+    is($journal_rows->(), 9, "$runner, deferred, blocked: __drizzle_migrations records all three");
+    check_deferred($node, 'orders', "$runner, deferred, blocked");
 }
 
 done_testing();

@@ -150,4 +150,96 @@ is(knex_rows('005') . knex_rows('006'), '10',
 is($node->safe_psql('app', 'SELECT is_locked FROM knex_migrations_lock'), '0',
     'knex, mixed run: knex_migrations_lock is released');
 
+# --- deferred: with zero_downtime.defer_in_transaction on for the role, unchanged knex.schema
+# migrations (in one transaction: none opts out) run through on the first run, the safe forms
+# complete after the commit --------------------------------------------------------------------
+unlink("$dir/migrations/005_tags.js", "$dir/migrations/006_items_added_idx.js");
+$node->safe_psql('app', "DELETE FROM knex_migrations WHERE name LIKE '005%'");
+defer_in_transaction($node, 1);
+# deferred_migrations(PREFIX, TABLE): three migrations on TABLE, the way Knex writes them.
+sub deferred_migrations {
+    my ($n, $t) = @_;
+    migration("${n}1_${t}_email", <<"JS");
+exports.up = async function (knex) {
+  await knex.schema.alterTable('$t', (t) => {
+    t.index(['email'], '${t}_email_idx');
+  });
+  // Knex's usual way to make a column NOT NULL: it sends DROP DEFAULT, DROP NOT NULL,
+  // TYPE text USING ("email"::text), SET NOT NULL.
+  await knex.schema.alterTable('$t', (t) => {
+    t.text('email').notNullable().alter();
+  });
+};
+exports.down = function () {};
+JS
+    migration("${n}2_${t}_owner_token", <<"JS");
+exports.up = async function (knex) {
+  await knex.schema.alterTable('$t', (t) => {
+    t.foreign('owner', '${t}_owner_fk').references('id').inTable('${t}_owners');
+  });
+  await knex.schema.alterTable('$t', (t) => {
+    t.uuid('token').notNullable().defaultTo(knex.raw('gen_random_uuid()'));
+  });
+};
+exports.down = function () {};
+JS
+    migration("${n}3_${t}_score", <<"JS");
+exports.up = function (knex) {
+  return knex.raw(
+    "CALL zd.zd_backfill(relation => '$t', set_clause => 'score = id % 7', where_clause => 'score IS NULL')");
+};
+exports.down = function () {};
+JS
+}
+create_accounts($node, 'accounts');
+deferred_migrations('01', 'accounts');
+($rc, $out) = run_tool($node, $dir, @knex);
+is($rc, 0, 'knex, deferred: the migrations run through on the first run') or diag($out);
+note("knex prints with defer_in_transaction on:\n$out");
+is(knex_rows('01'), 3, 'knex, deferred: knex_migrations records all three');
+check_deferred($node, 'accounts', 'knex, deferred');
+
+# --- deferred, behind an application transaction that wrote a row ------------------------------
+create_accounts($node, 'orders');
+deferred_migrations('02', 'orders');
+{
+    local $ZdClients::BLOCKED_TABLE = 'orders';
+    $r = blocked_migration($node, $dir, 'orders', @knex);
+}
+check_blocked_deferred($node, $r, 'knex, deferred, blocked');
+is(knex_rows('02'), 3, 'knex, deferred, blocked: knex_migrations records all three');
+check_deferred($node, 'orders', 'knex, deferred, blocked');
+
+# --- the blocker holds longer than the retries: the run fails (nothing recorded, nothing
+# left), and runs through once the blocker is gone -----------------------------------------------
+create_accounts($node, 'members');
+deferred_migrations('03', 'members');
+my $seconds;
+($rc, $out, $seconds) = blocked_too_long($node, $dir, 'members', @knex);
+isnt($rc, 0, sprintf('knex, blocked beyond the retries: fails (after %.1f s)', $seconds));
+like($out, qr/canceling statement due to lock timeout/, 'knex: ... with the lock timeout (its errmsg only)')
+  or diag($out);
+note("knex prints when the blocker outlasts the retries:\n$out");
+is(knex_rows('03'), 0, 'knex: nothing recorded');
+is($node->safe_psql('app', "SELECT count(*) FROM zd.zd_deferred WHERE run_sql LIKE '%members%'"),
+    '0', 'knex: nothing queued');
+($rc, $out) = run_tool($node, $dir, @knex);
+is($rc, 0, 'knex: run again without the blocker, it passes') or diag($out);
+check_deferred($node, 'members', 'knex, rerun');
+
+# --- the server killed (kill -9) while the deferred CREATE INDEX CONCURRENTLY waits for an old
+# snapshot; restarted, the launcher resumes the work ---------------------------------------------
+create_accounts($node, 'killed');
+deferred_migrations('04', 'killed');
+($rc, $out) = kill_during_deferred_build($node, $dir, 'killed', @knex);
+is($rc, 0, 'knex, deferred, server killed after the run: the run itself passed') or diag($out);
+is(knex_rows('04'), 3, 'knex, server killed: knex_migrations records all three');
+$node->poll_query_until('app',
+    "SELECT count(*) = 0 FROM zd.zd_deferred WHERE state IN ('pending', 'running')")
+  or diag('the deferred work did not resume after the restart');
+check_deferred($node, 'killed', 'knex, server killed and restarted');
+is($node->safe_psql('app', q{SELECT string_agg(c.relname || ':' || i.indisvalid, ',' ORDER BY c.relname)
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'killed'::regclass}),
+    'killed_email_idx:true,killed_pkey:true', 'knex, server killed: nothing left of the interrupted build');
+
 done_testing();

@@ -110,4 +110,55 @@ my $r = blocked_migration($node, $dir, 'ADD "added"', @up);
 check_blocked($node, $r, 'node-pg-migrate', 'added');
 is(pgm_rows('1700000000004'), 1, 'pgmigrations records the blocked migration once done');
 
+# --- deferred: with zero_downtime.defer_in_transaction on for the role, unchanged pgm.*
+# migrations (one transaction for the run) pass on the first run; the safe forms complete after
+# the commit --------------------------------------------------------------------------------------
+defer_in_transaction($node, 1);
+# deferred_migrations(PREFIX, TABLE): three migrations on TABLE, the way node-pg-migrate writes them.
+sub deferred_migrations {
+    my ($n, $t) = @_;
+    migration("17000001${n}001_${t}-email", <<"JS");
+exports.up = (pgm) => {
+  pgm.createIndex('$t', 'email', { name: '${t}_email_idx' });
+  pgm.alterColumn('$t', 'email', { notNull: true });
+};
+exports.down = () => {};
+JS
+    migration("17000001${n}002_${t}-owner-token", <<"JS");
+exports.up = (pgm) => {
+  pgm.addConstraint('$t', '${t}_owner_fk', {
+    foreignKeys: { columns: 'owner', references: '${t}_owners(id)' },
+  });
+  pgm.addColumns('$t', {
+    token: { type: 'uuid', notNull: true, default: pgm.func('gen_random_uuid()') },
+  });
+};
+exports.down = () => {};
+JS
+    migration("17000001${n}003_${t}-score", <<"JS");
+exports.up = (pgm) => {
+  pgm.sql("CALL zd.zd_backfill(relation => '$t', set_clause => 'score = id % 7', where_clause => 'score IS NULL')");
+};
+exports.down = () => {};
+JS
+}
+create_accounts($node, 'accounts');
+deferred_migrations('01', 'accounts');
+($rc, $out) = run_tool($node, $dir, @up);
+is($rc, 0, 'node-pg-migrate, deferred: the migrations pass on the first run') or diag($out);
+note("node-pg-migrate prints with defer_in_transaction on:\n$out");
+is(pgm_rows("1700000101"), 3, 'node-pg-migrate, deferred: pgmigrations records all three');
+check_deferred($node, 'accounts', 'node-pg-migrate, deferred');
+
+# --- deferred, behind an application transaction that wrote a row ------------------------------
+create_accounts($node, 'orders');
+deferred_migrations('02', 'orders');
+{
+    local $ZdClients::BLOCKED_TABLE = 'orders';
+    $r = blocked_migration($node, $dir, 'orders', @up);
+}
+check_blocked_deferred($node, $r, 'node-pg-migrate, deferred, blocked');
+is(pgm_rows("1700000102"), 3, 'node-pg-migrate, deferred, blocked: pgmigrations records all three');
+check_deferred($node, 'orders', 'node-pg-migrate, deferred, blocked');
+
 done_testing();

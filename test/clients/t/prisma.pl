@@ -152,4 +152,70 @@ my $r = blocked_migration($node, $dir, 'ADD COLUMN "added"', @deploy);
 check_blocked($node, $r, 'prisma', 'added');
 is(prisma_row('20240101000005_add_column'), 't|f|1', '_prisma_migrations records it once done');
 
+# --- deferred: with zero_downtime.defer_in_transaction on for the role, unchanged migration
+# files of several statements (each file one query string: an implicit transaction) pass on the
+# first deploy; the safe forms complete after each file's commit --------------------------------
+defer_in_transaction($node, 1);
+# deferred_migrations(FIRST, TABLE): two migration files on TABLE, as Prisma writes them (the
+# backfill added by hand to the second), named from timestamp FIRST.
+sub deferred_migrations {
+    my ($n, $t) = @_;
+    migration("202401010000${n}_${t}_email", <<"SQL");
+-- CreateIndex
+CREATE INDEX "${t}_email_idx" ON "$t"("email");
+
+-- AlterTable
+ALTER TABLE "$t" ALTER COLUMN "email" SET NOT NULL;
+SQL
+    migration(sprintf('202401010000%02d_%s_token', $n + 1, $t), <<"SQL");
+-- AlterTable
+ALTER TABLE "$t" ADD COLUMN "token" UUID NOT NULL DEFAULT gen_random_uuid();
+
+-- Backfill (by hand)
+CALL zd.zd_backfill(relation => '$t', set_clause => 'score = id % 7', where_clause => 'score IS NULL');
+
+-- AddForeignKey
+ALTER TABLE "$t" ADD CONSTRAINT "${t}_owner_fk" FOREIGN KEY ("owner") REFERENCES "${t}_owners"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+SQL
+}
+create_accounts($node, 'accounts');
+deferred_migrations('06', 'accounts');
+($rc, $out) = run_tool($node, $dir, @deploy);
+is($rc, 0, 'prisma, deferred: the deploy passes on the first run') or diag($out);
+note("prisma migrate deploy prints with defer_in_transaction on:\n$out");
+is(prisma_row('20240101000006_accounts_email') . ' ' . prisma_row('20240101000007_accounts_token'),
+    't|f|1 t|f|1', '_prisma_migrations: both recorded as applied');
+check_deferred($node, 'accounts', 'prisma, deferred');
+
+# --- deferred, behind an application transaction that wrote a row ------------------------------
+create_accounts($node, 'orders');
+deferred_migrations('08', 'orders');
+{
+    local $ZdClients::BLOCKED_TABLE = 'orders';
+    $r = blocked_migration($node, $dir, 'orders', @deploy);
+}
+check_blocked_deferred($node, $r, 'prisma, deferred, blocked');
+is(prisma_row('20240101000008_orders_email') . ' ' . prisma_row('20240101000009_orders_token'),
+    't|f|1 t|f|1', '_prisma_migrations: both recorded as applied');
+check_deferred($node, 'orders', 'prisma, deferred, blocked');
+
+# --- what Prisma generates for two changes of one table, one ALTER TABLE of two subcommands: not
+# deferred (one change per statement only), refused with the statements to split it into ---------
+create_accounts($node, 'members');
+migration('20240101000010_members', <<'SQL');
+-- AlterTable
+ALTER TABLE "members" ADD COLUMN     "token" UUID NOT NULL DEFAULT gen_random_uuid(),
+ALTER COLUMN "email" SET NOT NULL;
+
+-- CreateIndex
+CREATE INDEX "members_email_idx" ON "members"("email");
+SQL
+($rc, $out) = run_tool($node, $dir, @deploy);
+isnt($rc, 0, 'prisma, deferred: an ALTER TABLE of two changes is refused');
+like($out, qr/add-column-volatile-default: [^\n]*\n(?:[^\n]*\n)*?[^\n]*Run its changes as separate statements/,
+    'prisma: ... with the statements to split it into') or diag($out);
+note("prisma migrate deploy prints on an ALTER TABLE of two changes:\n$out");
+mark_rolled_back('20240101000010_members');
+rmtree("$dir/prisma/migrations/20240101000010_members");
+
 done_testing();

@@ -70,4 +70,45 @@ like($r->{out}, qr/NOTICE:  zero_downtime: ACCESS EXCLUSIVE lock on public\.item
     'psql -1 -f: psql shows each retry') or diag($r->{out});
 note("psql prints while the guard retries:\n$r->{out}");
 
+# --- deferred: with zero_downtime.defer_in_transaction on for the role, the unchanged file runs
+# through psql -1 -f on its first run; the safe forms complete after its commit -------------------
+defer_in_transaction($node, 1);
+create_accounts($node, 'accounts');
+write_file("$dir/004_accounts.sql", join('', map { "$_;\n" } deferred_sql('accounts')));
+($rc, $out) = run_tool($node, $dir, @psql, '-1', '-f', '004_accounts.sql');
+is($rc, 0, 'psql -1 -f, deferred: the file runs through on its first run') or diag($out);
+like($out, qr/NOTICE:  zero_downtime: create-index: [^\n]*deferred: its safe form runs after this transaction commits/,
+    'psql -1 -f, deferred: psql shows what was deferred');
+note("psql -1 -f prints with defer_in_transaction on:\n$out");
+check_deferred($node, 'accounts', 'psql -1 -f, deferred');
+
+# --- deferred, behind an application transaction that wrote a row: capped and retried while
+# the transaction holds no blocking lock yet; the file completes on its first run --------------
+create_accounts($node, 'orders');
+write_file("$dir/005_orders.sql", join('', map { "$_;\n" } deferred_sql('orders')));
+{
+    local $ZdClients::BLOCKED_TABLE = 'orders';
+    $r = blocked_migration($node, $dir, 'orders', @psql, '-1', '-f', '005_orders.sql');
+}
+check_blocked_deferred($node, $r, 'psql -1 -f, deferred, blocked');
+check_deferred($node, 'orders', 'psql -1 -f, deferred, blocked');
+
+# --- the blocker holds longer than the retries: the file fails (55P03, nothing committed), and
+# runs through once the blocker is gone ------------------------------------------------------------
+create_accounts($node, 'members');
+write_file("$dir/006_members.sql", join('', map { "$_;\n" } deferred_sql('members')));
+my $seconds;
+($rc, $out, $seconds) = blocked_too_long($node, $dir, 'members', @psql, '-1', '-f', '006_members.sql');
+isnt($rc, 0, sprintf('psql -1 -f, blocked beyond the retries: fails (after %.1f s)', $seconds));
+like($out, qr/ERROR:  canceling statement due to lock timeout\nDETAIL:  [^\n]*ACCESS EXCLUSIVE lock on public\.members[^\n]*6 attempts over \d+ ms did not get it\. Blocking: pid/,
+    'psql -1 -f: ... on the lock, after its 6 attempts, naming the blocker')
+  or diag($out);
+note("psql -1 -f prints when the blocker outlasts the retries:\n$out");
+is($node->safe_psql('app', "SELECT count(*) FROM zd.zd_deferred WHERE run_sql LIKE '%members%' "
+      . "UNION ALL SELECT count(*) FROM pg_constraint WHERE conrelid = 'members'::regclass AND contype <> 'p'"),
+    "0\n0", 'psql -1 -f: nothing was queued nor left on the table');
+($rc, $out) = run_tool($node, $dir, @psql, '-1', '-f', '006_members.sql');
+is($rc, 0, 'psql -1 -f: run again without the blocker, it passes') or diag($out);
+check_deferred($node, 'members', 'psql -1 -f, rerun');
+
 done_testing();
