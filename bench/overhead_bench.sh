@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The hook's overhead, side by side: two fresh clusters from the same binaries, identical but
 # for shared_preload_libraries (zero_downtime preloaded, mode enforce, in one), both running.
-# Single-client 2 s pgbench runs of each stream on both clusters back to back (alternating
-# which goes first); ROUNDS rounds (default 12); the median of the paired ratios.
+# Single-client pgbench runs (SECONDS each, default 3) of each stream on both clusters back to
+# back (alternating which goes first); ROUNDS rounds (default 12); the median of the paired
+# ratios.  Both servers run on one core and pgbench on the other (taskset), so that the
+# scheduler moving them around does not add to the noise of this small VM.
 #   utility   SET / SHOW / RESET: no rule looks at them (the hook's fast path)
 #   guarded   ALTER TABLE tiny ... SET DEFAULT: gathered, decided, lock capped
 #   select    pgbench -S: plain SELECT (no hook of ours runs)
@@ -11,10 +13,16 @@
 # synchronous_commit = off on both: the hook costs CPU, never a WAL flush, and fsync times
 # vary more between two clusters than the effect measured.
 #
-# Usage, as root: bash bench/overhead_bench.sh [ROUNDS]     Results: bench/results/overhead.md
+# Usage, as root: bash bench/overhead_bench.sh [ROUNDS] [SECONDS]
+# Results: bench/results/overhead.md
 set -euo pipefail
 
 rounds=${1:-12}
+seconds=${2:-3}
+server_cpu=() client_cpu=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  server_cpu=(taskset -c 1) client_cpu=(taskset -c 0)
+fi
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$repo/scripts/install-deps.sh"
 make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
@@ -39,7 +47,8 @@ synchronous_commit = off
 CONF
   [ "$side" = zero_downtime ] &&
     echo "shared_preload_libraries = 'zero_downtime'" >>"$work/ovh_$side/postgresql.conf"
-  as_pg "$bindir/pg_ctl" -D "$work/ovh_$side" -l "$work/ovh_$side.log" -w start >/dev/null
+  as_pg "${server_cpu[@]}" "$bindir/pg_ctl" -D "$work/ovh_$side" -l "$work/ovh_$side.log" -w start \
+    >/dev/null
   as_pg "$bindir/psql" -X -q -h "$work/sock_$side" -d postgres -c "CREATE TABLE tiny (c int)"
   as_pg "$bindir/pgbench" -h "$work/sock_$side" -i -q -s 5 postgres >/dev/null 2>&1
 done
@@ -53,12 +62,13 @@ ALTER TABLE tiny ALTER COLUMN c SET DEFAULT 1;
 SQL
 chown postgres: "$work"/*.sql
 
-tps() {  # tps SIDE ARGS...: transactions per second of a 2 s single-client run
+tps() {  # tps SIDE ARGS...: transactions per second of a single-client run
   # SIDE: none, zero_downtime, or zd_off (the zero_downtime cluster, zero_downtime.mode = off)
   local side=$1 cluster=$1 mode=""; shift
   [ "$side" = zd_off ] && { cluster=zero_downtime; mode="-c zero_downtime.mode=off"; }
-  (cd "$work" && as_pg env PGOPTIONS="$mode" "$bindir/pgbench" -h "$work/sock_$cluster" -n -c 1 \
-     -T 2 "$@" postgres 2>/dev/null) | grep -oE "tps = [0-9.]+" | grep -oE "[0-9.]+"
+  (cd "$work" && as_pg env PGOPTIONS="$mode" "${client_cpu[@]}" "$bindir/pgbench" \
+     -h "$work/sock_$cluster" -n -c 1 -T "$seconds" "$@" postgres 2>/dev/null) |
+    grep -oE "tps = [0-9.]+" | grep -oE "[0-9.]+"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 declare -A samples
@@ -92,10 +102,11 @@ mkdir -p "$(dirname "$out")"
 {
   echo "# Hook overhead"
   echo
-  echo "Command: \`bash bench/overhead_bench.sh $rounds\` ($(date -u +%Y-%m-%d), PostgreSQL"
+  echo "Command: \`bash bench/overhead_bench.sh $rounds $seconds\` ($(date -u +%Y-%m-%d), PostgreSQL"
   echo "$(as_pg "$bindir/psql" -X -At -h "$work/sock_none" -d postgres -c 'SHOW server_version'), $(nproc) cores)."
   echo "Two clusters identical but for shared_preload_libraries, synchronous_commit = off;"
-  echo "single-client 2 s runs, each stream on both back to back (alternating which goes"
+  echo "single-client $seconds s runs (servers on one core, pgbench on the other), each stream"
+  echo "on both back to back (alternating which goes"
   echo "first), $rounds rounds: medians of transactions/s, and the median of the paired ratios"
   echo "(loaded / not loaded: 1.000 is no cost, 0.990 is 1 % slower)."
   echo

@@ -12,12 +12,15 @@ namespace {
 
 // palloc from C++ code: an out-of-memory ERROR becomes a C++ exception, never a longjmp.
 char *copy_text(const std::string &text) {
+  static char empty[] = "";
+  if (text.empty()) return empty;  // (read only, like every text of a plan)
   return call_pg([&text] { return pnstrdup(text.data(), text.size()); });
 }
 
 template <typename T>
 T *zeroed_array(size_t n) {
-  return static_cast<T *>(call_pg([n] { return palloc0(sizeof(T) * (n > 0 ? n : 1)); }));
+  if (n == 0) return nullptr;  // (the common plan: nothing to copy, no boundary crossing)
+  return static_cast<T *>(call_pg([n] { return palloc0(sizeof(T) * n); }));
 }
 
 zd::Policy current_policy(bool as_enforce) {

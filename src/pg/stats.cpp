@@ -23,7 +23,10 @@ shmem_request_hook_type prev_shmem_request = nullptr;
 shmem_startup_hook_type prev_shmem_startup = nullptr;
 
 size_t rows() { return zd::kRuleCount + 1; }
-size_t shared_size() { return sizeof(pg_atomic_uint64) * rows() * kStatKinds; }
+// The counters, then one more: the deferred failures of all rules (read by every guarded
+// statement: one atomic, not a sum over the rules).
+size_t shared_size() { return sizeof(pg_atomic_uint64) * (rows() * kStatKinds + 1); }
+pg_atomic_uint64 *all_deferred_failures() { return &shared[rows() * kStatKinds]; }
 
 pg_atomic_uint64 *counter(size_t row, int kind) {
   return &shared[row * kStatKinds + kind];
@@ -42,6 +45,7 @@ extern "C" void zd_shmem_startup(void) {
   if (!found)
     for (size_t r = 0; r < rows(); r++)
       for (int k = 0; k < kStatKinds; k++) pg_atomic_init_u64(counter(r, k), 0);
+  if (!found) pg_atomic_init_u64(all_deferred_failures(), 0);
   LWLockRelease(AddinShmemInitLock);
 }
 
@@ -69,10 +73,13 @@ void stats_install_hooks() {
 }
 
 void stats_count(const char *rule, StatKind kind) {
-  if (shared != nullptr) pg_atomic_fetch_add_u64(counter(row_of(rule), kind), 1);
+  if (shared == nullptr) return;
+  pg_atomic_fetch_add_u64(counter(row_of(rule), kind), 1);
+  if (kind == kStatDeferredFailed) pg_atomic_fetch_add_u64(all_deferred_failures(), 1);
 }
 
 uint64 stats_total(StatKind kind) {
+  if (kind == kStatDeferredFailed) return shared ? pg_atomic_read_u64(all_deferred_failures()) : 0;
   uint64 total = 0;
   if (shared != nullptr)
     for (size_t r = 0; r < rows(); r++) total += pg_atomic_read_u64(counter(r, kind));
