@@ -6,6 +6,7 @@
 #include "pg/pinned_sql.hpp"
 #include "pg/rewrite.hpp"
 #include "pg/stats.hpp"
+#include "pg/top_level.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -32,23 +33,6 @@ extern "C" {
 
 namespace zd::pg {
 namespace {
-
-// The schemas this session searches, resolved, as a search_path value (the temporary schema
-// left out: the worker's session has none of ours).
-const char *resolved_search_path() {
-  StringInfoData path;
-  initStringInfo(&path);
-  List *schemas = fetch_search_path(true);
-  ListCell *lc;
-  foreach (lc, schemas) {
-    const Oid schema = lfirst_oid(lc);
-    if (isAnyTempNamespace(schema)) continue;
-    const char *name = get_namespace_name(schema);
-    if (name != nullptr)
-      appendStringInfo(&path, "%s%s", path.len ? ", " : "", quote_identifier(name));
-  }
-  return path.len ? path.data : "pg_catalog";
-}
 
 // The recording session's settings that decide how the safe form runs: the worker runs it
 // under the same policy (a role's or session's setting would not reach the worker otherwise).
@@ -236,7 +220,7 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
 }
 
 void warn_if_deferral_failed(const char *relation) {
-  if (relation == nullptr || relation[0] == '\0' || stats_total(kStatDeferredFailed) == 0) return;
+  if (relation == nullptr || relation[0] == '\0' || stats_deferred_failures() == 0) return;
   Oid owner;
   const char *table = deferred_table(&owner);
   if (table == nullptr || SPI_connect() != SPI_OK_CONNECT) return;

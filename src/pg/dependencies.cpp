@@ -6,7 +6,10 @@ extern "C" {
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_depend.h"
+#include "catalog/pg_shdepend.h"
+#include "miscadmin.h"
 #include "utils/fmgroids.h"
 }
 
@@ -55,5 +58,26 @@ List *scan(const ObjectAddress &object, bool dependents) {
 List *dependents_of(const ObjectAddress &object) { return scan(object, true); }
 
 List *internal_owners_of(const ObjectAddress &object) { return scan(object, false); }
+
+List *owned_by(Oid role) {
+  List *owned = NIL;
+  Relation shdepend = table_open(SharedDependRelationId, AccessShareLock);
+  ScanKeyData keys[2];
+  ScanKeyInit(&keys[0], Anum_pg_shdepend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(AuthIdRelationId));
+  ScanKeyInit(&keys[1], Anum_pg_shdepend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(role));
+  SysScanDesc scan =
+      systable_beginscan(shdepend, SharedDependReferenceIndexId, true, nullptr, 2, keys);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    Form_pg_shdepend d = (Form_pg_shdepend) GETSTRUCT(tuple);
+    if (d->dbid == MyDatabaseId && d->deptype == SHARED_DEPENDENCY_OWNER)
+      owned = lappend(owned, address(d->classid, d->objid, d->objsubid));
+  }
+  systable_endscan(scan);
+  table_close(shdepend, AccessShareLock);
+  return owned;
+}
 
 }  // namespace zd::pg

@@ -1,6 +1,7 @@
-// Reading pg_depend: what depends on an object, and what an object is an internal part of.
-// Shared by the cascade walk (gather_cascade.cpp) and the type change's index rebuilds
-// (gather_columns.cpp).  Reads only; locks nothing but the catalog.
+// Reading pg_depend and pg_shdepend: what depends on an object, what an object is an internal
+// part of, what a role owns.  Shared by the cascade walk (gather_cascade.cpp), the type
+// change's index rebuilds (gather_columns.cpp) and REASSIGN OWNED (gather_lock_only.cpp).
+// Reads only; locks nothing but the catalog.
 #pragma once
 
 #include "pg/pg_headers.hpp"
@@ -19,5 +20,8 @@ List *dependents_of(const ObjectAddress &object);
 // The objects `object` is an internal part of (DEPENDENCY_INTERNAL: a generated column's
 // expression is part of its column), as a List of palloc'd ObjectAddress.
 List *internal_owners_of(const ObjectAddress &object);
+
+// The objects `role` owns in this database (pg_shdepend), as a List of palloc'd ObjectAddress.
+List *owned_by(Oid role);
 
 }  // namespace zd::pg

@@ -106,22 +106,11 @@ void visit_owners(Walk *w, const ObjectAddress *a) {
 
 // The objects a role owns in this database (pg_shdepend).
 void visit_owned_by(Walk *w, Oid role) {
-  Relation shdepend = table_open(SharedDependRelationId, AccessShareLock);
-  ScanKeyData keys[2];
-  ScanKeyInit(&keys[0], Anum_pg_shdepend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(AuthIdRelationId));
-  ScanKeyInit(&keys[1], Anum_pg_shdepend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(role));
-  SysScanDesc scan =
-      systable_beginscan(shdepend, SharedDependReferenceIndexId, true, nullptr, 2, keys);
-  HeapTuple tuple;
-  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-    Form_pg_shdepend d = (Form_pg_shdepend) GETSTRUCT(tuple);
-    if (d->dbid == MyDatabaseId && d->deptype == SHARED_DEPENDENCY_OWNER)
-      visit(w, d->classid, d->objid, d->objsubid);
+  ListCell *lc;
+  foreach (lc, owned_by(role)) {
+    const ObjectAddress *o = (const ObjectAddress *) lfirst(lc);
+    visit(w, o->classId, o->objectId, o->objectSubId);
   }
-  systable_endscan(scan);
-  table_close(shdepend, AccessShareLock);
 }
 
 // The object a DROP names, looked up without a lock; InvalidOid when it is not there or not a

@@ -4,6 +4,9 @@
 // included: a lock wait on any of them queues the application behind it.
 #include "pg/gather_internal.hpp"
 
+#include "pg/check_constraints.hpp"
+#include "pg/dependencies.hpp"
+
 #include "pg/table_facts.hpp"
 
 extern "C" {
@@ -75,26 +78,32 @@ void gather_create_table(Gathering *g, CreateStmt *stmt) {
   add_referenced_tables(g, stmt->tableElts, "CREATE TABLE ... REFERENCES");  // table constraints
 }
 
+namespace {
+
+struct DroppedForeignKeys {
+  Gathering *g;
+  Oid relid;
+  const char *constraint;  // nullptr: all of them
+  const char *command;
+};
+
+void add_if_dropped_foreign_key(HeapTuple tuple, TupleDesc, void *arg) {
+  const DroppedForeignKeys *d = (const DroppedForeignKeys *) arg;
+  Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tuple);
+  if (c->contype != CONSTRAINT_FOREIGN || c->confrelid == d->relid ||
+      (d->constraint != nullptr && strcmp(NameStr(c->conname), d->constraint) != 0))
+    return;
+  zd::Operation *op = add_operation(d->g, zd::OpKind::OtherLocking, c->confrelid,
+                                    AccessExclusiveLock, d->command);
+  op->further_lock = true;
+}
+
+}  // namespace
+
 void gather_dropped_foreign_keys(Gathering *g, Oid relid, const char *constraint,
                                  const char *command) {
-  Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
-  ScanKeyData key;
-  ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(relid));
-  SysScanDesc scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true,
-                                        nullptr, 1, &key);
-  HeapTuple tuple;
-  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-    Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tuple);
-    if (c->contype != CONSTRAINT_FOREIGN || c->confrelid == relid ||
-        (constraint != nullptr && strcmp(NameStr(c->conname), constraint) != 0))
-      continue;
-    zd::Operation *op = add_operation(g, zd::OpKind::OtherLocking, c->confrelid,
-                                      AccessExclusiveLock, command);
-    op->further_lock = true;
-  }
-  systable_endscan(scan);
-  table_close(pg_constraint, AccessShareLock);
+  DroppedForeignKeys d{g, relid, constraint, command};
+  for_each_constraint_of(relid, add_if_dropped_foreign_key, &d);
 }
 
 void gather_foreign_key_references(Gathering *g, Node *def) {
@@ -215,29 +224,17 @@ void gather_alter_object_depends(Gathering *g, AlterObjectDependsStmt *stmt) {
 // REASSIGN OWNED (shdepReassignOwned): every relation of this database the roles own changes
 // owner under ACCESS EXCLUSIVE (ATExecChangeOwner).
 void gather_reassign_owned(Gathering *g, ReassignOwnedStmt *stmt) {
-  Relation shdepend = table_open(SharedDependRelationId, AccessShareLock);
-  ListCell *lc;
+  ListCell *lc, *o;
   foreach (lc, stmt->roles) {
     const Oid role = get_rolespec_oid(lfirst_node(RoleSpec, lc), true);
     if (!OidIsValid(role)) continue;
-    ScanKeyData keys[2];
-    ScanKeyInit(&keys[0], Anum_pg_shdepend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(AuthIdRelationId));
-    ScanKeyInit(&keys[1], Anum_pg_shdepend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(role));
-    SysScanDesc scan =
-        systable_beginscan(shdepend, SharedDependReferenceIndexId, true, nullptr, 2, keys);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-      Form_pg_shdepend d = (Form_pg_shdepend) GETSTRUCT(tuple);
-      if (d->dbid == MyDatabaseId && d->deptype == SHARED_DEPENDENCY_OWNER &&
-          d->classid == RelationRelationId)
-        add_operation(g, zd::OpKind::OtherLocking, d->objid, AccessExclusiveLock,
+    foreach (o, owned_by(role)) {
+      const ObjectAddress *object = (const ObjectAddress *) lfirst(o);
+      if (object->classId == RelationRelationId)
+        add_operation(g, zd::OpKind::OtherLocking, object->objectId, AccessExclusiveLock,
                       "REASSIGN OWNED");
     }
-    systable_endscan(scan);
   }
-  table_close(shdepend, AccessShareLock);
 }
 
 // ALTER TABLE / INDEX / MATERIALIZED VIEW ALL IN TABLESPACE (AlterTableMoveAll): every such

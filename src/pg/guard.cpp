@@ -21,29 +21,12 @@ extern "C" {
 namespace zd::pg {
 namespace {
 
-struct OriginalStatement {
-  PlannedStmt *pstmt;
-  const char *query_string;
-  bool read_only_tree;
-  ProcessUtilityContext context;
-  ParamListInfo params;
-  QueryEnvironment *query_env;
-  DestReceiver *dest;
-  QueryCompletion *qc;
-};
-
-void run_original_as_is(void *arg) {
-  OriginalStatement *s = (OriginalStatement *) arg;
-  call_next_process_utility(s->pstmt, s->query_string, s->read_only_tree, s->context, s->params,
-                            s->query_env, s->dest, s->qc);
-}
-
 // (An error naming an index this transaction deferred is explained: deferral.hpp.)
 void run_original(void *arg) {
   if (deferred_objects_in_transaction())
-    run_explaining_deferred_objects(run_original_as_is, arg);
+    run_explaining_deferred_objects(call_next_process_utility, arg);
   else
-    run_original_as_is(arg);
+    call_next_process_utility(arg);
 }
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
@@ -168,7 +151,7 @@ bool guard_has_rules_for(const Node *stmt) {
 void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
                            ProcessUtilityContext context, ParamListInfo params,
                            QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
-  OriginalStatement original{pstmt, query_string, read_only_tree, context,
+  UtilityCall original{pstmt, query_string, read_only_tree, context,
                              params, query_env,    dest,           qc};
   const zd::TxContext tx = current_tx_context(context);
   zd::StatementFacts *facts = gather_statement(pstmt->utilityStmt, query_string,

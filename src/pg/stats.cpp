@@ -78,12 +78,8 @@ void stats_count(const char *rule, StatKind kind) {
   if (kind == kStatDeferredFailed) pg_atomic_fetch_add_u64(all_deferred_failures(), 1);
 }
 
-uint64 stats_total(StatKind kind) {
-  if (kind == kStatDeferredFailed) return shared ? pg_atomic_read_u64(all_deferred_failures()) : 0;
-  uint64 total = 0;
-  if (shared != nullptr)
-    for (size_t r = 0; r < rows(); r++) total += pg_atomic_read_u64(counter(r, kind));
-  return total;
+uint64 stats_deferred_failures() {
+  return shared != nullptr ? pg_atomic_read_u64(all_deferred_failures()) : 0;
 }
 
 }  // namespace zd::pg

@@ -23,7 +23,8 @@ void stats_install_hooks();
 // Without shared memory (not preloaded) it does nothing.
 void stats_count(const char *rule, StatKind kind);
 
-// The sum of one kind over every rule (0 without shared memory).
-uint64 stats_total(StatKind kind);
+// Deferred statements failed for good since the server started, all rules (0 without shared
+// memory): one atomic read.
+uint64 stats_deferred_failures();
 
 }  // namespace zd::pg

@@ -4,6 +4,10 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "parser/analyze.h"
 #include "pgstat.h"
 #include "tcop/pquery.h"
@@ -47,6 +51,22 @@ void run_top_level_statement(const char *sql) {
   CommitTransactionCommand();
   MemoryContextDelete(statement);
   pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+const char *resolved_search_path() {
+  StringInfoData path;
+  initStringInfo(&path);
+  List *schemas = fetch_search_path(true);
+  ListCell *lc;
+  foreach (lc, schemas) {
+    const Oid schema = lfirst_oid(lc);
+    if (isAnyTempNamespace(schema)) continue;
+    const char *name = get_namespace_name(schema);
+    if (name != nullptr)
+      appendStringInfo(&path, "%s%s", path.len ? ", " : "", quote_identifier(name));
+  }
+  list_free(schemas);
+  return path.len ? path.data : "pg_catalog";
 }
 
 }  // namespace zd::pg

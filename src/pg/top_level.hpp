@@ -11,4 +11,10 @@ namespace zd::pg {
 // Starts and commits its own transaction; raises the statement's error (the caller aborts).
 void run_top_level_statement(const char *sql);
 
+// The schemas this session searches now, in order, as a search_path value: a worker that runs
+// a statement later for this session's role, with this, resolves its names as they resolve
+// here.  The temporary schema is left out (no other session sees it); pg_catalog is listed
+// where it is searched.
+const char *resolved_search_path();
+
 }  // namespace zd::pg

@@ -18,22 +18,6 @@ namespace {
 
 ProcessUtility_hook_type prev_process_utility = nullptr;
 
-struct PassThrough {
-  PlannedStmt *pstmt;
-  const char *query_string;
-  bool read_only_tree;
-  ProcessUtilityContext context;
-  ParamListInfo params;
-  QueryEnvironment *query_env;
-  DestReceiver *dest;
-  QueryCompletion *qc;
-};
-
-void pass_through(void *arg) {
-  PassThrough *p = (PassThrough *) arg;
-  call_next_process_utility(p->pstmt, p->query_string, p->read_only_tree, p->context, p->params,
-                            p->query_env, p->dest, p->qc);
-}
 
 extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
                                    bool read_only_tree, ProcessUtilityContext context,
@@ -46,8 +30,8 @@ extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
   if (guc_mode == kModeOff || IsBinaryUpgrade || creating_extension ||
       !guard_has_rules_for(pstmt->utilityStmt)) {
     if (deferred_objects_in_transaction()) {  // (one pointer test: rare)
-      PassThrough pass{pstmt, query_string, read_only_tree, context, params, query_env, dest, qc};
-      run_explaining_deferred_objects(pass_through, &pass);
+      UtilityCall call{pstmt, query_string, read_only_tree, context, params, query_env, dest, qc};
+      run_explaining_deferred_objects(call_next_process_utility, &call);
       return;
     }
     call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
@@ -78,6 +62,12 @@ void call_next_process_utility(PlannedStmt *pstmt, const char *query_string, boo
   else
     standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
                             dest, qc);
+}
+
+void call_next_process_utility(void *utility_call) {
+  const UtilityCall *c = (const UtilityCall *) utility_call;
+  call_next_process_utility(c->pstmt, c->query_string, c->read_only_tree, c->context, c->params,
+                            c->query_env, c->dest, c->qc);
 }
 
 }  // namespace zd::pg

@@ -18,4 +18,19 @@ void call_next_process_utility(PlannedStmt *pstmt, const char *query_string, boo
                                QueryEnvironment *query_env, DestReceiver *dest,
                                QueryCompletion *qc);
 
+// One call of the hook, kept to be made later (under the lock cap, in a subtransaction).
+struct UtilityCall {
+  PlannedStmt *pstmt;
+  const char *query_string;
+  bool read_only_tree;
+  ProcessUtilityContext context;
+  ParamListInfo params;
+  QueryEnvironment *query_env;
+  DestReceiver *dest;
+  QueryCompletion *qc;
+};
+
+// Makes a UtilityCall (void *, for callbacks) through the rest of the chain.
+void call_next_process_utility(void *utility_call);
+
 }  // namespace zd::pg

@@ -90,26 +90,6 @@ void check_like_the_procedure(const Args *a) {
   SPI_finish();
 }
 
-// The schemas this session searches now, in order, as a search_path value: the worker, with
-// the same role, then resolves the clauses' names exactly as they were checked here.  The
-// temporary schema is left out (no other session sees it); pg_catalog is listed where it is
-// searched.
-const char *resolved_search_path() {
-  StringInfoData path;
-  initStringInfo(&path);
-  List *schemas = fetch_search_path(true);
-  ListCell *lc;
-  foreach (lc, schemas) {
-    const Oid schema = lfirst_oid(lc);
-    if (isAnyTempNamespace(schema)) continue;
-    const char *name = get_namespace_name(schema);
-    if (name == nullptr) continue;
-    appendStringInfo(&path, "%s%s", path.len ? ", " : "", quote_identifier(name));
-  }
-  list_free(schemas);
-  return path.len ? path.data : "pg_catalog";
-}
-
 Handoff *worker_handoff;      // the worker's view of the segment, until the backfill begins
 dsm_segment *worker_segment;
 
@@ -147,7 +127,7 @@ ZD_SQL_FUNCTION(zd_backfill_start) {
   const Args *args = read_args(fcinfo);
   check_like_the_procedure(args);
 
-  const char *search_path = resolved_search_path();
+  const char *search_path = zd::pg::resolved_search_path();
   const char *sql = call_text(args);
   const size_t path_size = strlen(search_path) + 1;
   dsm_segment *segment =
