@@ -10,12 +10,13 @@
 #include "pg/rewrite.hpp"
 #include "pg/statement_kinds.hpp"
 #include "pg/stats.hpp"
+#include "pg/table_facts.hpp"
 #include "pg/trusted_code.hpp"
 #include "pg/utility_hook.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"
-#include "catalog/pg_inherits.h"
+#include "utils/memutils.h"
 }
 
 namespace zd::pg {
@@ -30,6 +31,23 @@ void run_original(void *arg) {
 }
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
+
+// Where a top-level statement's facts and plan are made: a context of the guard's own, emptied
+// when the next top-level statement starts and keeping its first block, so that guarding a
+// statement mallocs nothing (the portal's context is small and grows by malloc).  Nothing of a
+// statement's facts is used after it: what outlives it (held locks, deferred work) is copied.
+// A nested statement (a function's, a procedure's) runs while a top-level one's facts are in
+// use: it keeps its caller's context.
+MemoryContext facts_context(ProcessUtilityContext context) {
+  static MemoryContext guard_context = nullptr;
+  if (context != PROCESS_UTILITY_TOPLEVEL) return CurrentMemoryContext;
+  if (guard_context == nullptr)
+    guard_context =
+        AllocSetContextCreate(TopMemoryContext, "zero_downtime statement", ALLOCSET_DEFAULT_SIZES);
+  else
+    MemoryContextReset(guard_context);
+  return guard_context;
+}
 
 }  // namespace
 
@@ -124,7 +142,8 @@ Oid sole_locked_table(const Node *stmt, const zd::StatementFacts *facts) {
   const Oid relid = facts->ops[0].table.oid;
   for (const zd::Operation &op : facts->ops)
     if (op.table.oid != relid) return InvalidOid;
-  if (!OidIsValid(relid) || !caller_owns_relation(relid) || has_subclass(relid)) return InvalidOid;
+  if (!OidIsValid(relid) || !caller_owns_relation(relid) || relation_has_subclass(relid))
+    return InvalidOid;
   return relid;
 }
 
@@ -154,8 +173,11 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
   UtilityCall original{pstmt, query_string, read_only_tree, context,
                              params, query_env,    dest,           qc};
   const zd::TxContext tx = current_tx_context(context);
+  MemoryContext caller = MemoryContextSwitchTo(facts_context(context));
   zd::StatementFacts *facts = gather_statement(pstmt->utilityStmt, query_string,
                                                pstmt->stmt_location, pstmt->stmt_len, tx);
+  GuardPlan *plan = facts != nullptr ? decide_plan(facts) : nullptr;
+  MemoryContextSwitchTo(caller);
   if (facts == nullptr) {
     // A statement kind statement_kinds.cpp does not know (a newer server's): the lock cap,
     // without retries, on whatever it locks.
@@ -167,7 +189,6 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
   }
   // A deferred statement on the table failed: this DDL is told (the server log was).
   if (facts->ops.size() > 0) warn_if_deferral_failed(facts->ops[0].table.name.c_str());
-  GuardPlan *plan = decide_plan(facts);
   switch (plan->verdict) {
     case zd::Verdict::Refuse:
       guard_refuse(plan);
