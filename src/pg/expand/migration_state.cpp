@@ -292,6 +292,7 @@ void lock_migration(int64 id) {
   if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL) return;
   // Who holds it: named, so the user knows whom to wait for.
   const char *holder = "another session";
+  const char *facts = "";
   MemoryContext outer = CurrentMemoryContext;
   if (SPI_connect() == SPI_OK_CONNECT) {
     Oid types[3] = {OIDOID, OIDOID, OIDOID};
@@ -299,7 +300,7 @@ void lock_migration(int64 id) {
                        ObjectIdGetDatum((uint32) ((uint64) id >> 32)),
                        ObjectIdGetDatum((uint32) id)};
     if (run_pinned_sql(InvalidOid,
-                       psprintf("SELECT l.pid, a.application_name, a.query "
+                       psprintf("SELECT l.pid, a.application_name, a.query, a.usename "
                                 "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity "
                                 "a ON a.pid OPERATOR(pg_catalog.=) l.pid "
                                 "WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted "
@@ -315,16 +316,20 @@ void lock_migration(int64 id) {
       MemoryContextSwitchTo(outer);
       const char *app = SPI_getvalue(row, desc, 2);
       const char *query = SPI_getvalue(row, desc, 3);
-      holder = psprintf("process %s (application_name '%s'%s%s)", SPI_getvalue(row, desc, 1),
-                        app ? app : "", query ? ", running: " : "", query ? query : "");
+      const char *user = SPI_getvalue(row, desc, 4);
+      holder = psprintf("another session (application_name '%s')", app ? app : "");
+      facts = psprintf("Process %s of role %s holds it%s%s.", SPI_getvalue(row, desc, 1),
+                       user ? user : "?", query ? ", its last statement: " : "",
+                       query ? query : "");
     }
     SPI_finish();
   }
   ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
                   errmsg("zero_downtime: migration %lld is being moved by %s", (long long) id,
                          holder),
-                  errdetail("One session at a time moves a migration; the other call holds it "
-                            "until its transaction ends."),
+                  errdetail("%s One session at a time moves a migration; the other call holds "
+                            "it until its transaction ends.",
+                            facts),
                   errhint("Wait for that transaction to end, then look at SELECT * FROM "
                           "zd_migrations WHERE id = %lld before calling again.",
                           (long long) id)));
