@@ -17,6 +17,10 @@ extern "C" {
 #include "utils/relcache.h"
 }
 
+namespace zd {
+struct Operation;
+}
+
 namespace zd::pg::expand {
 
 // A row of zd_migration.
@@ -101,6 +105,14 @@ const char *step_phase_name(StepPhase phase);
 
 // Runs one DDL step in the current transaction, below the guard, its lock capped.
 void run_step(const Step *step);
+
+// --- the guard (guard_facts.cpp, lifecycle_calls.cpp) ---
+
+// For a DROP, RENAME or ALTER TYPE of a column of relid: the active migration owning it.
+void fill_migration_facts(Oid relid, zd::Operation *op);
+// DROP COLUMN of the old column of migration `id`, which may contract: runs its contract, the
+// statement itself (run_drop(arg)) in the place of the contract's DROP COLUMN.
+void contract_by_drop(int64 id, void (*run_drop)(void *), void *arg);
 
 // The extension's schema, quoted.
 const char *schema_name();

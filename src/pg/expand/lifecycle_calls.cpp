@@ -128,6 +128,28 @@ void skip_queued_work(const Migration *m) {
 }
 
 }  // namespace
+
+void contract_by_drop(int64 id, void (*run_drop)(void *), void *arg) {
+  lock_migration(id);
+  Migration *m = load_migration(id);
+  const zd::MigrationPhase to = check_transition(m, zd::MigrationCall::Contract);
+  ereport(NOTICE, (errmsg("zero_downtime: DROP COLUMN %s completes migration %lld: its contract "
+                          "runs (SELECT zd_contract(%lld))",
+                          quote_identifier(m->old_column), (long long) m->id, (long long) m->id)));
+  const char *drop = psprintf("ALTER TABLE %s DROP COLUMN %s", m->relation,
+                              quote_identifier(m->old_column));
+  List *steps = steps_for(m, StepPhase::Contract);  // (read before the drop changes the catalog)
+  ListCell *lc;
+  foreach (lc, steps) {
+    const Step *s = (const Step *) lfirst(lc);
+    if (strcmp(s->sql, drop) == 0)
+      run_drop(arg);
+    else
+      run_step(s);
+  }
+  save_phase(m, to);
+}
+
 }  // namespace zd::pg::expand
 
 ZD_SQL_FUNCTION(zd_migrate) {
