@@ -101,6 +101,7 @@ SELECT count(*) FROM zd_migrations;
 UPDATE zd_migration SET phase = 'ready';
 INSERT INTO zd_migration_object VALUES ('users', 'column', 'id', 1);
 SELECT zd_abort(:id);
+SELECT * FROM zd_plan(:id);
 SELECT zd_expand_rename_column('users', 'note', 'remark');
 RESET ROLE;
 REVOKE ALL ON users FROM zd_expand_app;

@@ -226,6 +226,12 @@ ZD_SQL_FUNCTION(zd_abort) {
 ZD_SQL_FUNCTION(zd_plan) {
   using namespace zd::pg::expand;
   Migration *m = load_migration(id_arg(fcinfo));
+  // Its steps show the table's index and constraint definitions: for its owner, as the moves.
+  if (get_rel_name(m->relid) != nullptr && !zd::pg::caller_owns_relation(m->relid))
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("zero_downtime: must be owner of table %s to see the plan of "
+                           "migration %lld",
+                           m->relation, (long long) m->id)));
   ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
   InitMaterializedSRF(fcinfo, 0);
   if (!zd::phase_is_active(m->phase)) return (Datum) 0;  // over: no step left
