@@ -36,6 +36,9 @@ bool deferred_objects_in_transaction();
 // HINT saying so.
 void run_explaining_deferred_objects(void (*run)(void *), void *arg);
 
+// The schema the extension is installed in; InvalidOid when it is not installed here.
+Oid extension_schema();
+
 // The extension's zd_deferred table, schema-qualified and quoted, and its owner; nullptr when
 // the extension is not installed here.
 const char *deferred_table(Oid *owner);

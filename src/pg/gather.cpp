@@ -3,6 +3,7 @@
 #include "pg/gather_internal.hpp"
 
 #include "pg/deferral.hpp"
+#include "pg/expand/expand.hpp"
 #include "pg/held_locks.hpp"
 #include "pg/migration_tool.hpp"
 #include "pg/sql_tokens.hpp"
@@ -128,6 +129,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     // ALTER TABLE, and reading a size is most of the guard's cost on it.
     fill_table_state(gathered->relid, ops[i].kind != zd::OpKind::OtherLocking,
                      gathered->check_empty, gathered->recurses, &ops[i].table);
+    expand::fill_migration_facts(gathered->relid, &ops[i]);
   }
   zd::StatementFacts *facts = new_statement_facts();
   facts->tx = tx;

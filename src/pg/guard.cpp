@@ -2,6 +2,7 @@
 #include "pg/guard.hpp"
 
 #include "pg/deferral.hpp"
+#include "pg/expand/expand.hpp"
 #include "pg/gather.hpp"
 #include "pg/guc.hpp"
 #include "pg/held_locks.hpp"
@@ -158,6 +159,25 @@ void note_locks_taken(const zd::StatementFacts *facts) {
       note_held_lock(op.table.oid, (LOCKMODE) op.lock, op.table.name.c_str(), facts->sql.c_str());
 }
 
+// The DROP COLUMN of an old column whose migration may contract (the rules allowed it):
+// that op, else nullptr.
+const zd::Operation *retiring_drop(const zd::StatementFacts *facts) {
+  for (const zd::Operation &op : facts->ops)
+    if (op.kind == zd::OpKind::DropColumn && op.migration != 0 && op.migration_old_column)
+      return &op;
+  return nullptr;
+}
+
+struct CappedCall {
+  const CapTarget *target;
+  UtilityCall *call;
+};
+
+void run_capped_original(void *arg) {
+  const CappedCall *c = (const CappedCall *) arg;
+  run_with_lock_cap(*c->target, run_original, c->call);
+}
+
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
@@ -215,7 +235,15 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       // each time (transformCreateStmt rewrites parts of it in place, in memory the failed
       // attempt's subtransaction frees).  Not on the fast path, which runs it once.
       target.retries_need_fresh_tree = &original.read_only_tree;
-      run_with_lock_cap(target, run_original, &original);
+      if (const zd::Operation *drop = retiring_drop(facts)) {
+        // DROP COLUMN of a migration's old column, allowed because it may contract: the
+        // contract runs around it (trigger dropped first, the new column's NOT NULL and
+        // names after), and the migration is complete.
+        CappedCall capped{&target, &original};
+        expand::contract_by_drop(drop->migration, run_capped_original, &capped);
+      } else {
+        run_with_lock_cap(target, run_original, &original);
+      }
       note_locks_taken(facts);
       return;
     }
