@@ -81,8 +81,29 @@ Node *parse_row_expression(Relation rel, const char *text, const char *what, con
 // pg_catalog qualified.
 const char *normalized_sql(Relation rel, Node *expr);
 // What the trigger runs: `normalized` parsed with search_path pinned, planned, ready to evaluate
-// over the row (scan tuple), with the type of column `target`.
-Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target);
+// over the row (scan tuple), with the type of column `target`.  *untrusted: it calls code a
+// superuser does not own (the table owner's functions, a domain's CHECK); such an expression is
+// planned (constants folded) and evaluated as the table's owner (as_owner below), never with
+// the rights of whoever writes the row.
+Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target,
+                         bool *untrusted);
+
+// search_path = pg_catalog, pg_temp until restore_search_path(level): the text zero_downtime
+// writes (steps, expressions) is made and run under it, so that every name outside pg_catalog
+// is qualified and no schema on someone's search_path can shadow what it means.  An error
+// restores it too (with the transaction).
+int pin_search_path();
+void restore_search_path(int level);
+
+// Runs as `owner` in a security-restricted operation, search_path pinned (what PostgreSQL does
+// for an index expression): enter returns what leave restores.
+struct AsOwner {
+  Oid user;
+  int context;
+  int guc_level;
+};
+AsOwner enter_as_owner(Oid owner);
+void leave_as_owner(const AsOwner &saved);
 
 // --- steps: the SQL each call runs, shared by the calls and zd_plan ---
 

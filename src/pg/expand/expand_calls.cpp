@@ -134,10 +134,13 @@ ZD_SQL_FUNCTION(zd_expand_rename_column) {
   const AttrNumber attnum = check_old_column(rel, m);
   check_new_name_free(m);
   Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+  // Printed as the steps run it: search_path pinned (a type outside pg_catalog qualified).
+  const int level = pin_search_path();
   m->new_type = format_type_with_typemod(att->atttypid, att->atttypmod);
   if (OidIsValid(att->attcollation) && att->attcollation != get_typcollation(att->atttypid))
     m->new_type = psprintf("%s COLLATE %s", m->new_type,
                            generate_collation_name(att->attcollation));
+  restore_search_path(level);
   m->up_sql = quote_identifier(m->old_column);
   m->down_sql = quote_identifier(m->new_column);
   relation_close(rel, AccessShareLock);
@@ -162,7 +165,9 @@ ZD_SQL_FUNCTION(zd_expand_change_type) {
   Oid type;
   int32 typmod;
   parseTypeString(type_text, &type, &typmod, false);
+  const int level = pin_search_path();  // printed as the steps run it (qualified)
   m->new_type = format_type_with_typemod(type, typmod);
+  restore_search_path(level);
   // The expressions are checked against the table with the new column in place: parse them
   // over a copy of the row type that has it (a relation descriptor extended by hand would be
   // fragile), so they are parsed after the ADD COLUMN, in this transaction, below.

@@ -8,6 +8,8 @@
 // (an OID would not).
 #include "pg/expand/expand.hpp"
 
+#include "pg/trusted_code.hpp"
+
 extern "C" {
 #include "access/relation.h"
 #include "catalog/pg_type.h"
@@ -22,6 +24,7 @@ extern "C" {
 #include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "miscadmin.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
@@ -129,25 +132,51 @@ Node *parse_row_expression(Relation rel, const char *text, const char *what, con
   return analyse(rel, raw_expression(text, what), what, alias ? &a : nullptr, target);
 }
 
-const char *normalized_sql(Relation rel, Node *expr) {
-  const int nest = NewGUCNestLevel();
+int pin_search_path() {
+  const int level = NewGUCNestLevel();
   (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                            GUC_ACTION_SAVE, true, 0, false);
+  return level;
+}
+
+void restore_search_path(int level) { AtEOXact_GUC(true, level); }
+
+AsOwner enter_as_owner(Oid owner) {
+  AsOwner saved;
+  GetUserIdAndSecContext(&saved.user, &saved.context);
+  SetUserIdAndSecContext(owner, saved.context | SECURITY_LOCAL_USERID_CHANGE |
+                                    SECURITY_RESTRICTED_OPERATION);
+  saved.guc_level = pin_search_path();
+  return saved;
+}
+
+void leave_as_owner(const AsOwner &saved) {
+  restore_search_path(saved.guc_level);
+  SetUserIdAndSecContext(saved.user, saved.context);
+}
+
+const char *normalized_sql(Relation rel, Node *expr) {
+  const int level = pin_search_path();
   char *text = deparse_expression(
       expr, deparse_context_for(RelationGetRelationName(rel), RelationGetRelid(rel)), false,
       false);
-  AtEOXact_GUC(true, nest);
+  restore_search_path(level);
   return text;
 }
 
-Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target) {
-  const int nest = NewGUCNestLevel();
-  (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                           GUC_ACTION_SAVE, true, 0, false);
+Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target,
+                         bool *untrusted) {
+  const int level = pin_search_path();
   Node *expr = analyse(rel, raw_expression(normalized, "the migration's expression"),
                        "the migration's expression", nullptr, target);
-  AtEOXact_GUC(true, nest);
-  return expression_planner((Expr *) expr);
+  restore_search_path(level);
+  // Planning folds constants: it calls the functions it folds.
+  *untrusted = !runs_only_trusted_code(expr);
+  if (!*untrusted) return expression_planner((Expr *) expr);
+  const AsOwner saved = enter_as_owner(rel->rd_rel->relowner);
+  Expr *planned = expression_planner((Expr *) expr);
+  leave_as_owner(saved);
+  return planned;
 }
 
 }  // namespace zd::pg::expand

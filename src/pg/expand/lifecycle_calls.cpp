@@ -38,15 +38,23 @@ int64 id_arg(FunctionCallInfo fcinfo) {
   return PG_GETARG_INT64(0);
 }
 
-// Locks, loads and checks that the caller may move it (owns its table: every step needs that).
-Migration *take(FunctionCallInfo fcinfo) {
-  const int64 id = id_arg(fcinfo);
-  lock_migration(id);
-  Migration *m = load_migration(id);
+void check_caller_may_move(const Migration *m) {
   if (get_rel_name(m->relid) == nullptr || !caller_owns_relation(m->relid))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("zero_downtime: must be owner of table %s to move migration %lld",
                            m->relation, (long long) m->id)));
+}
+
+// Checks that the caller may move it (owns its table: every step needs that), then locks it
+// and loads it again (a session that held the lock may have moved it).  The check comes
+// first, as PostgreSQL checks ownership before it locks: a role that may not move the
+// migration never takes its lock, nor learns who holds it.
+Migration *take(FunctionCallInfo fcinfo) {
+  const int64 id = id_arg(fcinfo);
+  check_caller_may_move(load_migration(id));
+  lock_migration(id);
+  Migration *m = load_migration(id);
+  check_caller_may_move(m);
   return m;
 }
 
@@ -60,8 +68,10 @@ const char *migrate_statement(const Migration *m) {
   return psprintf("SELECT zd_migrate(%lld)", (long long) m->id);
 }
 
-// The indexes the migrate steps build: each must exist and be valid before the migration is
-// ready (a build interrupted leaves an invalid one).  Returns the first that is not, or nullptr.
+// The indexes the migrate steps build: each must be a valid index of the migration's table
+// before the migration is ready (a build interrupted leaves an invalid one; a relation of
+// someone else's under the copy's name is no copy).  Returns what is wrong with the first that
+// is not, or nullptr.
 const char *unfinished_index(const Migration *m) {
   List *steps = steps_for(m, StepPhase::Migrate);
   ListCell *lc;
@@ -73,16 +83,20 @@ const char *unfinished_index(const Migration *m) {
     const char *end = strstr(p, " ON ");
     List *names = ZD_QUALIFIED_NAME_LIST(pnstrdup(p, end - p));
     const char *name = strVal(llast(names));
-    const Oid index = get_relname_relid(name, get_rel_namespace(m->relid));
-    bool valid = false;
-    if (OidIsValid(index)) {
-      HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
-      if (HeapTupleIsValid(tup)) {
-        valid = ((Form_pg_index) GETSTRUCT(tup))->indisvalid;
-        ReleaseSysCache(tup);
-      }
+    const Oid schema = get_rel_namespace(m->relid);
+    const Oid index = get_relname_relid(name, schema);
+    const char *quoted = quote_qualified_identifier(get_namespace_name(schema), name);
+    if (!OidIsValid(index)) return psprintf("index %s is missing", quoted);
+    HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
+    if (!HeapTupleIsValid(tup) || ((Form_pg_index) GETSTRUCT(tup))->indrelid != m->relid) {
+      if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
+      return psprintf("the name of its index copy %s is taken by another relation (not an "
+                      "index of %s); rename or drop that relation",
+                      quoted, m->relation);
     }
-    if (!valid) return name;
+    const bool valid = ((Form_pg_index) GETSTRUCT(tup))->indisvalid;
+    ReleaseSysCache(tup);
+    if (!valid) return psprintf("index %s is invalid (its build was interrupted)", quoted);
   }
   return nullptr;
 }
@@ -166,7 +180,11 @@ ZD_SQL_FUNCTION(zd_migrate) {
   int n = 0;
   ListCell *lc;
   foreach (lc, steps) sql[n++] = ((const Step *) lfirst(lc))->sql;
+  // Queued with search_path pinned: the worker runs the steps under the search_path they
+  // were made with, not under one where a schema before pg_catalog could shadow an operator.
+  const int level = pin_search_path();
   zd::pg::queue_deferred("lock-cap", m->relation, migrate_statement(m), sql, n);
+  restore_search_path(level);
   save_phase(m, to);
   PG_RETURN_TEXT_P(cstring_to_text(psprintf(
       "migration %lld: %d steps queued to run after this transaction commits (the backfill, "
@@ -188,7 +206,7 @@ ZD_SQL_FUNCTION(zd_migration_ready) {
             (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
              errmsg("zero_downtime: migration %lld is not ready: %s", (long long) m->id,
                     index != nullptr
-                        ? psprintf("index %s is missing or invalid", quote_identifier(index))
+                        ? index
                         : psprintf("its backfill %s has not finished", m->backfill_name)),
              errhint("SELECT zd_migrate(%lld) runs what is left.", (long long) m->id)));
   save_phase(m, to);

@@ -213,7 +213,9 @@ const char *step_phase_name(StepPhase phase) {
   return "?";
 }
 
-List *steps_for(const Migration *m, StepPhase phase) {
+namespace {
+
+List *steps_under_pinned_path(const Migration *m, StepPhase phase) {
   Relation rel = relation_open(m->relid, AccessShareLock);
   const AttrNumber old_attnum = get_attnum(m->relid, m->old_column);
   if (old_attnum == InvalidAttrNumber)
@@ -381,13 +383,28 @@ List *steps_for(const Migration *m, StepPhase phase) {
   return out;
 }
 
+}  // namespace
+
+// Made with search_path pinned: the definitions deparsed here (indexes, CHECKs, defaults) name
+// everything outside pg_catalog with its schema, and mean the same when a step runs later, in
+// the worker, whatever schemas then shadow what.
+List *steps_for(const Migration *m, StepPhase phase) {
+  const int level = pin_search_path();
+  List *out = steps_under_pinned_path(m, phase);
+  restore_search_path(level);
+  return out;
+}
+
 namespace {
 void run_sql(void *arg) { run_utility_sql((const char *) arg); }
 }  // namespace
 
+// Under the search_path the step was made with.
 void run_step(const Step *s) {
   CapTarget target{s->lock, "the migration's table", true, true, "lock-cap"};
+  const int level = pin_search_path();
   run_with_lock_cap(target, run_sql, (void *) s->sql);
+  restore_search_path(level);
 }
 
 }  // namespace zd::pg::expand

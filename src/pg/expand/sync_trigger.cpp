@@ -38,6 +38,8 @@ struct SyncState {
   ExprState *down;
   ExprContext *econtext;
   TupleTableSlot *slot;
+  Oid owner;       // the table's: untrusted expressions run as this role
+  bool untrusted;  // up or down calls code a superuser does not own
   zd::StatedSide stated;
   int16 new_typlen;
   bool new_typbyval;
@@ -83,8 +85,12 @@ SyncState *set_up(FunctionCallInfo fcinfo, TriggerData *td) {
   s->new_typlen = new_att->attlen;
   s->new_typbyval = new_att->attbyval;
   if (!s->rename) {
-    s->up = ExecInitExpr(prepare_normalized(rel, args[3], s->new_attnum), nullptr);
-    s->down = ExecInitExpr(prepare_normalized(rel, args[4], s->old_attnum), nullptr);
+    bool up_untrusted, down_untrusted;
+    s->up = ExecInitExpr(prepare_normalized(rel, args[3], s->new_attnum, &up_untrusted), nullptr);
+    s->down =
+        ExecInitExpr(prepare_normalized(rel, args[4], s->old_attnum, &down_untrusted), nullptr);
+    s->owner = rel->rd_rel->relowner;
+    s->untrusted = up_untrusted || down_untrusted;
     s->econtext = CreateStandaloneExprContext();
     // (A copy of the descriptor: the relcache's own is reference-counted per resource owner.)
     s->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), &TTSOpsHeapTuple);
@@ -114,7 +120,12 @@ Datum evaluate(SyncState *s, ExprState *expr, HeapTuple tuple, bool *isnull, Rel
   error_context_stack = &callback;
   ExecStoreHeapTuple(tuple, s->slot, false);
   s->econtext->ecxt_scantuple = s->slot;
+  // The table owner's code runs as the owner, not as whoever writes the row (an error
+  // restores the writer's role and search_path with the transaction).
+  AsOwner saved{InvalidOid, 0, 0};
+  if (s->untrusted) saved = enter_as_owner(s->owner);
   Datum value = ExecEvalExprSwitchContext(expr, s->econtext, isnull);
+  if (s->untrusted) leave_as_owner(saved);
   error_context_stack = callback.previous;
   return value;
 }
