@@ -270,6 +270,8 @@ CREATE TABLE zd_deferred (
     statement text NOT NULL,           -- what the migration sent
     run_sql text NOT NULL,             -- what the worker runs, in autocommit, through the guard
     undo_sql text NOT NULL DEFAULT '', -- run if it fails for good (reverts what ran in the migration)
+    drop_invalid_index text NOT NULL DEFAULT '',  -- before run_sql, this index (qualified), if
+                                       -- INVALID (an interrupted build's), is dropped CONCURRENTLY
     state text NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'running', 'done', 'failed', 'skipped')),
     attempts integer NOT NULL DEFAULT 0,

@@ -115,6 +115,7 @@ struct Step {
   const char *sql;
   zd::Lock lock;         // on the table
   const char *duration;  // how long it holds it
+  const char *index;     // an index copy's build: the copy (qualified), else nullptr
 };
 
 // Steps of `m` for `phase`, from the catalog now (indexes and constraints on the old column;
@@ -124,8 +125,9 @@ struct Step {
 List *steps_for(const Migration *m, StepPhase phase);
 const char *step_phase_name(StepPhase phase);
 
-// Runs one DDL step in the current transaction, below the guard, its lock capped.
-void run_step(const Step *step);
+// Runs one DDL step of `m` in the current transaction, below the guard, its lock capped (a
+// lock not granted names the sessions that hold the table).
+void run_step(const Migration *m, const Step *step);
 
 // --- the guard (guard_facts.cpp, lifecycle_calls.cpp) ---
 

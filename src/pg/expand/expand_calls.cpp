@@ -113,7 +113,7 @@ int64 expand(Migration *m) {
   insert_migration(m);  // refuses a column another migration owns, before any DDL
   List *steps = steps_for(m, StepPhase::Expand);
   ListCell *lc;
-  foreach (lc, steps) run_step((const Step *) lfirst(lc));
+  foreach (lc, steps) run_step(m, (const Step *) lfirst(lc));
   return m->id;
 }
 
@@ -178,7 +178,7 @@ ZD_SQL_FUNCTION(zd_expand_change_type) {
   List *steps = steps_for(m, StepPhase::Expand);
   // ADD COLUMN first; then the expressions can name it; the trigger (last step) carries them.
   const Step *add = (const Step *) linitial(steps);
-  run_step(add);
+  run_step(m, add);
   CommandCounterIncrement();
   rel = relation_open(m->relid, AccessShareLock);
   const AttrNumber new_attnum = get_attnum(m->relid, m->new_column);
@@ -192,6 +192,6 @@ ZD_SQL_FUNCTION(zd_expand_change_type) {
   // The other steps, built again now that the expressions are known (the trigger carries them).
   steps = steps_for(m, StepPhase::Expand);
   ListCell *lc;
-  for_each_from(lc, steps, 1) run_step((const Step *) lfirst(lc));
+  for_each_from(lc, steps, 1) run_step(m, (const Step *) lfirst(lc));
   PG_RETURN_INT64(m->id);
 }

@@ -61,7 +61,7 @@ Migration *take(FunctionCallInfo fcinfo) {
 void run_steps(const Migration *m, StepPhase phase) {
   List *steps = steps_for(m, phase);
   ListCell *lc;
-  foreach (lc, steps) run_step((const Step *) lfirst(lc));
+  foreach (lc, steps) run_step(m, (const Step *) lfirst(lc));
 }
 
 const char *migrate_statement(const Migration *m) {
@@ -77,21 +77,18 @@ const char *unfinished_index(const Migration *m) {
   ListCell *lc;
   foreach (lc, steps) {
     const Step *s = (const Step *) lfirst(lc);
-    if (strncmp(s->sql, "CREATE ", 7) != 0) continue;
-    // CREATE [UNIQUE ]INDEX CONCURRENTLY IF NOT EXISTS <name> ON ...
-    const char *p = strstr(s->sql, "IF NOT EXISTS ") + strlen("IF NOT EXISTS ");
-    const char *end = strstr(p, " ON ");
-    List *names = ZD_QUALIFIED_NAME_LIST(pnstrdup(p, end - p));
+    if (s->index == nullptr) continue;
+    List *names = ZD_QUALIFIED_NAME_LIST(s->index);
     const char *name = strVal(llast(names));
     const Oid schema = get_rel_namespace(m->relid);
     const Oid index = get_relname_relid(name, schema);
-    const char *quoted = quote_qualified_identifier(get_namespace_name(schema), name);
+    const char *quoted = s->index;
     if (!OidIsValid(index)) return psprintf("index %s is missing", quoted);
     HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
     if (!HeapTupleIsValid(tup) || ((Form_pg_index) GETSTRUCT(tup))->indrelid != m->relid) {
       if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
       return psprintf("the name of its index copy %s is taken by another relation (not an "
-                      "index of %s); rename or drop that relation",
+                      "index of %s): rename or drop that relation",
                       quoted, m->relation);
     }
     const bool valid = ((Form_pg_index) GETSTRUCT(tup))->indisvalid;
@@ -159,7 +156,7 @@ void contract_by_drop(int64 id, void (*run_drop)(void *), void *arg) {
     if (strcmp(s->sql, drop) == 0)
       run_drop(arg);
     else
-      run_step(s);
+      run_step(m, s);
   }
   save_phase(m, to);
 }
@@ -177,13 +174,20 @@ ZD_SQL_FUNCTION(zd_migrate) {
                  (long long) m->id, (long long) m->id, quote_identifier(m->old_column))));
   List *steps = steps_for(m, StepPhase::Migrate);
   const char **sql = (const char **) palloc(list_length(steps) * sizeof(char *));
+  // An index copy's build first drops the INVALID index an interrupted build left (a cancel,
+  // the worker terminated, a crash), each time it runs: IF NOT EXISTS would keep it.
+  const char **drop_invalid = (const char **) palloc(list_length(steps) * sizeof(char *));
   int n = 0;
   ListCell *lc;
-  foreach (lc, steps) sql[n++] = ((const Step *) lfirst(lc))->sql;
+  foreach (lc, steps) {
+    drop_invalid[n] = ((const Step *) lfirst(lc))->index;
+    sql[n++] = ((const Step *) lfirst(lc))->sql;
+  }
   // Queued with search_path pinned: the worker runs the steps under the search_path they
   // were made with, not under one where a schema before pg_catalog could shadow an operator.
   const int level = pin_search_path();
-  zd::pg::queue_deferred("lock-cap", m->relation, migrate_statement(m), sql, n);
+  zd::pg::queue_deferred("lock-cap", m->relation, migrate_statement(m), sql, n, nullptr,
+                         drop_invalid);
   restore_search_path(level);
   save_phase(m, to);
   PG_RETURN_TEXT_P(cstring_to_text(psprintf(

@@ -289,14 +289,16 @@ List *steps_under_pinned_path(const Migration *m, StepPhase phase) {
         for (int i = 0; i < n && using_at < 0; i++)
           if (token_is(def, tokens[i], "USING")) using_at = tokens[i].start;
         if (using_at < 0) elog(ERROR, "zero_downtime: unexpected index definition: %s", def);
-        out = lappend(
-            out, step(phase,
-                      psprintf("CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %s ON %s %s",
-                               c->unique ? "UNIQUE " : "", quote_identifier(c->copy),
-                               m->relation,
-                               replace_column(def + using_at, m->old_column, m->new_column)),
-                      zd::Lock::ShareUpdateExclusive,
-                      "the whole build (reads and writes go on; other DDL and VACUUM wait)"));
+        Step *build =
+            step(phase,
+                 psprintf("CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %s ON %s %s",
+                          c->unique ? "UNIQUE " : "", quote_identifier(c->copy), m->relation,
+                          replace_column(def + using_at, m->old_column, m->new_column)),
+                 zd::Lock::ShareUpdateExclusive,
+                 "the whole build (reads and writes go on; other DDL and VACUUM wait)");
+        build->index = quote_qualified_identifier(
+            get_namespace_name(RelationGetNamespace(rel)), c->copy);
+        out = lappend(out, build);
       }
       foreach (lc, checks) {
         const Copy *c = (const Copy *) lfirst(lc);
@@ -400,8 +402,8 @@ void run_sql(void *arg) { run_utility_sql((const char *) arg); }
 }  // namespace
 
 // Under the search_path the step was made with.
-void run_step(const Step *s) {
-  CapTarget target{s->lock, "the migration's table", true, true, "lock-cap"};
+void run_step(const Migration *m, const Step *s) {
+  CapTarget target{s->lock, m->relation, true, true, "lock-cap"};
   const int level = pin_search_path();
   run_with_lock_cap(target, run_sql, (void *) s->sql);
   restore_search_path(level);
