@@ -390,7 +390,10 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 -- Contract: in the caller's transaction: drops the trigger and the old column, gives the new
 -- column its NOT NULL and default (a change of type: the old name, and its indexes theirs).
-CREATE FUNCTION zd_contract(migration bigint)
+-- Refused while a query used the old column within zero_downtime.contract_quiet_period (or
+-- the server has not watched it that long), naming the application_names; force => true, for
+-- a role that may SET that setting, skips the check.
+CREATE FUNCTION zd_contract(migration bigint, force boolean DEFAULT false)
 RETURNS text
 AS 'MODULE_PATHNAME', 'zd_contract'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -410,6 +413,17 @@ CREATE FUNCTION zd_plan(migration bigint,
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'zd_plan'
 LANGUAGE C STRICT VOLATILE;
+
+-- The evidence for contract: since when the old column is watched (the expand's commit, or
+-- the server's start), when a query last read or wrote it and by which application_names
+-- (most recent first).  Nulls for a role that neither owns the table nor has
+-- pg_read_all_stats.
+CREATE FUNCTION zd_migration_usage(migration bigint, relation regclass, old_column name,
+    OUT watched_since timestamptz, OUT old_last_used timestamptz, OUT old_used_by text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'zd_migration_usage'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 -- What comes next for a migration in a phase: the SQL call, and what it waits for.
 CREATE FUNCTION zd_migration_next(migration bigint, phase text, OUT call text, OUT note text)
@@ -458,6 +472,9 @@ SELECT m.id,
                          ORDER BY d.id LIMIT 1))
            ELSE n.note
        END AS blocked_by,
+       u.watched_since,
+       u.old_last_used,
+       u.old_used_by,
        pg_catalog.pg_get_userbyid(m.started_by) AS started_by,
        m.created_at,
        m.migrate_at,
@@ -465,6 +482,8 @@ SELECT m.id,
        m.finished_at
 FROM @extschema@.zd_migration m
 CROSS JOIN LATERAL @extschema@.zd_migration_next(m.id, m.phase) n
+LEFT JOIN LATERAL @extschema@.zd_migration_usage(m.id, m.relation, m.old_column) u
+       ON m.phase OPERATOR(pg_catalog.=) ANY ('{expanded,migrating,ready}'::text[])
 LEFT JOIN @extschema@.zd_backfill_progress b
        ON b.name OPERATOR(pg_catalog.=) m.backfill_name
       AND b.started_by OPERATOR(pg_catalog.=) pg_catalog.pg_get_userbyid(m.started_by)

@@ -54,6 +54,27 @@ void for_each_inserted_relation(const PlannedStmt *planned,
   }
 }
 
+void for_each_used_relation(const PlannedStmt *planned,
+                            void (*fn)(Oid relid, const Bitmapset *selected,
+                                       const Bitmapset *inserted, const Bitmapset *updated,
+                                       void *arg),
+                            void *arg) {
+#if PG_VERSION_NUM >= 160000
+  ListCell *lc;
+  foreach (lc, planned->permInfos) {
+    const RTEPermissionInfo *perm = lfirst_node(RTEPermissionInfo, lc);
+    fn(perm->relid, perm->selectedCols, perm->insertedCols, perm->updatedCols, arg);
+  }
+#else
+  ListCell *lc;
+  foreach (lc, planned->rtable) {
+    const RangeTblEntry *rte = (const RangeTblEntry *) lfirst(lc);
+    if (rte->rtekind != RTE_RELATION) continue;
+    fn(rte->relid, rte->selectedCols, rte->insertedCols, rte->updatedCols, arg);
+  }
+#endif
+}
+
 bool check_query_permissions(const Query *query, bool ereport_on_violation) {
 #if PG_VERSION_NUM >= 160000
   return ExecCheckPermissions(query->rtable, query->rteperminfos, ereport_on_violation);

@@ -169,6 +169,15 @@ void for_each_inserted_relation(const PlannedStmt *planned,
                                 void (*fn)(Oid relid, const Bitmapset *columns, void *arg),
                                 void *arg);
 
+// Every table a plan reads or writes, with the columns it selects, inserts and updates (as
+// the permission check sees them, attnums offset by FirstLowInvalidHeapAttributeNumber; 0
+// offset so: the whole row): 15's RangeTblEntry, 16's RTEPermissionInfo.
+void for_each_used_relation(const PlannedStmt *planned,
+                            void (*fn)(Oid relid, const Bitmapset *selected,
+                                       const Bitmapset *inserted, const Bitmapset *updated,
+                                       void *arg),
+                            void *arg);
+
 // Whether the column has a NOT NULL that PostgreSQL has checked: 15's attnotnull; since 18,
 // where NOT NULL is a constraint that may be NOT VALID (attnotnull is then true too), only
 // when that constraint is validated.

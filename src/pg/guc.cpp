@@ -21,6 +21,7 @@ int guc_lock_retries = 5;
 int guc_lock_retry_budget_ms = 60 * 1000;
 bool guc_defer_in_transaction = false;
 char *guc_client_version = nullptr;
+int guc_contract_quiet_period_s = 15 * 60;
 
 namespace {
 char *guc_allow = nullptr;
@@ -150,6 +151,16 @@ void define_gucs() {
       "the migration's is for the new column, else for the old one; unset, the write's own "
       "columns tell.  Any role may set it (SET, connection options, ALTER ROLE ... SET).",
       &guc_client_version, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
+  DefineCustomIntVariable(
+      "zero_downtime.contract_quiet_period",
+      "How long the old column of a migration must go unused before zd_contract drops it.",
+      "The server records when a query last read or wrote the old column and by which "
+      "application_name; zd_contract (and DROP COLUMN of it) is refused while that is more "
+      "recent than this, or while the server has watched for less than this.  0: no wait.  "
+      "A role that may SET it may also force a contract: zd_contract(id, force => true).",
+      &guc_contract_quiet_period_s, 15 * 60, 0, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr,
+      nullptr, nullptr);
 
   MarkGUCPrefixReserved("zero_downtime");
 }

@@ -27,6 +27,7 @@ extern "C" void _PG_init(void) {
   zd::pg::install_utility_hook();
   zd::pg::install_dml_hook();
   zd::pg::expand::install_insert_columns_hook();
+  zd::pg::expand::install_usage_hooks();
   if (process_shared_preload_libraries_in_progress) {
     zd::pg::stats_install_hooks();
     zd::pg::register_deferral_launcher();

@@ -17,6 +17,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'zero_downtime'
 max_connections = 40
+zero_downtime.contract_quiet_period = 0
 });
 $node->start;
 $node->safe_psql('postgres', q{

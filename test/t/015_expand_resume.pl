@@ -15,7 +15,8 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('expand_resume');
 $node->init;
-$node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'zero_downtime'});
+$node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'zero_downtime'
+zero_downtime.contract_quiet_period = 0});
 $node->start;
 $node->safe_psql('postgres', q{
     CREATE EXTENSION zero_downtime;

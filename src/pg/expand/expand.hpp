@@ -146,4 +146,21 @@ const char *schema_name();
 const Bitmapset *inserted_columns(Oid relid);
 void install_insert_columns_hook();
 
+// --- evidence of use for contract (usage.cpp) ---
+
+// The executor hook, the commit callback and (preloaded) the shared memory.
+void install_usage_hooks();
+// Whether this database has columns of active migrations to watch (for this backend, a client
+// backend): one read of a shared counter when none, a read of pg_trigger when it moved.
+bool watching();
+// COPY of relid naming attlist (NIL: every column), either direction.
+void note_copy(Oid relid, List *attlist);
+// When this transaction commits: m's old column is watched from then / is no longer watched.
+void usage_watch_at_commit(const Migration *m);
+void usage_forget_at_commit(const Migration *m);
+// Refuses (55006) the contract of m while its old column was used within
+// zero_downtime.contract_quiet_period, naming the applications, or has not been watched for
+// that long; `force` (allowed to a role that may SET that setting) skips the check.
+void check_contract_evidence(const Migration *m, bool force);
+
 }  // namespace zd::pg::expand

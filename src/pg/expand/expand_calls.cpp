@@ -114,6 +114,7 @@ int64 expand(Migration *m) {
   List *steps = steps_for(m, StepPhase::Expand);
   ListCell *lc;
   foreach (lc, steps) run_step(m, (const Step *) lfirst(lc));
+  usage_watch_at_commit(m);
   return m->id;
 }
 
@@ -193,5 +194,6 @@ ZD_SQL_FUNCTION(zd_expand_change_type) {
   steps = steps_for(m, StepPhase::Expand);
   ListCell *lc;
   for_each_from(lc, steps, 1) run_step(m, (const Step *) lfirst(lc));
+  usage_watch_at_commit(m);
   PG_RETURN_INT64(m->id);
 }

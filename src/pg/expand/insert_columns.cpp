@@ -88,6 +88,11 @@ void process_utility(PlannedStmt *pstmt, const char *query_string, bool read_onl
                      ProcessUtilityContext context, ParamListInfo params,
                      QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
   Node *stmt = pstmt->utilityStmt;
+  // COPY of a table either way reads or writes its columns: evidence for contract.
+  if (IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->relation != nullptr && watching()) {
+    const Oid relid = RangeVarGetRelid(((CopyStmt *) stmt)->relation, NoLock, true);
+    if (OidIsValid(relid)) note_copy(relid, ((CopyStmt *) stmt)->attlist);
+  }
   if (!IsA(stmt, CopyStmt) || !((CopyStmt *) stmt)->is_from ||
       ((CopyStmt *) stmt)->relation == nullptr) {
     call_next(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);

@@ -144,6 +144,8 @@ void contract_by_drop(int64 id, void (*run_drop)(void *), void *arg) {
   lock_migration(id);
   Migration *m = load_migration(id);
   const zd::MigrationPhase to = check_transition(m, zd::MigrationCall::Contract);
+  check_contract_evidence(m, false);
+  usage_forget_at_commit(m);
   ereport(NOTICE, (errmsg("zero_downtime: DROP COLUMN %s completes migration %lld: its contract "
                           "runs (SELECT zd_contract(%lld))",
                           quote_identifier(m->old_column), (long long) m->id, (long long) m->id)));
@@ -221,6 +223,8 @@ ZD_SQL_FUNCTION(zd_contract) {
   using namespace zd::pg::expand;
   Migration *m = take(fcinfo);
   const zd::MigrationPhase to = check_transition(m, zd::MigrationCall::Contract);
+  check_contract_evidence(m, !PG_ARGISNULL(1) && PG_GETARG_BOOL(1));
+  usage_forget_at_commit(m);  // (read before the steps drop the old column)
   run_steps(m, StepPhase::Contract);
   save_phase(m, to);
   PG_RETURN_TEXT_P(cstring_to_text(
@@ -236,6 +240,7 @@ ZD_SQL_FUNCTION(zd_abort) {
   using namespace zd::pg::expand;
   Migration *m = take(fcinfo);
   const zd::MigrationPhase to = check_transition(m, zd::MigrationCall::Abort);
+  usage_forget_at_commit(m);
   skip_queued_work(m);
   run_steps(m, StepPhase::Abort);
   save_phase(m, to);
