@@ -9,6 +9,7 @@
 #   utility  SET / SHOW / RESET: no rule looks at them (the hook's fast path)
 #   guarded  ALTER TABLE tiny ALTER COLUMN v SET DEFAULT n: gathered, decided, lock capped
 #   dml      UPDATE t SET v = v + 1 WHERE id = n: the executor hook's check
+#   insert   INSERT INTO t2 VALUES (n, 0): the executor hooks (the sync trigger's column record)
 # Usage, as root: bash bench/instructions_bench.sh [N]     Results: bench/results/instructions.md
 set -euo pipefail
 
@@ -20,7 +21,7 @@ source "$repo/bench/lib.sh"
 trap 'rm -rf "$work"' EXIT
 
 setup='CREATE TABLE tiny (id int, v int); CREATE TABLE t (id int PRIMARY KEY, v int);
-INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;'
+INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g; CREATE TABLE t2 (id int PRIMARY KEY, v int);'
 # stream NAME COUNT: the setup, then COUNT statements of that stream, in $work/NAME.COUNT.sql.
 stream() {
   local f="$work/$1.$2.sql" i
@@ -31,6 +32,7 @@ stream() {
         utility) echo "SET application_name = 'bench';" ;;
         guarded) echo "ALTER TABLE tiny ALTER COLUMN v SET DEFAULT $i;" ;;
         dml) echo "UPDATE t SET v = v + 1 WHERE id = $(( i % 1000 + 1 ));" ;;
+        insert) echo "INSERT INTO t2 VALUES ($i, 0);" ;;
       esac
     done
   } >"$f"
@@ -62,7 +64,7 @@ out="$repo/bench/results/instructions.md"
   echo
   echo "| stream | instructions a statement, plain | with zero_downtime | ratio | once (k) |"
   echo "|---|---|---|---|---|"
-  for s in utility guarded dml; do
+  for s in utility guarded dml insert; do
     stream "$s" "$n"
     stream "$s" "$((2 * n))"
     p1=$(instructions "$s.$n" "")
