@@ -268,6 +268,8 @@ void at_transaction_end(XactEvent event, void *) {
       event != XACT_EVENT_PREPARE && event != XACT_EVENT_ABORT &&
       event != XACT_EVENT_PARALLEL_ABORT)
     return;
+  // (Most transactions noted nothing: no clock read, no shared lock at their commit.)
+  if (n_pending == 0 && !changed_in_transaction) return;
   const bool committed = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE;
   if (committed && shared != nullptr) {
     const TimestampTz now = GetCurrentTimestamp();
