@@ -67,6 +67,29 @@ SELECT count(*) FILTER (WHERE token IS NULL) AS no_token, count(DISTINCT token) 
        count(*) FILTER (WHERE score IS NULL) AS no_score FROM accounts;
 SELECT attnotnull FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'token';
 
+-- ADD UNIQUE and ADD PRIMARY KEY: the unique index is built CONCURRENTLY after the commit,
+-- then the constraint takes it.  Until then nothing enforces uniqueness (the NOTICE says so).
+-- A PRIMARY KEY on a nullable column: its helper CHECK NOT VALID now (new rows checked at
+-- once), validated and the column made NOT NULL after the commit, before the build.
+CREATE TABLE members (id int, login text);
+INSERT INTO members SELECT g, 'm' || g FROM generate_series(1, 1000) g;
+BEGIN;
+ALTER TABLE members ADD CONSTRAINT members_login_key UNIQUE (login);
+ALTER TABLE members ADD PRIMARY KEY (id);
+SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = 'members'::regclass
+  AND contype <> 'n' ORDER BY 1;
+SAVEPOINT new_row;
+INSERT INTO members VALUES (NULL, 'no id');  -- refused at once by the helper
+ROLLBACK TO SAVEPOINT new_row;
+COMMIT;
+CALL zd_deferred_wait('60s');
+SELECT state, rule, run_sql FROM zd_deferred_status WHERE relation = 'public.members' ORDER BY id;
+SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = 'members'::regclass
+  AND contype <> 'n' ORDER BY 1;
+SELECT indexrelid::regclass AS index, indisvalid, indisprimary FROM pg_index
+  WHERE indrelid = 'members'::regclass ORDER BY 1;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'members'::regclass AND attname = 'id';
+
 -- Outside a transaction block nothing is deferred: rewritten as before.
 CREATE INDEX accounts_email_idx ON accounts (email);
 -- zd_deferred_wait is CALLed on its own.
@@ -83,6 +106,6 @@ RESET ROLE;
 DROP ROLE regress_zd_app;
 
 SET zero_downtime.mode = off;
-DROP TABLE accounts, owners;
+DROP TABLE accounts, owners, members;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

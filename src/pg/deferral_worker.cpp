@@ -295,25 +295,29 @@ void run_item(const DeferredItem &item, MemoryContext context) {
                 : "failed";
   }
   PG_END_TRY();
-  // Failed for good: revert what ran in the migration where leaving it would hurt.
+  // Failed for good: revert what ran in the migration, or what the deferral built, where
+  // leaving it would hurt.  Each undo statement on its own: one failing does not keep the
+  // next from running.
   if (strcmp(state, "failed") == 0 && item.undo_sql != nullptr && item.undo_sql[0] != '\0') {
-    PG_TRY();
-    {
-      run_top_level_statement(item.undo_sql);
-      error = psprintf("%s\nzero_downtime then ran: %s; once the cause is fixed, run the "
-                       "migration's statement again.",
-                       error, item.undo_sql);
+    ListCell *lc;
+    foreach (lc, statement_texts(item.undo_sql)) {
+      const char *undo = (const char *) lfirst(lc);
+      PG_TRY();
+      {
+        run_top_level_statement(undo);
+        error = psprintf("%s\nzero_downtime then ran: %s;", error, undo);
+      }
+      PG_CATCH();
+      {
+        MemoryContextSwitchTo(context);
+        ErrorData *e = CopyErrorData();
+        FlushErrorState();
+        AbortCurrentTransaction();
+        error = psprintf("%s\nzero_downtime could not run %s: %s", error, undo, e->message);
+      }
+      PG_END_TRY();
     }
-    PG_CATCH();
-    {
-      MemoryContextSwitchTo(context);
-      ErrorData *e = CopyErrorData();
-      FlushErrorState();
-      AbortCurrentTransaction();
-      error = psprintf("%s\nzero_downtime could not run %s: %s", error, item.undo_sql,
-                       e->message);
-    }
-    PG_END_TRY();
+    error = psprintf("%s\nOnce the cause is fixed, run the migration's statement again.", error);
   }
   SetUserIdAndSecContext(worker_user, worker_context);
   MemoryContextSwitchTo(context);
