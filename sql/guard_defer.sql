@@ -90,6 +90,41 @@ SELECT indexrelid::regclass AS index, indisvalid, indisprimary FROM pg_index
   WHERE indrelid = 'members'::regclass ORDER BY 1;
 SELECT attnotnull FROM pg_attribute WHERE attrelid = 'members'::regclass AND attname = 'id';
 
+-- An ALTER TABLE of several changes (Prisma merges a migration's changes of one table into
+-- one): each change runs as a statement of its own through the guard, the brief ones now,
+-- the rest deferred.  Every change is kept; the queue records the statement as it was sent.
+BEGIN;
+ALTER TABLE "members" ADD COLUMN "city" TEXT, ADD COLUMN "stamp" timestamptz DEFAULT clock_timestamp(),
+  ADD CONSTRAINT "members_city_key" UNIQUE ("city"), ALTER COLUMN "login" SET NOT NULL;
+SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'members'::regclass
+  AND attname IN ('city', 'stamp', 'login') ORDER BY 1;
+COMMIT;
+CALL zd_deferred_wait('60s');
+SELECT state, rule, run_sql, statement FROM zd_deferred_status
+  WHERE relation = 'public.members' AND statement LIKE '%"city"%' ORDER BY id;
+SELECT count(*) FILTER (WHERE stamp IS NULL) AS no_stamp FROM members;
+SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = 'members'::regclass
+  AND contype <> 'n' ORDER BY 1;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'members'::regclass AND attname = 'login';
+-- A change that cannot be deferred (a drop breaks running code; a type change rewrites): the
+-- whole statement is refused, its hint the changes one per statement; nothing ran.
+BEGIN;
+ALTER TABLE members ADD COLUMN zip text, DROP COLUMN city;
+ROLLBACK;
+BEGIN;
+ALTER TABLE members ADD COLUMN zip text, ALTER COLUMN id TYPE bigint;
+ROLLBACK;
+SELECT count(*) AS zip FROM pg_attribute WHERE attrelid = 'members'::regclass AND attname = 'zip';
+-- A comment allowing a rule for the statement allows it for each of its changes.
+BEGIN;
+/* zero_downtime: allow drop-column */ ALTER TABLE members DROP COLUMN stamp,
+  ADD CONSTRAINT members_id_check CHECK (id > 0);
+COMMIT;
+CALL zd_deferred_wait('60s');
+SELECT count(*) AS stamp FROM pg_attribute WHERE attrelid = 'members'::regclass
+  AND attname = 'stamp' AND NOT attisdropped;
+SELECT convalidated FROM pg_constraint WHERE conname = 'members_id_check';
+
 -- Outside a transaction block nothing is deferred: rewritten as before.
 CREATE INDEX accounts_email_idx ON accounts (email);
 -- zd_deferred_wait is CALLed on its own.

@@ -125,7 +125,8 @@ bool deferral_available(zd::TxContext tx) {
          deferred_table(&owner) != nullptr;
 }
 
-void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts) {
+void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts,
+                  const char *statement) {
   const PlanFinding &finding = plan->findings[0];
   stats_count(finding.rule, kStatDeferred);
   ereport(NOTICE, (errmsg("zero_downtime: %s", finding.message), errdetail("%s", finding.detail),
@@ -139,7 +140,7 @@ void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts) {
                      !zd::blocks_application(facts->held.lock), true, finding.rule};
     run_with_lock_cap(target, run_brief_step, (void *) step.sql);
   }
-  queue_deferred(finding.rule, plan->capped_table, facts->sql.c_str(), plan->deferred_sql,
+  queue_deferred(finding.rule, plan->capped_table, statement, plan->deferred_sql,
                  plan->n_deferred, plan->deferred_undo);
   for (const zd::Operation &op : facts->ops)
     if (op.kind == zd::OpKind::CreateIndex) note_deferred_index(op.index_name.c_str());

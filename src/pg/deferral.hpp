@@ -16,8 +16,10 @@ namespace zd::pg {
 bool deferral_available(zd::TxContext tx);
 
 // Runs the plan's brief steps in the current transaction (lock capped) and records its
-// deferred statements; the worker starts when the transaction commits.
-void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts);
+// deferred statements, as coming from `statement` (what the migration sent); the worker
+// starts when the transaction commits.
+void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts,
+                  const char *statement);
 
 // Queues `later` (run after this transaction commits, in order, each in autocommit through the
 // guard, as the current role with this session's search_path and zero_downtime settings).

@@ -14,8 +14,11 @@
 #include "pg/utility_hook.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
+#include "tcop/tcopprot.h"
+#include "utils/snapmgr.h"
 }
 
 namespace zd::pg {
@@ -139,6 +142,48 @@ void note_locks_taken(const zd::StatementFacts *facts) {
       note_held_lock(op.table.oid, (LOCKMODE) op.lock, op.table.name.c_str(), facts->sql.c_str());
 }
 
+// DeferEach: the ALTER TABLE's changes one by one, each as the statement of its own it was
+// split into, through the guard as if the migration had sent them so: every change is kept,
+// each gets its own verdict (run now, lock capped; or its brief part now and the rest
+// deferred).  A comment allowing rules for the statement allows them for each.  Should one be
+// refused after all, its error aborts the transaction with the others.
+// The statement the migration sent while its changes run one by one (recorded with what
+// they defer); nullptr otherwise.
+const char *sent_statement = nullptr;
+
+void run_each_change(const GuardPlan *plan, const zd::StatementFacts *facts,
+                     const UtilityCall &original) {
+  const PlanFinding &f = plan->findings[0];
+  ereport(NOTICE, (errmsg("zero_downtime: %s", f.message), errdetail("%s", f.detail),
+                   errhint("%s", f.hint)));
+  const char *allow = "";
+  for (size_t i = 0; i < facts->allowed_here.size(); i++)
+    allow = psprintf("%s%s%s", allow, i == 0 ? "/* zero_downtime: allow " : ", ",
+                     facts->allowed_here[i].c_str());
+  if (allow[0] != '\0') allow = psprintf("%s */ ", allow);
+  sent_statement = facts->sql.c_str();
+  PG_TRY();
+  {
+    for (size_t i = 0; i < facts->split_statements.size(); i++) {
+      const char *sql = psprintf("%s%s", allow, facts->split_statements[i].c_str());
+      PlannedStmt *stmt = makeNode(PlannedStmt);
+      stmt->commandType = CMD_UTILITY;
+      stmt->canSetTag = original.pstmt->canSetTag;
+      stmt->utilityStmt = linitial_node(RawStmt, pg_parse_query(sql))->stmt;
+      stmt->stmt_location = 0;
+      stmt->stmt_len = (int) strlen(sql);
+      guard_process_utility(stmt, sql, false, original.context, original.params,
+                            original.query_env, original.dest, original.qc);
+      // As between the statements of a query string: the next one sees what this one did.
+      CommandCounterIncrement();
+      if (ActiveSnapshotSet()) UpdateActiveSnapshotCommandId();
+    }
+  }
+  PG_FINALLY();
+  { sent_statement = nullptr; }
+  PG_END_TRY();
+}
+
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
@@ -180,8 +225,11 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       run_rewrite(plan);
       return;
     case zd::Verdict::Defer:
-      run_deferral(plan, facts);
+      run_deferral(plan, facts, sent_statement != nullptr ? sent_statement : facts->sql.c_str());
       note_locks_taken(facts);
+      return;
+    case zd::Verdict::DeferEach:
+      run_each_change(plan, facts, original);  // (each notes the locks it took)
       return;
     case zd::Verdict::Allow: {
       CapTarget target{plan->cap_lock, plan->capped_table, may_retry(tx, facts),

@@ -377,6 +377,35 @@ TEST(AddPrimaryKey, DeferredInATransactionBlock) {
             "DROP INDEX CONCURRENTLY IF EXISTS public.orders_pkey");
 }
 
+// An ALTER TABLE of several changes in a migration's transaction, deferral on: each change a
+// statement of its own when none of them alone is refused; else the whole is refused.
+TEST(AlterTable, SeveralChangesEachDeferredOnItsOwn) {
+  Stmt s = set_not_null_stmt();
+  s.facts.tx = TxContext::TransactionBlock;
+  s.facts.deferral_available = true;
+  Operation add;
+  add.kind = OpKind::AddColumn;
+  add.table = big_table();
+  add.lock = Lock::AccessExclusive;
+  add.column = "city";
+  s.ops.insert(s.ops.begin(), add);
+  static const Text split[] = {"ALTER TABLE orders ADD COLUMN city text",
+                               "ALTER TABLE orders ALTER customer_id SET NOT NULL"};
+  s.facts.split_statements = {split, 2};
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::DeferEach);
+  EXPECT_NE(d.findings[0].detail.find(split[0].str()), std::string::npos);
+
+  s.facts.deferral_available = false;
+  EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Refuse);
+  s.facts.deferral_available = true;
+  s.ops[0].kind = OpKind::AlterColumnType;  // rewrites: cannot be deferred
+  s.ops[0].type_change_rewrites = true;
+  d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Refuse);
+  EXPECT_NE(d.findings[0].hint.find("separate statements"), std::string::npos);
+}
+
 TEST(Locks, ConflictTableMatchesPostgres) {
   EXPECT_TRUE(locks_conflict(Lock::AccessShare, Lock::AccessExclusive));
   EXPECT_FALSE(locks_conflict(Lock::AccessShare, Lock::Share));
