@@ -51,6 +51,27 @@ COMMIT;
 CALL zd_deferred_wait('60s');
 SELECT state, rule, run_sql, error FROM zd_deferred_status WHERE rule = 'set-not-null'
   ORDER BY id DESC LIMIT 1;
+-- zd_deferred_wait() raised that failure (ZD003): the next call returns, as it has nothing new
+-- to report.
+CALL zd_deferred_wait('60s');
+SELECT count(*) AS unreported FROM zd_deferred_status WHERE state = 'failed' AND reported_at IS NULL;
+-- A deferred unique index that finds duplicates: failed, and the INVALID index its build left
+-- (it would refuse new duplicates) dropped; the constraint's step skipped.  A role that may
+-- not see the failure (neither its own nor pg_read_all_stats) is not told of it.
+BEGIN;
+ALTER TABLE accounts ADD CONSTRAINT accounts_owner_key UNIQUE (owner);
+COMMIT;
+CREATE ROLE regress_zd_other;
+SET ROLE regress_zd_other;
+CALL zd_deferred_wait('60s');
+RESET ROLE;
+DROP ROLE regress_zd_other;
+\set VERBOSITY sqlstate
+CALL zd_deferred_wait('60s');
+\set VERBOSITY default
+SELECT state, run_sql, split_part(error, E'\n', 1) AS error FROM zd_deferred_status
+  WHERE rule = 'add-unique' ORDER BY id;
+SELECT count(*) AS accounts_owner_key FROM pg_class WHERE relname = 'accounts_owner_key';
 
 -- A volatile default: the plain column and its default for new rows now; the batched fill, and
 -- the column's NOT NULL, after the commit.  A CALL zd_backfill on a big table likewise.

@@ -275,7 +275,8 @@ CREATE TABLE zd_deferred (
     attempts integer NOT NULL DEFAULT 0,
     started_at timestamptz,
     finished_at timestamptz,
-    error text
+    error text,
+    reported_at timestamptz            -- failed: when a zd_deferred_wait() raised it
 );
 REVOKE ALL ON zd_deferred FROM PUBLIC;
 REVOKE ALL ON SEQUENCE zd_deferred_id_seq FROM PUBLIC;
@@ -284,15 +285,17 @@ REVOKE ALL ON SEQUENCE zd_deferred_id_seq FROM PUBLIC;
 CREATE VIEW zd_deferred_status WITH (security_barrier) AS
 SELECT d.id, d.batch, d.state, d.rule, d.relation, d.run_sql, d.statement,
        pg_catalog.pg_get_userbyid(d.role) AS queued_by, d.application_name, d.queued_at,
-       d.queued_xid, d.attempts, d.started_at, d.finished_at, d.error
+       d.queued_xid, d.attempts, d.started_at, d.finished_at, d.error, d.reported_at
 FROM zd_deferred d
 WHERE pg_catalog.pg_get_userbyid(d.role) OPERATOR(pg_catalog.=) current_user
    OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE');
 GRANT SELECT ON zd_deferred_status TO PUBLIC;
 
 -- Waits until no deferred item of this database is pending or running; after `timeout`, an
--- error (57014) saying how many are left.  For deploy scripts and tests ("the migration's safe
--- forms are done").  A procedure, CALLed outside a transaction block: it holds no snapshot
+-- error (57014) saying how many are left.  Then an item that failed and that no earlier call
+-- reported (of the caller's role; any, with pg_read_all_stats) is an error (ZD003) naming it,
+-- its statement and its error.  For deploy scripts and tests ("the migration's safe forms are
+-- done").  A procedure, CALLed outside a transaction block: it holds no snapshot
 -- while it waits (CREATE INDEX CONCURRENTLY waits for every older snapshot to go).
 CREATE PROCEDURE zd_deferred_wait(timeout interval DEFAULT '10min')
 AS 'MODULE_PATHNAME', 'zd_deferred_wait'
