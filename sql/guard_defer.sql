@@ -111,6 +111,34 @@ SELECT indexrelid::regclass AS index, indisvalid, indisprimary FROM pg_index
   WHERE indrelid = 'members'::regclass ORDER BY 1;
 SELECT attnotnull FROM pg_attribute WHERE attrelid = 'members'::regclass AND attname = 'id';
 
+-- A later statement of the same migration that needs the deferred unique index or constraint:
+-- ON CONFLICT (planned in the executor: its error names nothing), ON CONFLICT ON CONSTRAINT,
+-- a foreign key referencing it (a name, as USING INDEX, is matched as above).  Each error says
+-- it was deferred.
+CREATE TABLE handles (id int, handle text);
+INSERT INTO handles SELECT g, 'h' || g FROM generate_series(1, 1000) g;
+CREATE TABLE mentions (handle text);
+BEGIN;
+ALTER TABLE handles ADD CONSTRAINT handles_handle_key UNIQUE (handle);
+SAVEPOINT later;
+INSERT INTO handles VALUES (1001, 'h1001') ON CONFLICT (handle) DO NOTHING;
+ROLLBACK TO SAVEPOINT later;
+INSERT INTO handles VALUES (1001, 'h1001') ON CONFLICT ON CONSTRAINT handles_handle_key DO NOTHING;
+ROLLBACK TO SAVEPOINT later;
+ALTER TABLE mentions ADD FOREIGN KEY (handle) REFERENCES handles (handle);
+ROLLBACK TO SAVEPOINT later;
+-- Rolled back to before the deferral: forgotten (PostgreSQL's error alone).
+SAVEPOINT before;
+ALTER TABLE handles ADD CONSTRAINT handles_id_key UNIQUE (id);
+ROLLBACK TO SAVEPOINT before;
+INSERT INTO handles VALUES (1001, 'h1001') ON CONFLICT (id) DO NOTHING;
+ROLLBACK;
+BEGIN;
+CREATE UNIQUE INDEX handles_lower_idx ON handles (lower(handle));
+INSERT INTO handles VALUES (1001, 'h1001') ON CONFLICT (lower(handle)) DO NOTHING;
+ROLLBACK;
+/* zero_downtime: allow drop-table */ DROP TABLE handles, mentions;
+
 -- An ALTER TABLE of several changes (Prisma merges a migration's changes of one table into
 -- one): each change runs as a statement of its own through the guard, the brief ones now,
 -- the rest deferred.  Every change is kept; the queue records the statement as it was sent.

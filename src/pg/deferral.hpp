@@ -31,12 +31,10 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
 // since the server started (a shared counter).
 void warn_if_deferral_failed(const char *relation);
 
-// Indexes this transaction deferred: a later statement of it that fails on one of them (it
-// does not exist until the worker builds it) gets its error explained.  Cheap to ask.
-bool deferred_objects_in_transaction();
-// Runs run(arg); an error that names an index this transaction deferred gets a DETAIL and a
-// HINT saying so.
-void run_explaining_deferred_objects(void (*run)(void *), void *arg);
+// Installs the emit_log_hook that explains an error about an index or constraint this
+// transaction deferred (it does not exist until the worker builds it): a later statement of
+// the migration that names it, USING INDEX it, ON CONFLICT or a foreign key needing it.
+void install_deferred_object_explainer();
 
 // The extension's zd_deferred table, schema-qualified and quoted, and its owner; nullptr when
 // the extension is not installed here.

@@ -24,13 +24,7 @@ extern "C" {
 namespace zd::pg {
 namespace {
 
-// (An error naming an index this transaction deferred is explained: deferral.hpp.)
-void run_original(void *arg) {
-  if (deferred_objects_in_transaction())
-    run_explaining_deferred_objects(call_next_process_utility, arg);
-  else
-    call_next_process_utility(arg);
-}
+void run_original(void *arg) { call_next_process_utility(arg); }
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
 
