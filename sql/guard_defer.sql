@@ -51,7 +51,7 @@ COMMIT;
 CALL zd_deferred_wait('60s');
 SELECT state, rule, run_sql, error FROM zd_deferred_status WHERE rule = 'set-not-null'
   ORDER BY id DESC LIMIT 1;
--- zd_deferred_wait() raised that failure (ZD003): the next call returns, as it has nothing new
+-- zd_deferred_wait() raised that failure (ZD005): the next call returns, as it has nothing new
 -- to report.
 CALL zd_deferred_wait('60s');
 SELECT count(*) AS unreported FROM zd_deferred_status WHERE state = 'failed' AND reported_at IS NULL;

@@ -5,6 +5,8 @@
 extern "C" {
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
 #include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
@@ -26,6 +28,30 @@ List *permission_entries(const Query *query) {
   }
   return entries;
 #endif
+}
+
+void for_each_inserted_relation(const PlannedStmt *planned,
+                                void (*fn)(Oid relid, const Bitmapset *columns, void *arg),
+                                void *arg) {
+#if PG_VERSION_NUM >= 190000
+  int rti = -1;
+  while ((rti = bms_next_member(planned->resultRelationRelids, rti)) >= 0) {
+#else
+  ListCell *lc;
+  foreach (lc, planned->resultRelations) {
+    const int rti = lfirst_int(lc);
+#endif
+    RangeTblEntry *rte = rt_fetch(rti, planned->rtable);
+    if (rte->rtekind != RTE_RELATION) continue;
+#if PG_VERSION_NUM >= 160000
+    if (rte->perminfoindex == 0) continue;
+    const RTEPermissionInfo *perm =
+        list_nth_node(RTEPermissionInfo, planned->permInfos, rte->perminfoindex - 1);
+    if (perm->insertedCols != nullptr) fn(rte->relid, perm->insertedCols, arg);
+#else
+    if (rte->insertedCols != nullptr) fn(rte->relid, rte->insertedCols, arg);
+#endif
+  }
 }
 
 bool check_query_permissions(const Query *query, bool ereport_on_violation) {

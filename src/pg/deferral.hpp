@@ -36,6 +36,9 @@ void warn_if_deferral_failed(const char *relation);
 // the migration that names it, USING INDEX it, ON CONFLICT or a foreign key needing it.
 void install_deferred_object_explainer();
 
+// The schema the extension is installed in; InvalidOid when it is not installed here.
+Oid extension_schema();
+
 // The extension's zd_deferred table, schema-qualified and quoted, and its owner; nullptr when
 // the extension is not installed here.
 const char *deferred_table(Oid *owner);

@@ -449,7 +449,7 @@ ZD_SQL_FUNCTION(zd_deferred_wait) {
     SPI_finish();
     if (failed.id != nullptr)
       ereport(ERROR,
-              (errcode(MAKE_SQLSTATE('Z', 'D', '0', '0', '3')),
+              (errcode(MAKE_SQLSTATE('Z', 'D', '0', '0', '5')),
                errmsg("zd_deferred_wait: deferred statement %s failed: %s", failed.id,
                       failed.run_sql),
                errdetail("It was deferred from: %s\n%s%s", failed.statement, failed.error,

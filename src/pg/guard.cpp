@@ -2,6 +2,7 @@
 #include "pg/guard.hpp"
 
 #include "pg/deferral.hpp"
+#include "pg/expand/expand.hpp"
 #include "pg/gather.hpp"
 #include "pg/guc.hpp"
 #include "pg/held_locks.hpp"
@@ -10,14 +11,15 @@
 #include "pg/rewrite.hpp"
 #include "pg/statement_kinds.hpp"
 #include "pg/stats.hpp"
+#include "pg/table_facts.hpp"
 #include "pg/trusted_code.hpp"
 #include "pg/utility_hook.hpp"
 
 extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_inherits.h"
 #include "tcop/tcopprot.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 }
 
@@ -27,6 +29,23 @@ namespace {
 void run_original(void *arg) { call_next_process_utility(arg); }
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
+
+// Where a top-level statement's facts and plan are made: a context of the guard's own, emptied
+// when the next top-level statement starts and keeping its first block, so that guarding a
+// statement mallocs nothing (the portal's context is small and grows by malloc).  Nothing of a
+// statement's facts is used after it: what outlives it (held locks, deferred work) is copied.
+// A nested statement (a function's, a procedure's) runs while a top-level one's facts are in
+// use: it keeps its caller's context.
+MemoryContext facts_context(ProcessUtilityContext context) {
+  static MemoryContext guard_context = nullptr;
+  if (context != PROCESS_UTILITY_TOPLEVEL) return CurrentMemoryContext;
+  if (guard_context == nullptr)
+    guard_context =
+        AllocSetContextCreate(TopMemoryContext, "zero_downtime statement", ALLOCSET_DEFAULT_SIZES);
+  else
+    MemoryContextReset(guard_context);
+  return guard_context;
+}
 
 }  // namespace
 
@@ -121,7 +140,8 @@ Oid sole_locked_table(const Node *stmt, const zd::StatementFacts *facts) {
   const Oid relid = facts->ops[0].table.oid;
   for (const zd::Operation &op : facts->ops)
     if (op.table.oid != relid) return InvalidOid;
-  if (!OidIsValid(relid) || !caller_owns_relation(relid) || has_subclass(relid)) return InvalidOid;
+  if (!OidIsValid(relid) || !caller_owns_relation(relid) || relation_has_subclass(relid))
+    return InvalidOid;
   return relid;
 }
 
@@ -150,16 +170,24 @@ void run_each_change(const GuardPlan *plan, const zd::StatementFacts *facts,
   const PlanFinding &f = plan->findings[0];
   ereport(NOTICE, (errmsg("zero_downtime: %s", f.message), errdetail("%s", f.detail),
                    errhint("%s", f.hint)));
+  // The changes, in the caller's memory: guarding each one empties the guard's statement
+  // context (facts_context), where `facts` and `plan` are.
   const char *allow = "";
   for (size_t i = 0; i < facts->allowed_here.size(); i++)
     allow = psprintf("%s%s%s", allow, i == 0 ? "/* zero_downtime: allow " : ", ",
                      facts->allowed_here[i].c_str());
   if (allow[0] != '\0') allow = psprintf("%s */ ", allow);
-  sent_statement = facts->sql.c_str();
+  List *changes = NIL;
+  for (size_t i = 0; i < facts->split_statements.size(); i++)
+    changes = lappend(changes, psprintf("%s%s", allow, facts->split_statements[i].c_str()));
+  sent_statement = pstrdup(facts->sql.c_str());
+  facts = nullptr;
+  plan = nullptr;
   PG_TRY();
   {
-    for (size_t i = 0; i < facts->split_statements.size(); i++) {
-      const char *sql = psprintf("%s%s", allow, facts->split_statements[i].c_str());
+    ListCell *lc;
+    foreach (lc, changes) {
+      const char *sql = (const char *) lfirst(lc);
       PlannedStmt *stmt = makeNode(PlannedStmt);
       stmt->commandType = CMD_UTILITY;
       stmt->canSetTag = original.pstmt->canSetTag;
@@ -178,6 +206,25 @@ void run_each_change(const GuardPlan *plan, const zd::StatementFacts *facts,
   PG_END_TRY();
 }
 
+// The DROP COLUMN of an old column whose migration may contract (the rules allowed it):
+// that op, else nullptr.
+const zd::Operation *retiring_drop(const zd::StatementFacts *facts) {
+  for (const zd::Operation &op : facts->ops)
+    if (op.kind == zd::OpKind::DropColumn && op.migration != 0 && op.migration_old_column)
+      return &op;
+  return nullptr;
+}
+
+struct CappedCall {
+  const CapTarget *target;
+  UtilityCall *call;
+};
+
+void run_capped_original(void *arg) {
+  const CappedCall *c = (const CappedCall *) arg;
+  run_with_lock_cap(*c->target, run_original, c->call);
+}
+
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
@@ -193,8 +240,11 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
   UtilityCall original{pstmt, query_string, read_only_tree, context,
                              params, query_env,    dest,           qc};
   const zd::TxContext tx = current_tx_context(context);
+  MemoryContext caller = MemoryContextSwitchTo(facts_context(context));
   zd::StatementFacts *facts = gather_statement(pstmt->utilityStmt, query_string,
                                                pstmt->stmt_location, pstmt->stmt_len, tx);
+  GuardPlan *plan = facts != nullptr ? decide_plan(facts) : nullptr;
+  MemoryContextSwitchTo(caller);
   if (facts == nullptr) {
     // A statement kind statement_kinds.cpp does not know (a newer server's): the lock cap,
     // without retries, on whatever it locks.
@@ -206,7 +256,6 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
   }
   // A deferred statement on the table failed: this DDL is told (the server log was).
   if (facts->ops.size() > 0) warn_if_deferral_failed(facts->ops[0].table.name.c_str());
-  GuardPlan *plan = decide_plan(facts);
   switch (plan->verdict) {
     case zd::Verdict::Refuse:
       guard_refuse(plan);
@@ -236,7 +285,15 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       // each time (transformCreateStmt rewrites parts of it in place, in memory the failed
       // attempt's subtransaction frees).  Not on the fast path, which runs it once.
       target.retries_need_fresh_tree = &original.read_only_tree;
-      run_with_lock_cap(target, run_original, &original);
+      if (const zd::Operation *drop = retiring_drop(facts)) {
+        // DROP COLUMN of a migration's old column, allowed because it may contract: the
+        // contract runs around it (trigger dropped first, the new column's NOT NULL and
+        // names after), and the migration is complete.
+        CappedCall capped{&target, &original};
+        expand::contract_by_drop(drop->migration, run_capped_original, &capped);
+      } else {
+        run_with_lock_cap(target, run_original, &original);
+      }
       note_locks_taken(facts);
       return;
     }

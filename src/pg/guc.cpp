@@ -20,6 +20,7 @@ int guc_lock_timeout_ms = 1000;
 int guc_lock_retries = 5;
 int guc_lock_retry_budget_ms = 60 * 1000;
 bool guc_defer_in_transaction = false;
+char *guc_client_version = nullptr;
 
 namespace {
 char *guc_allow = nullptr;
@@ -141,6 +142,14 @@ void define_gucs() {
       "default: until the worker is done, a deferred index (a unique one included) does not "
       "exist and a deferred constraint is not validated.",
       &guc_defer_in_transaction, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
+  DefineCustomStringVariable(
+      "zero_downtime.client_version",
+      "The application version this session's code was written for.",
+      "During an expand/contract migration, a write from a session stating a version at least "
+      "the migration's is for the new column, else for the old one; unset, the write's own "
+      "columns tell.  Any role may set it (SET, connection options, ALTER ROLE ... SET).",
+      &guc_client_version, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
   MarkGUCPrefixReserved("zero_downtime");
 }

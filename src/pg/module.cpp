@@ -5,6 +5,7 @@
 #include "pg/deferral.hpp"
 #include "pg/deferral_worker.hpp"
 #include "pg/dml_hook.hpp"
+#include "pg/expand/expand.hpp"
 #include "pg/guc.hpp"
 #include "pg/stats.hpp"
 #include "pg/utility_hook.hpp"
@@ -27,6 +28,7 @@ extern "C" void _PG_init(void) {
   zd::pg::install_utility_hook();
   zd::pg::install_dml_hook();
   zd::pg::install_deferred_object_explainer();
+  zd::pg::expand::install_insert_columns_hook();
   if (process_shared_preload_libraries_in_progress) {
     zd::pg::stats_install_hooks();
     zd::pg::register_deferral_launcher();
