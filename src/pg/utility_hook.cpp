@@ -3,7 +3,6 @@
 #include "pg/utility_hook.hpp"
 
 #include "pg/boundary.hpp"
-#include "pg/deferral.hpp"
 #include "pg/guard.hpp"
 #include "pg/guc.hpp"
 #include "pg/selftest.hpp"
@@ -29,11 +28,6 @@ extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
   // guarded twice.
   if (guc_mode == kModeOff || IsBinaryUpgrade || creating_extension ||
       !guard_has_rules_for(pstmt->utilityStmt)) {
-    if (deferred_objects_in_transaction()) {  // (one pointer test: rare)
-      UtilityCall call{pstmt, query_string, read_only_tree, context, params, query_env, dest, qc};
-      run_explaining_deferred_objects(call_next_process_utility, &call);
-      return;
-    }
     call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
                               dest, qc);
     return;
