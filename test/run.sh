@@ -228,7 +228,7 @@ in_chroot() { [ -z "$single" ] && { [ "$1" = 17 ] || [ "$1" = 19 ]; }; }
 # run_in_chroot MAJOR LAYERS: the chroot run's per-layer figures count here (they are already
 # named by the major); its closing line is not repeated.
 run_in_chroot() {
-  local line status re='^-- [0-9]+ [A-Za-z]+: [0-9]+ passed, [0-9]+ failed$'
+  local line status re='^-- [0-9]+ [^:]+: [0-9]+ passed, [0-9]+ failed$'
   echo "== PostgreSQL $1 (Debian chroot: test/versions/chroot_run.sh)"
   ZD_TEST_LAYERS="$2" bash "$repo/test/versions/chroot_run.sh" "$1" >"$work/chroot-$1.log" 2>&1
   status=$?

@@ -4,9 +4,10 @@
 // (statement_kinds.cpp) and the ALTER TABLE subcommands (end of gather_alter_table.cpp) carry
 // their entries for tags a version added or removed under #if, in the table itself.
 //
-// Built and tested: 15 (Debian 12's) and 18.  Compiled: 17 and 19 (headers only).  16 is
-// covered by the same thresholds (each #if names the version that made the change) but has
-// not been compiled.
+// Built and tested (test/run.sh, ZD_PG_VERSIONS): 15 (Debian 12's), 17 and 19 (Debian's
+// packages in a chroot, test/versions/chroot.sh; 19 is 19~rc1) and 18 (built from source).
+// 16 is covered by the same thresholds (each #if names the version that made the change) but
+// has not been compiled.
 //
 // Macros, so that each expands where the file using it has included the header it needs;
 // what needs headers of its own is a function in compat.cpp.
@@ -90,7 +91,7 @@
 #define ZD_RETURNING_LENGTH(stmt) list_length((stmt)->returningList)
 #endif
 
-// 19 (compiled against its headers only, never run): log_min_messages is an array (one level
+// 19: log_min_messages is an array (one level
 // per backend type; this backend's is assumed at MyBackendType), table_beginscan takes flags,
 // DomainHasConstraints says whether a constraint is volatile, a plan's result relations are a
 // Bitmapset of range table indexes, and CLUSTER is a RepackStmt (REPACK's statement).
