@@ -25,7 +25,8 @@
 #           the extension built there by that suite's compiler
 # A major other than these is built by build_server.sh when its source can be fetched.
 # Without ZD_PG_VERSIONS, PG_CONFIG=<a pg_config> runs every layer asked for against that one
-# server (as the chroot runs do); not as root, the default is 15 and the majors already built.
+# server (as the chroot runs do); with it, PG_CONFIG replaces the server of its own major.  Not
+# as root, the default is 15 and the majors already built.
 #
 # As root it first installs the packages it needs and builds and installs the extension; the
 # servers then run as the OS user `postgres` (PostgreSQL refuses to run as root).
@@ -112,7 +113,11 @@ run_isolation() {
 # TAP: every assertion counts; a script that dies before its plan is done counts one failure.
 run_tap() {
   echo "== TAP"
-  run_prove TAP tap "$repo/test" "$pgxs_dir/src/test/perl"
+  local perl_lib="$pgxs_dir/src/test/perl"
+  # A server built without --enable-tap-tests (the cassert build) has no TAP modules: Debian's
+  # PostgreSQL 15's serve.
+  [ -d "$perl_lib" ] || perl_lib=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")/../../src/test/perl
+  run_prove TAP tap "$repo/test" "$perl_lib"
 }
 
 # run_prove LAYER NAME DIR PERL_LIB: each DIR/t/*.pl through prove, in DIR, as postgres.
@@ -216,6 +221,8 @@ run_memcheck() {  # run_memcheck LAYER
 # else a build from source (test/versions/build_server.sh).  Empty when there is none.
 host_pg_config() {  # host_pg_config MAJOR
   if [ -n "$single" ]; then echo "$single"
+  elif [ -n "${PG_CONFIG:-}" ] && [ "$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')" = "$1" ]
+  then echo "$PG_CONFIG"  # PG_CONFIG names the server of its own major
   elif [ "$1" = 15 ]; then echo /usr/lib/postgresql/15/bin/pg_config
   else bash "$repo/test/versions/build_server.sh" "$1" | tail -n 1
   fi
@@ -225,40 +232,64 @@ host_pg_config() {  # host_pg_config MAJOR
 # the mirror, their binary packages are.
 in_chroot() { [ -z "$single" ] && { [ "$1" = 17 ] || [ "$1" = 19 ]; }; }
 
-# run_in_chroot MAJOR LAYERS: the chroot run's per-layer figures count here (they are already
-# named by the major); its closing line is not repeated.
-run_in_chroot() {
-  local line status re='^-- [0-9]+ [^:]+: [0-9]+ passed, [0-9]+ failed$'
+# The layers asked for that run on MAJOR: the per-major ones everywhere, the others on 15 (or
+# on the one server of the single-server form).
+layers_of() {  # layers_of MAJOR
+  local layer mine=
+  for layer in $layers; do
+    case " $per_major_layers " in
+      *" $layer "*) mine+=" $layer" ;;
+      *) { [ "$1" = 15 ] || [ -n "$single" ]; } && mine+=" $layer" ;;
+    esac
+  done
+  echo "$mine"
+}
+
+# The chroot majors run one after the other in the background while the majors of this
+# machine run (ZD_VERSIONS_JOBS=1: all one after the other).  A chroot run has its own copy
+# of the tree, its own server and its own /tmp; the two overlap where the tests wait (lock
+# timeouts, retries, servers starting), which is much of their time on 2 cores.
+chroot_majors=()
+host_majors=()
+for major in $versions; do
+  [ -n "$(layers_of "$major")" ] || continue
+  if in_chroot "$major"; then chroot_majors+=("$major"); else host_majors+=("$major"); fi
+done
+start_chroots() {
+  local m
+  for m in "${chroot_majors[@]}"; do
+    ZD_TEST_LAYERS="$(layers_of "$m")" bash "$repo/test/versions/chroot_run.sh" "$m" \
+      >"$work/chroot-$m.log" 2>&1
+    echo $? >"$work/chroot-$m.status"
+  done
+}
+chroot_pid=
+if [ ${#chroot_majors[@]} -gt 0 ] && [ "${ZD_VERSIONS_JOBS:-2}" -gt 1 ]; then
+  echo "== PostgreSQL ${chroot_majors[*]}: in Debian chroots, in the background (test/versions/chroot_run.sh)"
+  start_chroots &
+  chroot_pid=$!
+fi
+
+# collect_chroot MAJOR: the chroot run's output, its per-layer figures counted here (they are
+# already named by the major); its closing line is not repeated.
+collect_chroot() {
+  local line p f status re='^-- [0-9]+ [^:]+: [0-9]+ passed, [0-9]+ failed$' major=$1
   echo "== PostgreSQL $1 (Debian chroot: test/versions/chroot_run.sh)"
-  ZD_TEST_LAYERS="$2" bash "$repo/test/versions/chroot_run.sh" "$1" >"$work/chroot-$1.log" 2>&1
-  status=$?
+  status=$(cat "$work/chroot-$1.status" 2>/dev/null || echo 1)
   grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$work/chroot-$1.log" | grep -vE "$re" | tail -n 400
-  if ! grep -qE "$re" "$work/chroot-$1.log"; then count "chroot" 0 1; return; fi
   while read -r line; do
     echo "$line"
     read -r p f < <(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/' <<<"$line")
     passed=$((passed + p)); failed=$((failed + f))
   done < <(grep -E "$re" "$work/chroot-$1.log")
+  # A run that failed without a failing count (no chroot, a build that did not start) fails.
   if [ "$status" -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9][0-9]* failed$' "$work/chroot-$1.log"; then
-    count "chroot" 0 1
+    count chroot 0 1
   fi
 }
 
-for major in $versions; do
-  # The layers of this major: all four per-major ones; the 15-only ones on 15.
-  mine=
-  for layer in $layers; do
-    case " $per_major_layers " in
-      *" $layer "*) mine+=" $layer" ;;
-      *) [ "$major" = 15 ] || [ -n "$single" ] && mine+=" $layer" ;;
-    esac
-  done
-  [ -n "$mine" ] || continue
-  if in_chroot "$major"; then
-    run_in_chroot "$major" "$mine"
-    continue
-  fi
-
+for major in "${host_majors[@]}"; do
+  mine=$(layers_of "$major")
   echo "=== PostgreSQL $major"
   pg_config=$(host_pg_config "$major")
   if [ -z "$pg_config" ] || [ ! -x "$pg_config" ]; then
@@ -293,6 +324,11 @@ for major in $versions; do
     esac
   done
 done
+
+if [ ${#chroot_majors[@]} -gt 0 ]; then
+  if [ -n "$chroot_pid" ]; then wait "$chroot_pid"; else start_chroots; fi
+  for major in "${chroot_majors[@]}"; do collect_chroot "$major"; done
+fi
 
 [ "$failed" -eq 0 ] && [ -z "${ZD_KEEP_TEST_DIR:-}" ] && rm -rf "$work"
 [ "$failed" -ne 0 ] && echo "test outputs kept in $work"

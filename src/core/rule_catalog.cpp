@@ -48,7 +48,8 @@ const RuleInfo kRules[] = {
      "`ADD FOREIGN KEY` scans under SHARE ROW EXCLUSIVE on both tables",
      "rewrite: `NOT VALID`, then `VALIDATE`; refuse on partitioned tables (PG 15 has no `NOT "
          "VALID` FK there)",
-     "the same two statements"},
+     "the same two statements",
+     "partitioned tables refused on every major (18 accepts `NOT VALID` there: not used yet)"},
     {"set-not-null",
      "SET NOT NULL scans the table under ACCESS EXCLUSIVE",
      bit(OpKind::SetNotNull), rules::set_not_null,
@@ -56,7 +57,8 @@ const RuleInfo kRules[] = {
      "rewrite: `CHECK (c IS NOT NULL) NOT VALID`, `VALIDATE`, `SET NOT NULL`, drop the check "
          "(PostgreSQL 18+: `ADD CONSTRAINT ... NOT NULL c NOT VALID`, `VALIDATE`); allowed when a "
          "valid check already implies it",
-     "the same statements"},
+     "the same statements",
+     "18+: PostgreSQL's own `NOT NULL ... NOT VALID` and `VALIDATE`, no helper CHECK"},
     {"add-unique",
      "ADD UNIQUE builds its index under ACCESS EXCLUSIVE",
      bit(OpKind::AddUnique), rules::add_unique_or_primary_key,
@@ -143,13 +145,22 @@ const RuleInfo kRules[] = {
      bit(OpKind::VacuumFull), rules::table_rewrite,
      "rewrites under ACCESS EXCLUSIVE",
      "refuse",
-     "plain `VACUUM`; pg_repack / pg_squeeze to shrink online"},
+     "plain `VACUUM`; pg_repack / pg_squeeze to shrink online",
+     "19: offers `REPACK (CONCURRENTLY)` (needs a primary key or replica identity index)"},
     {"cluster",
      "CLUSTER rewrites the table under ACCESS EXCLUSIVE",
      bit(OpKind::Cluster), rules::table_rewrite,
      "rewrites under ACCESS EXCLUSIVE",
      "refuse",
-     "pg_repack `--order-by`"},
+     "pg_repack `--order-by`",
+     "19: offers `REPACK (CONCURRENTLY) ... USING INDEX`"},
+    {"repack",
+     "REPACK without CONCURRENTLY rewrites the table under ACCESS EXCLUSIVE",
+     bit(OpKind::Repack), rules::table_rewrite,
+     "`REPACK` without `CONCURRENTLY`: rewrites under ACCESS EXCLUSIVE",
+     "refuse; `REPACK (CONCURRENTLY)` passes (lock cap only)",
+     "`REPACK (CONCURRENTLY)`, outside a transaction",
+     "19 only (the statement is new)"},
     {"set-logged",
      "SET LOGGED rewrites the table under ACCESS EXCLUSIVE",
      bit(OpKind::SetLogged), rules::table_rewrite,
@@ -243,6 +254,7 @@ const char *op_kind_name(OpKind kind) {
     ZD_KIND(DropTable)
     ZD_KIND(VacuumFull)
     ZD_KIND(Cluster)
+    ZD_KIND(Repack)
     ZD_KIND(SetLogged)
     ZD_KIND(SetUnlogged)
     ZD_KIND(SetTablespace)

@@ -29,6 +29,9 @@ struct RuleInfo {
   const char *catches;
   const char *guard_does;
   const char *to_comply;
+  // What differs between the PostgreSQL majors (15, 17, 18, 19), the README's last column;
+  // nullptr when nothing does.
+  const char *per_version = nullptr;
   bool looks_at_kind(OpKind kind) const { return (looks_at & bit(kind)) != 0; }
 };
 

@@ -8,6 +8,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
+#include "commands/defrem.h"
 #include "utils/backend_status.h"
 #include "utils/syscache.h"
 }
@@ -75,6 +76,39 @@ const char *column_not_null_not_valid(Oid relid, int16 attnum) {
   return nullptr;
 #endif
 }
+
+bool is_repack(const ClusterStatement *stmt) {
+#if PG_VERSION_NUM >= 190000
+  return stmt->command == REPACK_COMMAND_REPACK;
+#else
+  (void) stmt;
+  return false;
+#endif
+}
+
+bool repack_concurrently(const ClusterStatement *stmt) {
+#if PG_VERSION_NUM >= 190000
+  ListCell *lc;
+  foreach (lc, stmt->params) {
+    DefElem *opt = (DefElem *) lfirst(lc);
+    if (strcmp(opt->defname, "concurrently") == 0) return defGetBoolean(opt);
+  }
+#else
+  (void) stmt;
+#endif
+  return false;
+}
+
+bool cluster_uses_index(const ClusterStatement *stmt) {
+#if PG_VERSION_NUM >= 190000
+  return stmt->command == REPACK_COMMAND_CLUSTER || stmt->usingindex;
+#else
+  (void) stmt;
+  return true;
+#endif
+}
+
+const char *cluster_index_name(const ClusterStatement *stmt) { return stmt->indexname; }
 
 const char *backend_state_name(int state) {
   switch ((BackendState) state) {

@@ -160,6 +160,16 @@ bool column_not_null_validated(Oid relid, int16 attnum);
 // interrupted SET NOT NULL's safe form left there), else nullptr.  Always nullptr on 15-17.
 const char *column_not_null_not_valid(Oid relid, int16 attnum);
 
+// CLUSTER's statement, as REPACK's since 19 (RepackStmt.command says which was written).
+// Whether it is a REPACK (false before 19: there is none).
+bool is_repack(const ClusterStatement *stmt);
+// Whether it rebuilds the table without blocking reads and writes: REPACK (CONCURRENTLY), 19.
+bool repack_concurrently(const ClusterStatement *stmt);
+// Whether it orders the rows by an index (CLUSTER, REPACK ... USING INDEX), and the index's
+// name when the statement gives one (nullptr: the table's clustered index).
+bool cluster_uses_index(const ClusterStatement *stmt);
+const char *cluster_index_name(const ClusterStatement *stmt);
+
 // pg_stat_activity's name of a backend state (18 added "starting").
 const char *backend_state_name(int state);
 

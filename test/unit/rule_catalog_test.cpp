@@ -41,10 +41,12 @@ TEST(RuleCatalog, EveryOperationKindIsJudged) {
 
 std::string rendered_table() {
   std::ostringstream out;
-  out << "| rule | catches, and why | guard does | to comply |\n|---|---|---|---|\n";
+  out << "| rule | catches, and why | guard does | to comply | per major |\n"
+         "|---|---|---|---|---|\n";
   for (size_t i = 0; i < kRuleCount; i++)
     out << "| `" << kRules[i].name << "` | " << kRules[i].catches << " | "
-        << kRules[i].guard_does << " | " << kRules[i].to_comply << " |\n";
+        << kRules[i].guard_does << " | " << kRules[i].to_comply << " | "
+        << (kRules[i].per_version ? kRules[i].per_version : "same on all") << " |\n";
   return out.str();
 }
 
