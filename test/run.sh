@@ -68,8 +68,11 @@ fi
 
 passed=0
 failed=0
+layer_started=$SECONDS
 count() {  # count LAYER PASSED FAILED: a layer's figures on the current major ($major)
   echo "-- $major $1: $2 passed, $3 failed"
+  echo "   ($major $1: $((SECONDS - layer_started)) s)"
+  layer_started=$SECONDS
   passed=$((passed + $2))
   failed=$((failed + $3))
 }
@@ -117,26 +120,35 @@ run_tap() {
   # A server built without --enable-tap-tests (the cassert build) has no TAP modules: Debian's
   # PostgreSQL 15's serve.
   [ -d "$perl_lib" ] || perl_lib=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")/../../src/test/perl
-  run_prove TAP tap "$repo/test" "$perl_lib"
+  run_prove TAP tap "$repo/test" "$perl_lib" "${ZD_TAP_JOBS:-2}"
 }
 
 # run_prove LAYER NAME DIR PERL_LIB: each DIR/t/*.pl through prove, in DIR, as postgres.
-run_prove() {
-  local layer=$1 name=$2 dir=$3 perl_lib=$4 t ok=0 bad=0 log status o b
+run_prove() {  # run_prove LAYER NAME DIR PERL_LIB [JOBS]
+  local layer=$1 name=$2 dir=$3 perl_lib=$4 jobs=${5:-1} t ok=0 bad=0 log o b running=0
   "${as_pg[@]}" mkdir -p "$vwork/$name"
+  # JOBS scripts at a time, each with its own servers (PostgreSQL::Test::Cluster reserves
+  # their ports); the results are read in name order once all have ended.
   for t in "$dir"/t/*.pl; do
     [ -e "$t" ] || continue
     log="$vwork/$name/$(basename "$t" .pl).log"
     # TESTDIR: where 15's PostgreSQL::Test::Utils puts tmp_check (and its log/); 16 and later
     # take TESTDATADIR and TESTLOGDIR instead: the same places.
-    (cd "$dir" && "${as_pg[@]}" "${pg_env[@]}" TESTDIR="$vwork/$name" \
-      TESTDATADIR="$vwork/$name/tmp_check" TESTLOGDIR="$vwork/$name/tmp_check/log" \
-      PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" REPO="$repo" \
-      prove -v -I "$perl_lib" -I "$dir" "t/$(basename "$t")") >"$log" 2>&1
-    status=$?
+    ( (cd "$dir" && "${as_pg[@]}" "${pg_env[@]}" TESTDIR="$vwork/$name" \
+        TESTDATADIR="$vwork/$name/tmp_check" TESTLOGDIR="$vwork/$name/tmp_check/log" \
+        PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" REPO="$repo" \
+        prove -v -I "$perl_lib" -I "$dir" "t/$(basename "$t")") >"$log" 2>&1
+      echo $? >"$log.status" ) &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+  done
+  wait
+  for t in "$dir"/t/*.pl; do
+    [ -e "$t" ] || continue
+    log="$vwork/$name/$(basename "$t" .pl).log"
     o=$(grep -cE '^\s*ok [0-9]+' "$log")
     b=$(grep -cE '^\s*not ok [0-9]+' "$log")
-    if [ "$status" -ne 0 ] && [ "$b" -eq 0 ]; then b=1; fi
+    if [ "$(cat "$log.status")" -ne 0 ] && [ "$b" -eq 0 ]; then b=1; fi
     echo "$(basename "$t"): $o ok, $b not ok"
     if [ "$b" -gt 0 ]; then
       tail -n 60 "$log"
@@ -304,12 +316,15 @@ for major in "${host_majors[@]}"; do
   mkdir -p "$vwork" && { [ ${#as_pg[@]} -eq 0 ] || chown postgres: "$vwork"; }
 
   echo "== build and install against $("$pg_config" --version)"
+  build_started=$SECONDS
   if ! make -C "$repo" -s -j"$(nproc)" PG_CONFIG="$pg_config" >"$vwork/build.log" 2>&1 ||
      ! make -C "$repo" -s PG_CONFIG="$pg_config" install >>"$vwork/build.log" 2>&1; then
     grep -E 'error|\*\*\*' "$vwork/build.log" | head -n 40
     count build 0 1
     continue
   fi
+  echo "   ($major build: $((SECONDS - build_started)) s)"
+  layer_started=$SECONDS
 
   for layer in $mine; do
     case "$layer" in
