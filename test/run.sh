@@ -81,6 +81,7 @@ count() {  # count LAYER PASSED FAILED: a layer's figures on the current major (
 # one TAP line, "ok N - test" or "not ok N - test" (16 and later).
 count_regress_log() {  # count_regress_log LAYER LOG DIFFS STATUS
   local ok bad
+  [ -z "$(tail -c 1 "$2")" ] || echo  # pg_regress's "Bail out!" ends without a newline
   ok=$(grep -cE '\.\.\. ok|^ok [0-9]+' "$2")
   bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+' "$2")
   if [ "$4" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi

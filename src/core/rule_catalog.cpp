@@ -232,6 +232,26 @@ const RuleInfo *find_rule(const char *name) {
   return nullptr;
 }
 
+const VersionNote kVersionNotes[] = {
+    {0, 180000,
+     "set-not-null: rewritten as a helper CHECK (c IS NOT NULL) NOT VALID, VALIDATE, SET NOT "
+     "NULL (which the valid CHECK spares its scan), then the helper dropped: before 18 a NOT "
+     "NULL cannot be NOT VALID"},
+    {180000, 0,
+     "set-not-null: rewritten as PostgreSQL's own ADD CONSTRAINT ... NOT NULL c NOT VALID, then "
+     "VALIDATE CONSTRAINT (18+)"},
+    {0, 0,
+     "add-foreign-key: refused on a partitioned table, with the per-partition recipe (18 "
+     "accepts NOT VALID there; not used yet)"},
+    {190000, 0,
+     "vacuum-full, cluster: REPACK (CONCURRENTLY) offered as the online form where the table "
+     "has an identity index (19+)"},
+    {190000, 0,
+     "repack: REPACK without CONCURRENTLY refused; REPACK (CONCURRENTLY) passes, lock cap "
+     "only (19+)"},
+};
+const size_t kVersionNoteCount = sizeof kVersionNotes / sizeof kVersionNotes[0];
+
 const char *op_kind_name(OpKind kind) {
   switch (kind) {
 #define ZD_KIND(k) \

@@ -41,6 +41,19 @@ extern const size_t kRuleCount;
 // The rule named `name`, or nullptr.
 const RuleInfo *find_rule(const char *name);
 
+// What the rules do differently on one PostgreSQL major, one sentence each naming its rule:
+// zd_status() lists those of the server it runs on.  Covers the majors [from, before).
+struct VersionNote {
+  int from;    // PG_VERSION_NUM, inclusive (0: any older)
+  int before;  // PG_VERSION_NUM, exclusive (0: any newer)
+  const char *note;
+};
+extern const VersionNote kVersionNotes[];
+extern const size_t kVersionNoteCount;
+inline bool version_note_applies(const VersionNote &n, int server_version_num) {
+  return server_version_num >= n.from && (n.before == 0 || server_version_num < n.before);
+}
+
 // "CreateIndex", "AddColumn", ...: the names zd_rules() and zd_alter_table_subcommands() show.
 const char *op_kind_name(OpKind kind);
 constexpr int kOpKindCount = (int) OpKind::OtherLocking + 1;
