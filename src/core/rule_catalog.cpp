@@ -100,7 +100,8 @@ const RuleInfo kRules[] = {
      bit(OpKind::AddColumn), rules::add_column,
      "`ADD COLUMN ... GENERATED ALWAYS AS (...) STORED` rewrites",
      "refuse",
-     "plain column, trigger for new rows, batched backfill"},
+     "plain column, trigger for new rows, batched backfill",
+     "18+: a virtual generated column (18's default) rewrites nothing and passes"},
     {"add-column-not-null",
      "ADD COLUMN NOT NULL without default fails on a non-empty table",
      bit(OpKind::AddColumn), rules::add_column,
@@ -243,6 +244,9 @@ const VersionNote kVersionNotes[] = {
     {0, 0,
      "add-foreign-key: refused on a partitioned table, with the per-partition recipe (18 "
      "accepts NOT VALID there; not used yet)"},
+    {180000, 0,
+     "add-column-generated-stored: only a STORED generated column is refused; a VIRTUAL one "
+     "(the default since 18) rewrites nothing and passes"},
     {190000, 0,
      "vacuum-full, cluster: REPACK (CONCURRENTLY) offered as the online form where the table "
      "has an identity index (19+)"},

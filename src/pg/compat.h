@@ -69,6 +69,16 @@
 #define ZD_LOCAL_BACKEND_ENTRY(index) pgstat_fetch_stat_local_beentry(index)
 #endif
 
+// 18: a generated column is VIRTUAL (computed when read: adding one rewrites nothing) unless
+// STORED is written (Constraint.generated_kind, catalog/pg_attribute.h); before 18 every
+// generated column is stored.
+#if PG_VERSION_NUM >= 180000
+#define ZD_GENERATED_STORED(constraint) \
+  ((constraint)->generated_kind == ATTRIBUTE_GENERATED_STORED)
+#else
+#define ZD_GENERATED_STORED(constraint) true
+#endif
+
 // 18: PortalRun lost run_once (tcop/pquery.h).
 #if PG_VERSION_NUM >= 180000
 #define ZD_PORTAL_RUN(portal, count, top_level, dest, altdest, qc) \
