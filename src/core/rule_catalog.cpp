@@ -46,10 +46,10 @@ const RuleInfo kRules[] = {
      "ADD FOREIGN KEY scans under SHARE ROW EXCLUSIVE on both tables",
      bit(OpKind::AddForeignKey), rules::add_check_or_foreign_key,
      "`ADD FOREIGN KEY` scans under SHARE ROW EXCLUSIVE on both tables",
-     "rewrite: `NOT VALID`, then `VALIDATE`; refuse on partitioned tables (PG 15 has no `NOT "
+     "rewrite: `NOT VALID`, then `VALIDATE`; refuse on partitioned tables before 18 (no `NOT "
          "VALID` FK there)",
      "the same two statements",
-     "partitioned tables refused on every major (18 accepts `NOT VALID` there: not used yet)"},
+     "partitioned table: refused before 18; 18+ rewritten `NOT VALID` + `VALIDATE` too"},
     {"set-not-null",
      "SET NOT NULL scans the table under ACCESS EXCLUSIVE",
      bit(OpKind::SetNotNull), rules::set_not_null,
@@ -241,9 +241,12 @@ const VersionNote kVersionNotes[] = {
     {180000, 0,
      "set-not-null: rewritten as PostgreSQL's own ADD CONSTRAINT ... NOT NULL c NOT VALID, then "
      "VALIDATE CONSTRAINT (18+)"},
-    {0, 0,
-     "add-foreign-key: refused on a partitioned table, with the per-partition recipe (18 "
-     "accepts NOT VALID there; not used yet)"},
+    {0, 180000,
+     "add-foreign-key: refused on a partitioned table, with the per-partition recipe: before 18 "
+     "a foreign key there cannot be NOT VALID"},
+    {180000, 0,
+     "add-foreign-key: on a partitioned table too, rewritten as NOT VALID, then VALIDATE "
+     "CONSTRAINT (18+)"},
     {180000, 0,
      "add-column-generated-stored: only a STORED generated column is refused; a VIRTUAL one "
      "(the default since 18) rewrites nothing and passes"},

@@ -108,8 +108,7 @@ void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constrain
       if (!name)
         name = ChooseConstraintName(relname, join_names(c->fk_attrs, "_", false), "fkey", nsp,
                                     NIL);
-      // PostgreSQL 15 cannot add a NOT VALID foreign key to a partitioned table.
-      op->constraint_rewritable = !op->table.partitioned;
+      // (On a partitioned table NOT VALID exists since 18: the core decides by the version.)
       break;
     case CONSTR_UNIQUE:
     case CONSTR_PRIMARY: {

@@ -404,6 +404,27 @@ TEST(TableRewrite, OnPostgres19RepackConcurrentlyIsTheOnlineForm) {
   EXPECT_NE(d.findings[0].hint.find("REPACK (CONCURRENTLY) <partition>;"), std::string::npos);
 }
 
+// A foreign key on a partitioned table: refused before 18 (no NOT VALID there), rewritten on 18+.
+TEST(AddForeignKey, PartitionedTableByVersion) {
+  Stmt s = rewrite_stmt(OpKind::AddForeignKey,
+                        "ALTER TABLE orders ADD CONSTRAINT orders_c_fk FOREIGN KEY (c) "
+                        "REFERENCES customers (id)",
+                        170012);
+  s.ops[0].lock = Lock::ShareRowExclusive;
+  s.ops[0].table.partitioned = true;
+  s.ops[0].constraint_name = "orders_c_fk";
+  s.ops[0].not_valid_at = (int) s.ops[0].statement_sql.str().size();
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Refuse);
+  EXPECT_NE(d.findings[0].detail.find("Before PostgreSQL 18"), std::string::npos);
+  s.facts.server_version_num = 180006;
+  d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Rewrite);
+  ASSERT_EQ(d.steps.size(), 2u);
+  EXPECT_EQ(d.steps[0].sql, s.ops[0].statement_sql.str() + " NOT VALID");
+  EXPECT_EQ(d.steps[1].sql, "ALTER TABLE public.orders VALIDATE CONSTRAINT orders_c_fk");
+}
+
 TEST(Format, BytesLikePgSizePretty) {
   EXPECT_EQ(rules::format_bytes(0), "0 bytes");
   EXPECT_EQ(rules::format_bytes(10239), "10239 bytes");
