@@ -70,6 +70,7 @@ enum class OpKind {
   ValidateConstraint,  // scans under SHARE UPDATE EXCLUSIVE: safe, unless a lock is held already
   DomainCheck,         // ALTER DOMAIN checking the rows of a table that uses the domain
   WholeTableDml,       // UPDATE / DELETE in a transaction that changed the schema
+  SetExpression,       // 17+: SET EXPRESSION of a stored generated column (rewrites the table)
   OtherLocking,  // any other statement that locks an existing table (the lock cap only)
 };
 

@@ -108,6 +108,14 @@ const RuleInfo kRules[] = {
      "`ADD COLUMN ... NOT NULL` without default on a non-empty table: scans, then fails",
      "refuse",
      "add with a constant default, or nullable + backfill + `SET NOT NULL`"},
+    {"set-expression",
+     "SET EXPRESSION of a stored generated column rewrites the table under ACCESS EXCLUSIVE",
+     bit(OpKind::SetExpression), rules::set_expression,
+     "`ALTER COLUMN ... SET EXPRESSION` (17+) of a stored generated column rewrites under "
+         "ACCESS EXCLUSIVE",
+     "refuse; a virtual column's (18+) passes",
+     "a plain column, trigger for new rows, batched backfill, switch",
+     "17+ only (the statement is new)"},
     {"alter-column-type",
      "ALTER COLUMN TYPE that is not binary-coercible rewrites the table",
      bit(OpKind::AlterColumnType), rules::alter_column_type,
@@ -250,6 +258,9 @@ const VersionNote kVersionNotes[] = {
     {180000, 0,
      "add-column-generated-stored: only a STORED generated column is refused; a VIRTUAL one "
      "(the default since 18) rewrites nothing and passes"},
+    {170000, 0,
+     "set-expression: SET EXPRESSION of a stored generated column refused (it rewrites the "
+     "table); of a virtual one (18+) it passes (17+)"},
     {190000, 0,
      "vacuum-full, cluster: REPACK (CONCURRENTLY) offered as the online form where the table "
      "has an identity index (19+)"},
@@ -291,6 +302,7 @@ const char *op_kind_name(OpKind kind) {
     ZD_KIND(ValidateConstraint)
     ZD_KIND(DomainCheck)
     ZD_KIND(WholeTableDml)
+    ZD_KIND(SetExpression)
     ZD_KIND(OtherLocking)
 #undef ZD_KIND
   }

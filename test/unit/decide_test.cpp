@@ -425,6 +425,21 @@ TEST(AddForeignKey, PartitionedTableByVersion) {
   EXPECT_EQ(d.steps[1].sql, "ALTER TABLE public.orders VALIDATE CONSTRAINT orders_c_fk");
 }
 
+TEST(SetExpression, StoredGeneratedColumnRefusedWithTheExpandContractRecipe) {
+  Stmt s = rewrite_stmt(OpKind::SetExpression,
+                        "ALTER TABLE orders ALTER COLUMN total SET EXPRESSION AS (qty * price)",
+                        170012);
+  s.ops[0].column = "total";
+  s.ops[0].column_type = "integer";
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Refuse);
+  EXPECT_EQ(d.findings[0].rule, "set-expression");
+  EXPECT_NE(d.findings[0].hint.find("ALTER TABLE public.orders ADD COLUMN total_new integer;"),
+            std::string::npos) << d.findings[0].hint;
+  s.ops[0].table.size_bytes = 8192;  // a small table: allowed
+  EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Allow);
+}
+
 TEST(Format, BytesLikePgSizePretty) {
   EXPECT_EQ(rules::format_bytes(0), "0 bytes");
   EXPECT_EQ(rules::format_bytes(10239), "10239 bytes");
