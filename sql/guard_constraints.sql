@@ -177,8 +177,20 @@ ALTER TABLE orders VALIDATE CONSTRAINT orders_qty_v;
 COMMIT;
 SELECT conname, convalidated FROM pg_constraint WHERE conname IN ('orders_qty_v', 'customers_id_v');
 
+-- add-foreign-key on a partitioned table: before 18 a foreign key there cannot be NOT VALID
+-- and the guard refuses with the per-partition recipe; 18+ adds it NOT VALID (to every
+-- partition) and validates it.
+CREATE TABLE payments (id int, customer int, at date) PARTITION BY RANGE (at);
+CREATE TABLE payments_2026 PARTITION OF payments
+  FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO payments SELECT g, g, '2026-02-01' FROM generate_series(1, 10) g;
+ALTER TABLE payments ADD CONSTRAINT payments_customer_fk FOREIGN KEY (customer)
+  REFERENCES customers (id);
+SELECT conrelid::regclass, conname, convalidated FROM pg_constraint
+ WHERE conname = 'payments_customer_fk' ORDER BY 1;
+
 SET zero_downtime.mode = off;
-DROP TABLE items, orders, customers, shipments, "Mem", s;
+DROP TABLE items, orders, customers, shipments, "Mem", s, payments;
 DROP DOMAIN quantity;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

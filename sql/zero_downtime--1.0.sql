@@ -6,7 +6,10 @@ CREATE FUNCTION zd_status(
     OUT version text,
     OUT mode text,
     OUT loaded_by text,
-    OUT active_in_all_sessions boolean)
+    OUT active_in_all_sessions boolean,
+    OUT server_version text,
+    OUT server_version_num integer,
+    OUT version_notes text[])
 RETURNS record
 AS 'MODULE_PATHNAME', 'zd_status'
 LANGUAGE C STRICT VOLATILE

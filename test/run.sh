@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of zero_downtime against real, throwaway PostgreSQL 15 servers:
-#   1. pg_regress        sql/*.sql against expected/*.out
-#   2. isolation         test/isolation/specs/*.spec (pg_isolation_regress)
+# Runs every test of zero_downtime against real, throwaway PostgreSQL servers of each major it
+# supports (15, 17, 18, 19):
+#   1. pg_regress        sql/*.sql against expected/*.out (or expected/*_N.out)   } on every
+#   2. isolation         test/isolation/specs/*.spec (pg_isolation_regress)      } major
 #   3. TAP               test/t/*.pl (PostgreSQL::Test::Cluster: restart, crash, standby)
-#   4. unit              test/unit/*.cpp (GoogleTest through CMake and ctest)
+#   4. unit              test/unit/*.cpp (GoogleTest through CMake and ctest)     }
 #   5. core              PostgreSQL 15's own regression suite, plain vs warn vs enforce
 #                        (test/core_suite/run.sh; its three checks count here)
 #   6. cassert           1 and 2 against a PostgreSQL 15 built with --enable-cassert
@@ -12,24 +13,51 @@
 #   8. clients           the real migration tools (Knex, node-pg-migrate, Drizzle Kit and
 #                        drizzle-orm, Prisma Migrate, psql) against a guarded server:
 #                        test/clients/t/*.pl, their npm packages installed by npm ci
+# 5 to 8 run on 15 only (Debian 12's server), when 15 is among the majors.
+#
+# The majors (ZD_PG_VERSIONS="15 17 18 19", the default as root; a subset such as "15 18" for
+# development) and where each server comes from:
+#   15      Debian 12's packages (scripts/install-deps.sh)
+#   18      built from Debian's source package by test/versions/build_server.sh, once, cached
+#   17, 19  Debian's own binary packages in a Debian chroot of the suite that carries them
+#           (trixie; sid + experimental), bootstrapped once and cached by
+#           test/versions/chroot.sh; the layers run inside it (test/versions/chroot_run.sh),
+#           the extension built there by that suite's compiler
+# A major other than these is built by build_server.sh when its source can be fetched.
+# Without ZD_PG_VERSIONS, PG_CONFIG=<a pg_config> runs every layer asked for against that one
+# server (as the chroot runs do); with it, PG_CONFIG replaces the server of its own major.  Not
+# as root, the default is 15 and the majors already built.
+#
 # As root it first installs the packages it needs and builds and installs the extension; the
 # servers then run as the OS user `postgres` (PostgreSQL refuses to run as root).
-# The last line is "N passed, N failed" over all layers; the exit code is 0 only if none failed.
+# Each layer's count is printed as "-- MAJOR LAYER: N passed, N failed"; the last line is
+# "N passed, N failed" over all majors and layers; the exit code is 0 only if none failed.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 layers=${ZD_TEST_LAYERS:-"regress isolation tap unit core cassert valgrind clients"}
+per_major_layers="regress isolation tap unit"
 
-if [ "$(id -u)" -eq 0 ]; then
+if [ "$(id -u)" -eq 0 ] && [ "${ZD_INSTALL_DEPS:-1}" != 0 ]; then
   bash "$repo/scripts/install-deps.sh" || exit 1
 fi
-pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-bindir=$("$pg_config" --bindir)
-pgxs_dir=$(cd "$(dirname "$("$pg_config" --pgxs)")/../.." && pwd)
 
-echo "== build and install"
-make -C "$repo" -s PG_CONFIG="$pg_config" >/dev/null || exit 1
-make -C "$repo" -s PG_CONFIG="$pg_config" install >/dev/null || exit 1
+# The majors to run, and whether this run is the single-server form (PG_CONFIG alone).
+single=
+if [ -n "${ZD_PG_VERSIONS:-}" ]; then
+  versions=$ZD_PG_VERSIONS
+elif [ -n "${PG_CONFIG:-}" ]; then
+  single=$PG_CONFIG
+  versions=$("$single" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+elif [ "$(id -u)" -eq 0 ]; then
+  versions="15 17 18 19"
+else
+  versions=15
+  for v in 18; do
+    bash "$repo/test/versions/build_server.sh" "$v" >/dev/null 2>&1 && versions+=" $v"
+  done
+  echo "not root: testing PostgreSQL $versions only (17 and 19 run in chroots, which need root)"
+fi
 
 work=$(mktemp -d /tmp/zd-test.XXXXXX)
 as_pg=()
@@ -37,12 +65,14 @@ if [ "$(id -u)" -eq 0 ]; then
   chown postgres: "$work"
   as_pg=(runuser -u postgres --)
 fi
-pg_env=(env PATH="$bindir:$PATH" PGHOST=/tmp)
 
 passed=0
 failed=0
-count() {  # count LAYER PASSED FAILED
-  echo "-- $1: $2 passed, $3 failed"
+layer_started=$SECONDS
+count() {  # count LAYER PASSED FAILED: a layer's figures on the current major ($major)
+  echo "-- $major $1: $2 passed, $3 failed"
+  echo "   ($major $1: $((SECONDS - layer_started)) s)"
+  layer_started=$SECONDS
   passed=$((passed + $2))
   failed=$((failed + $3))
 }
@@ -51,6 +81,7 @@ count() {  # count LAYER PASSED FAILED
 # one TAP line, "ok N - test" or "not ok N - test" (16 and later).
 count_regress_log() {  # count_regress_log LAYER LOG DIFFS STATUS
   local ok bad
+  [ -z "$(tail -c 1 "$2")" ] || echo  # pg_regress's "Bail out!" ends without a newline
   ok=$(grep -cE '\.\.\. ok|^ok [0-9]+' "$2")
   bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+' "$2")
   if [ "$4" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
@@ -60,56 +91,69 @@ count_regress_log() {  # count_regress_log LAYER LOG DIFFS STATUS
 
 run_regress() {
   echo "== pg_regress"
-  local tests out="$work/regress"
+  local tests out="$vwork/regress"
   tests=$(make -s -C "$repo" PG_CONFIG="$pg_config" print-REGRESS)
   "${as_pg[@]}" mkdir -p "$out"
   "${as_pg[@]}" "${pg_env[@]}" "$pgxs_dir/src/test/regress/pg_regress" \
     --inputdir="$repo" --outputdir="$out" --bindir="$bindir" \
     --temp-instance="$out/instance" --temp-config="$repo/test/regress.conf" \
-    --dbname=contrib_regression $tests 2>&1 | tee "$work/regress.log"
-  count_regress_log pg_regress "$work/regress.log" "$out/regression.diffs" "${PIPESTATUS[0]}"
+    --dbname=contrib_regression $tests 2>&1 | tee "$vwork/regress.log"
+  count_regress_log pg_regress "$vwork/regress.log" "$out/regression.diffs" "${PIPESTATUS[0]}"
 }
 
 run_isolation() {
   echo "== isolation"
-  local tests out="$work/isolation"
+  local tests out="$vwork/isolation"
   tests=$(make -s -C "$repo" PG_CONFIG="$pg_config" print-ISOLATION)
   [ -n "$tests" ] || { count isolation 0 0; return; }
   "${as_pg[@]}" mkdir -p "$out"
   "${as_pg[@]}" "${pg_env[@]}" "$pgxs_dir/src/test/isolation/pg_isolation_regress" \
     --inputdir="$repo/test/isolation" --outputdir="$out" --bindir="$bindir" \
     --temp-instance="$out/instance" --temp-config="$repo/test/regress.conf" \
-    --dbname=isolation_regression $tests 2>&1 | tee "$work/isolation.log"
-  count_regress_log isolation "$work/isolation.log" "$out/regression.diffs" "${PIPESTATUS[0]}"
+    --dbname=isolation_regression $tests 2>&1 | tee "$vwork/isolation.log"
+  count_regress_log isolation "$vwork/isolation.log" "$out/regression.diffs" "${PIPESTATUS[0]}"
 }
 
 # TAP: every assertion counts; a script that dies before its plan is done counts one failure.
 run_tap() {
   echo "== TAP"
-  run_prove TAP tap "$repo/test" "$pgxs_dir/src/test/perl"
+  local perl_lib="$pgxs_dir/src/test/perl"
+  # A server built without --enable-tap-tests (the cassert build) has no TAP modules: Debian's
+  # PostgreSQL 15's serve.
+  [ -d "$perl_lib" ] || perl_lib=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")/../../src/test/perl
+  run_prove TAP tap "$repo/test" "$perl_lib" "${ZD_TAP_JOBS:-2}"
 }
 
 # run_prove LAYER NAME DIR PERL_LIB: each DIR/t/*.pl through prove, in DIR, as postgres.
-run_prove() {
-  local layer=$1 name=$2 dir=$3 perl_lib=$4 t ok=0 bad=0 log status o b
-  "${as_pg[@]}" mkdir -p "$work/$name"
+run_prove() {  # run_prove LAYER NAME DIR PERL_LIB [JOBS]
+  local layer=$1 name=$2 dir=$3 perl_lib=$4 jobs=${5:-1} t ok=0 bad=0 log o b running=0
+  "${as_pg[@]}" mkdir -p "$vwork/$name"
+  # JOBS scripts at a time, each with its own servers (PostgreSQL::Test::Cluster reserves
+  # their ports); the results are read in name order once all have ended.
   for t in "$dir"/t/*.pl; do
     [ -e "$t" ] || continue
-    log="$work/$name/$(basename "$t" .pl).log"
+    log="$vwork/$name/$(basename "$t" .pl).log"
     # TESTDIR: where 15's PostgreSQL::Test::Utils puts tmp_check (and its log/); 16 and later
     # take TESTDATADIR and TESTLOGDIR instead: the same places.
-    (cd "$dir" && "${as_pg[@]}" "${pg_env[@]}" TESTDIR="$work/$name" \
-      TESTDATADIR="$work/$name/tmp_check" TESTLOGDIR="$work/$name/tmp_check/log" \
-      PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" REPO="$repo" \
-      prove -v -I "$perl_lib" -I "$dir" "t/$(basename "$t")") >"$log" 2>&1
-    status=$?
+    ( (cd "$dir" && "${as_pg[@]}" "${pg_env[@]}" TESTDIR="$vwork/$name" \
+        TESTDATADIR="$vwork/$name/tmp_check" TESTLOGDIR="$vwork/$name/tmp_check/log" \
+        PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" REPO="$repo" \
+        prove -v -I "$perl_lib" -I "$dir" "t/$(basename "$t")") >"$log" 2>&1
+      echo $? >"$log.status" ) &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+  done
+  wait
+  for t in "$dir"/t/*.pl; do
+    [ -e "$t" ] || continue
+    log="$vwork/$name/$(basename "$t" .pl).log"
     o=$(grep -cE '^\s*ok [0-9]+' "$log")
     b=$(grep -cE '^\s*not ok [0-9]+' "$log")
-    if [ "$status" -ne 0 ] && [ "$b" -eq 0 ]; then b=1; fi
+    if [ "$(cat "$log.status")" -ne 0 ] && [ "$b" -eq 0 ]; then b=1; fi
     echo "$(basename "$t"): $o ok, $b not ok"
     if [ "$b" -gt 0 ]; then
       tail -n 60 "$log"
-      ls "$work/$name"/tmp_check/log/ 2>/dev/null | head
+      ls "$vwork/$name"/tmp_check/log/ 2>/dev/null | head
     fi
     ok=$((ok + o)); bad=$((bad + b))
   done
@@ -133,10 +177,10 @@ run_clients() {
   stamp="$(node --version) $(sha256sum <"$dir/package-lock.json")"
   if [ "$(cat "$dir/node_modules/.zd-installed" 2>/dev/null)" != "$stamp" ]; then
     cache=/var/cache/zero_downtime/npm
-    mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || cache="$work/npm-cache"
+    mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || cache="$vwork/npm-cache"
     if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline \
-            --cache "$cache") >"$work/npm-ci.log" 2>&1; then
-      tail -n 30 "$work/npm-ci.log"
+            --cache "$cache") >"$vwork/npm-ci.log" 2>&1; then
+      tail -n 30 "$vwork/npm-ci.log"
       count clients 0 1
       return
     fi
@@ -149,15 +193,15 @@ run_clients() {
 
 run_unit() {
   echo "== unit (GoogleTest)"
-  local build="$work/build" line total bad
-  if ! cmake -S "$repo" -B "$build" -DPG_CONFIG="$pg_config" >"$work/cmake.log" 2>&1 ||
-     ! cmake --build "$build" -j"$(nproc)" >>"$work/cmake.log" 2>&1; then
-    tail -n 40 "$work/cmake.log"
+  local build="$vwork/build" line total bad
+  if ! cmake -S "$repo" -B "$build" -DPG_CONFIG="$pg_config" >"$vwork/cmake.log" 2>&1 ||
+     ! cmake --build "$build" -j"$(nproc)" >>"$vwork/cmake.log" 2>&1; then
+    tail -n 40 "$vwork/cmake.log"
     count unit 0 1
     return
   fi
-  (cd "$build" && ctest --output-on-failure) 2>&1 | tee "$work/ctest.log" | tail -n 5
-  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$work/ctest.log")
+  (cd "$build" && ctest --output-on-failure) 2>&1 | tee "$vwork/ctest.log" | tail -n 5
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$vwork/ctest.log")
   if [ -z "$line" ]; then count unit 0 1; return; fi
   total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
   bad=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
@@ -186,18 +230,121 @@ run_memcheck() {  # run_memcheck LAYER
   count "$1" $(sed -E "s/^$1: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/" <<<"$line")
 }
 
-for layer in $layers; do
-  case "$layer" in
-    regress) run_regress ;;
-    isolation) run_isolation ;;
-    tap) run_tap ;;
-    unit) run_unit ;;
-    core) run_core ;;
-    cassert|valgrind) run_memcheck "$layer" ;;
-    clients) run_clients ;;
-    *) echo "unknown layer $layer"; failed=$((failed + 1)) ;;
-  esac
+# The server of a major on this machine: PG_CONFIG's in the single-server form, Debian 12's 15,
+# else a build from source (test/versions/build_server.sh).  Empty when there is none.
+host_pg_config() {  # host_pg_config MAJOR
+  if [ -n "$single" ]; then echo "$single"
+  elif [ -n "${PG_CONFIG:-}" ] && [ "$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')" = "$1" ]
+  then echo "$PG_CONFIG"  # PG_CONFIG names the server of its own major
+  elif [ "$1" = 15 ]; then echo /usr/lib/postgresql/15/bin/pg_config
+  else bash "$repo/test/versions/build_server.sh" "$1" | tail -n 1
+  fi
+}
+
+# The majors that run in a Debian chroot (test/versions/chroot_run.sh): their source is not on
+# the mirror, their binary packages are.
+in_chroot() { [ -z "$single" ] && { [ "$1" = 17 ] || [ "$1" = 19 ]; }; }
+
+# The layers asked for that run on MAJOR: the per-major ones everywhere, the others on 15 (or
+# on the one server of the single-server form).
+layers_of() {  # layers_of MAJOR
+  local layer mine=
+  for layer in $layers; do
+    case " $per_major_layers " in
+      *" $layer "*) mine+=" $layer" ;;
+      *) { [ "$1" = 15 ] || [ -n "$single" ]; } && mine+=" $layer" ;;
+    esac
+  done
+  echo "$mine"
+}
+
+# The chroot majors run one after the other in the background while the majors of this
+# machine run (ZD_VERSIONS_JOBS=1: all one after the other).  A chroot run has its own copy
+# of the tree, its own server and its own /tmp; the two overlap where the tests wait (lock
+# timeouts, retries, servers starting), which is much of their time on 2 cores.
+chroot_majors=()
+host_majors=()
+for major in $versions; do
+  [ -n "$(layers_of "$major")" ] || continue
+  if in_chroot "$major"; then chroot_majors+=("$major"); else host_majors+=("$major"); fi
 done
+start_chroots() {
+  local m
+  for m in "${chroot_majors[@]}"; do
+    ZD_TEST_LAYERS="$(layers_of "$m")" bash "$repo/test/versions/chroot_run.sh" "$m" \
+      >"$work/chroot-$m.log" 2>&1
+    echo $? >"$work/chroot-$m.status"
+  done
+}
+chroot_pid=
+if [ ${#chroot_majors[@]} -gt 0 ] && [ "${ZD_VERSIONS_JOBS:-2}" -gt 1 ]; then
+  echo "== PostgreSQL ${chroot_majors[*]}: in Debian chroots, in the background (test/versions/chroot_run.sh)"
+  start_chroots &
+  chroot_pid=$!
+fi
+
+# collect_chroot MAJOR: the chroot run's output, its per-layer figures counted here (they are
+# already named by the major); its closing line is not repeated.
+collect_chroot() {
+  local line p f status re='^-- [0-9]+ [^:]+: [0-9]+ passed, [0-9]+ failed$' major=$1
+  echo "== PostgreSQL $1 (Debian chroot: test/versions/chroot_run.sh)"
+  status=$(cat "$work/chroot-$1.status" 2>/dev/null || echo 1)
+  grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$work/chroot-$1.log" | grep -vE "$re" | tail -n 400
+  while read -r line; do
+    echo "$line"
+    read -r p f < <(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + f))
+  done < <(grep -E "$re" "$work/chroot-$1.log")
+  # A run that failed without a failing count (no chroot, a build that did not start) fails.
+  if [ "$status" -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9][0-9]* failed$' "$work/chroot-$1.log"; then
+    count chroot 0 1
+  fi
+}
+
+for major in "${host_majors[@]}"; do
+  mine=$(layers_of "$major")
+  echo "=== PostgreSQL $major"
+  pg_config=$(host_pg_config "$major")
+  if [ -z "$pg_config" ] || [ ! -x "$pg_config" ]; then
+    echo "no PostgreSQL $major server (test/versions/build_server.sh $major)"
+    count server 0 1
+    continue
+  fi
+  bindir=$("$pg_config" --bindir)
+  pgxs_dir=$(cd "$(dirname "$("$pg_config" --pgxs)")/../.." && pwd)
+  pg_env=(env PATH="$bindir:$PATH" PGHOST=/tmp)
+  vwork="$work/$major"
+  mkdir -p "$vwork" && { [ ${#as_pg[@]} -eq 0 ] || chown postgres: "$vwork"; }
+
+  echo "== build and install against $("$pg_config" --version)"
+  build_started=$SECONDS
+  if ! make -C "$repo" -s -j"$(nproc)" PG_CONFIG="$pg_config" >"$vwork/build.log" 2>&1 ||
+     ! make -C "$repo" -s PG_CONFIG="$pg_config" install >>"$vwork/build.log" 2>&1; then
+    grep -E 'error|\*\*\*' "$vwork/build.log" | head -n 40
+    count build 0 1
+    continue
+  fi
+  echo "   ($major build: $((SECONDS - build_started)) s)"
+  layer_started=$SECONDS
+
+  for layer in $mine; do
+    case "$layer" in
+      regress) run_regress ;;
+      isolation) run_isolation ;;
+      tap) run_tap ;;
+      unit) run_unit ;;
+      core) run_core ;;
+      cassert|valgrind) run_memcheck "$layer" ;;
+      clients) run_clients ;;
+      *) echo "unknown layer $layer"; failed=$((failed + 1)) ;;
+    esac
+  done
+done
+
+if [ ${#chroot_majors[@]} -gt 0 ]; then
+  if [ -n "$chroot_pid" ]; then wait "$chroot_pid"; else start_chroots; fi
+  for major in "${chroot_majors[@]}"; do collect_chroot "$major"; done
+fi
 
 [ "$failed" -eq 0 ] && [ -z "${ZD_KEEP_TEST_DIR:-}" ] && rm -rf "$work"
 [ "$failed" -ne 0 ] && echo "test outputs kept in $work"

@@ -60,6 +60,7 @@ enum class OpKind {
   DropTable,
   VacuumFull,
   Cluster,
+  Repack,  // 19: REPACK without CONCURRENTLY (REPACK (CONCURRENTLY) is not one: it blocks nobody)
   SetLogged,
   SetUnlogged,
   SetTablespace,
@@ -69,6 +70,7 @@ enum class OpKind {
   ValidateConstraint,  // scans under SHARE UPDATE EXCLUSIVE: safe, unless a lock is held already
   DomainCheck,         // ALTER DOMAIN checking the rows of a table that uses the domain
   WholeTableDml,       // UPDATE / DELETE in a transaction that changed the schema
+  SetExpression,       // 17+: SET EXPRESSION of a stored generated column (rewrites the table)
   OtherLocking,  // any other statement that locks an existing table (the lock cap only)
 };
 
@@ -163,6 +165,12 @@ struct Operation {
   int constraint_at = -1;  // ADD CONSTRAINT: where its text starts (ends at not_valid_at)
   bool no_transaction_block = false;  // VACUUM, bare CLUSTER: PostgreSQL refuses them in one
   bool tablespace_unchanged = false;  // SET TABLESPACE to the one the table is in: a no-op
+  // VACUUM FULL, CLUSTER, REPACK: the table has the index REPACK (CONCURRENTLY) (19) needs to
+  // rebuild it online: its primary key, or the index REPLICA IDENTITY USING INDEX names.
+  bool identity_index = false;
+  // CLUSTER, REPACK ... USING INDEX: the rows are ordered by an index; index_name is the one
+  // the statement names (quoted), empty for the table's clustered index.
+  bool orders_by_index = false;
   // Stands only for a further relation the statement locks (a table a foreign key
   // references), for the lock cap: not one of the statement's changes.
   bool further_lock = false;

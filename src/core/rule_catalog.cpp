@@ -46,9 +46,10 @@ const RuleInfo kRules[] = {
      "ADD FOREIGN KEY scans under SHARE ROW EXCLUSIVE on both tables",
      bit(OpKind::AddForeignKey), rules::add_check_or_foreign_key,
      "`ADD FOREIGN KEY` scans under SHARE ROW EXCLUSIVE on both tables",
-     "rewrite: `NOT VALID`, then `VALIDATE`; refuse on partitioned tables (PG 15 has no `NOT "
+     "rewrite: `NOT VALID`, then `VALIDATE`; refuse on partitioned tables before 18 (no `NOT "
          "VALID` FK there)",
-     "the same two statements"},
+     "the same two statements",
+     "partitioned table: refused before 18; 18+ rewritten `NOT VALID` + `VALIDATE` too"},
     {"set-not-null",
      "SET NOT NULL scans the table under ACCESS EXCLUSIVE",
      bit(OpKind::SetNotNull), rules::set_not_null,
@@ -56,7 +57,8 @@ const RuleInfo kRules[] = {
      "rewrite: `CHECK (c IS NOT NULL) NOT VALID`, `VALIDATE`, `SET NOT NULL`, drop the check "
          "(PostgreSQL 18+: `ADD CONSTRAINT ... NOT NULL c NOT VALID`, `VALIDATE`); allowed when a "
          "valid check already implies it",
-     "the same statements"},
+     "the same statements",
+     "18+: PostgreSQL's own `NOT NULL ... NOT VALID` and `VALIDATE`, no helper CHECK"},
     {"add-unique",
      "ADD UNIQUE builds its index under ACCESS EXCLUSIVE",
      bit(OpKind::AddUnique), rules::add_unique_or_primary_key,
@@ -98,7 +100,8 @@ const RuleInfo kRules[] = {
      bit(OpKind::AddColumn), rules::add_column,
      "`ADD COLUMN ... GENERATED ALWAYS AS (...) STORED` rewrites",
      "refuse",
-     "plain column, trigger for new rows, batched backfill"},
+     "plain column, trigger for new rows, batched backfill",
+     "18+: a virtual generated column (18's default) rewrites nothing and passes"},
     {"add-column-not-null",
      "ADD COLUMN NOT NULL without default fails on a non-empty table",
      bit(OpKind::AddColumn), rules::add_column,
@@ -114,6 +117,14 @@ const RuleInfo kRules[] = {
      "refuse (`ZD004`), naming the `zd_*` call legal now; `DROP COLUMN` of the old column of a "
          "migration that may contract runs its contract",
      "`SELECT zd_contract(id)` or `SELECT zd_abort(id)`"},
+    {"set-expression",
+     "SET EXPRESSION of a stored generated column rewrites the table under ACCESS EXCLUSIVE",
+     bit(OpKind::SetExpression), rules::set_expression,
+     "`ALTER COLUMN ... SET EXPRESSION` (17+) of a stored generated column rewrites under "
+         "ACCESS EXCLUSIVE",
+     "refuse; a virtual column's (18+) passes",
+     "a plain column, trigger for new rows, batched backfill, switch",
+     "17+ only (the statement is new)"},
     {"alter-column-type",
      "ALTER COLUMN TYPE that is not binary-coercible rewrites the table",
      bit(OpKind::AlterColumnType), rules::alter_column_type,
@@ -152,13 +163,22 @@ const RuleInfo kRules[] = {
      bit(OpKind::VacuumFull), rules::table_rewrite,
      "rewrites under ACCESS EXCLUSIVE",
      "refuse",
-     "plain `VACUUM`; pg_repack / pg_squeeze to shrink online"},
+     "plain `VACUUM`; pg_repack / pg_squeeze to shrink online",
+     "19: offers `REPACK (CONCURRENTLY)` (needs a primary key or replica identity index)"},
     {"cluster",
      "CLUSTER rewrites the table under ACCESS EXCLUSIVE",
      bit(OpKind::Cluster), rules::table_rewrite,
      "rewrites under ACCESS EXCLUSIVE",
      "refuse",
-     "pg_repack `--order-by`"},
+     "pg_repack `--order-by`",
+     "19: offers `REPACK (CONCURRENTLY) ... USING INDEX`"},
+    {"repack",
+     "REPACK without CONCURRENTLY rewrites the table under ACCESS EXCLUSIVE",
+     bit(OpKind::Repack), rules::table_rewrite,
+     "`REPACK` without `CONCURRENTLY`: rewrites under ACCESS EXCLUSIVE",
+     "refuse; `REPACK (CONCURRENTLY)` passes (lock cap only)",
+     "`REPACK (CONCURRENTLY)`, outside a transaction",
+     "19 only (the statement is new)"},
     {"set-logged",
      "SET LOGGED rewrites the table under ACCESS EXCLUSIVE",
      bit(OpKind::SetLogged), rules::table_rewrite,
@@ -230,6 +250,35 @@ const RuleInfo *find_rule(const char *name) {
   return nullptr;
 }
 
+const VersionNote kVersionNotes[] = {
+    {0, 180000,
+     "set-not-null: rewritten as a helper CHECK (c IS NOT NULL) NOT VALID, VALIDATE, SET NOT "
+     "NULL (which the valid CHECK spares its scan), then the helper dropped: before 18 a NOT "
+     "NULL cannot be NOT VALID"},
+    {180000, 0,
+     "set-not-null: rewritten as PostgreSQL's own ADD CONSTRAINT ... NOT NULL c NOT VALID, then "
+     "VALIDATE CONSTRAINT (18+)"},
+    {0, 180000,
+     "add-foreign-key: refused on a partitioned table, with the per-partition recipe: before 18 "
+     "a foreign key there cannot be NOT VALID"},
+    {180000, 0,
+     "add-foreign-key: on a partitioned table too, rewritten as NOT VALID, then VALIDATE "
+     "CONSTRAINT (18+)"},
+    {180000, 0,
+     "add-column-generated-stored: only a STORED generated column is refused; a VIRTUAL one "
+     "(the default since 18) rewrites nothing and passes"},
+    {170000, 0,
+     "set-expression: SET EXPRESSION of a stored generated column refused (it rewrites the "
+     "table); of a virtual one (18+) it passes (17+)"},
+    {190000, 0,
+     "vacuum-full, cluster: REPACK (CONCURRENTLY) offered as the online form where the table "
+     "has an identity index (19+)"},
+    {190000, 0,
+     "repack: REPACK without CONCURRENTLY refused; REPACK (CONCURRENTLY) passes, lock cap "
+     "only (19+)"},
+};
+const size_t kVersionNoteCount = sizeof kVersionNotes / sizeof kVersionNotes[0];
+
 const char *op_kind_name(OpKind kind) {
   switch (kind) {
 #define ZD_KIND(k) \
@@ -252,6 +301,7 @@ const char *op_kind_name(OpKind kind) {
     ZD_KIND(DropTable)
     ZD_KIND(VacuumFull)
     ZD_KIND(Cluster)
+    ZD_KIND(Repack)
     ZD_KIND(SetLogged)
     ZD_KIND(SetUnlogged)
     ZD_KIND(SetTablespace)
@@ -261,6 +311,7 @@ const char *op_kind_name(OpKind kind) {
     ZD_KIND(ValidateConstraint)
     ZD_KIND(DomainCheck)
     ZD_KIND(WholeTableDml)
+    ZD_KIND(SetExpression)
     ZD_KIND(OtherLocking)
 #undef ZD_KIND
   }

@@ -29,6 +29,9 @@ struct RuleInfo {
   const char *catches;
   const char *guard_does;
   const char *to_comply;
+  // What differs between the PostgreSQL majors (15, 17, 18, 19), the README's last column;
+  // nullptr when nothing does.
+  const char *per_version = nullptr;
   bool looks_at_kind(OpKind kind) const { return (looks_at & bit(kind)) != 0; }
 };
 
@@ -37,6 +40,19 @@ extern const size_t kRuleCount;
 
 // The rule named `name`, or nullptr.
 const RuleInfo *find_rule(const char *name);
+
+// What the rules do differently on one PostgreSQL major, one sentence each naming its rule:
+// zd_status() lists those of the server it runs on.  Covers the majors [from, before).
+struct VersionNote {
+  int from;    // PG_VERSION_NUM, inclusive (0: any older)
+  int before;  // PG_VERSION_NUM, exclusive (0: any newer)
+  const char *note;
+};
+extern const VersionNote kVersionNotes[];
+extern const size_t kVersionNoteCount;
+inline bool version_note_applies(const VersionNote &n, int server_version_num) {
+  return server_version_num >= n.from && (n.before == 0 || server_version_num < n.before);
+}
 
 // "CreateIndex", "AddColumn", ...: the names zd_rules() and zd_alter_table_subcommands() show.
 const char *op_kind_name(OpKind kind);

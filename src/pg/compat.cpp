@@ -10,6 +10,8 @@ extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
+#include "commands/defrem.h"
+#include "parser/parse_type.h"
 #include "utils/backend_status.h"
 #include "utils/syscache.h"
 }
@@ -123,6 +125,39 @@ const char *column_not_null_not_valid(Oid relid, int16 attnum) {
 #endif
 }
 
+bool is_repack(const ClusterStatement *stmt) {
+#if PG_VERSION_NUM >= 190000
+  return stmt->command == REPACK_COMMAND_REPACK;
+#else
+  (void) stmt;
+  return false;
+#endif
+}
+
+bool repack_concurrently(const ClusterStatement *stmt) {
+#if PG_VERSION_NUM >= 190000
+  ListCell *lc;
+  foreach (lc, stmt->params) {
+    DefElem *opt = (DefElem *) lfirst(lc);
+    if (strcmp(opt->defname, "concurrently") == 0) return defGetBoolean(opt);
+  }
+#else
+  (void) stmt;
+#endif
+  return false;
+}
+
+bool cluster_uses_index(const ClusterStatement *stmt) {
+#if PG_VERSION_NUM >= 190000
+  return stmt->command == REPACK_COMMAND_CLUSTER || stmt->usingindex;
+#else
+  (void) stmt;
+  return true;
+#endif
+}
+
+const char *cluster_index_name(const ClusterStatement *stmt) { return stmt->indexname; }
+
 const char *backend_state_name(int state) {
   switch ((BackendState) state) {
     case STATE_UNDEFINED: break;
@@ -137,6 +172,22 @@ const char *backend_state_name(int state) {
     case STATE_DISABLED: return "disabled";
   }
   return "unknown state";
+}
+
+bool is_not_null_constraint(char contype) {
+#if PG_VERSION_NUM >= 180000
+  return contype == CONSTRAINT_NOTNULL;
+#else
+  return false;
+#endif
+}
+
+void parse_type_string(const char *text, Oid *type, int32 *typmod) {
+#if PG_VERSION_NUM >= 160000
+  parseTypeString(text, type, typmod, nullptr);
+#else
+  parseTypeString(text, type, typmod, false);
+#endif
 }
 
 }  // namespace zd::pg::compat

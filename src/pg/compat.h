@@ -4,9 +4,10 @@
 // (statement_kinds.cpp) and the ALTER TABLE subcommands (end of gather_alter_table.cpp) carry
 // their entries for tags a version added or removed under #if, in the table itself.
 //
-// Built and tested: 15 (Debian 12's) and 18.  Compiled: 17 and 19 (headers only).  16 is
-// covered by the same thresholds (each #if names the version that made the change) but has
-// not been compiled.
+// Built and tested (test/run.sh, ZD_PG_VERSIONS): 15 (Debian 12's), 17 and 19 (Debian's
+// packages in a chroot, test/versions/chroot.sh; 19 is 19~rc1) and 18 (built from source).
+// 16 is covered by the same thresholds (each #if names the version that made the change) but
+// has not been compiled.
 //
 // Macros, so that each expands where the file using it has included the header it needs;
 // what needs headers of its own is a function in compat.cpp.
@@ -68,6 +69,16 @@
 #define ZD_LOCAL_BACKEND_ENTRY(index) pgstat_fetch_stat_local_beentry(index)
 #endif
 
+// 18: a generated column is VIRTUAL (computed when read: adding one rewrites nothing) unless
+// STORED is written (Constraint.generated_kind, catalog/pg_attribute.h); before 18 every
+// generated column is stored.
+#if PG_VERSION_NUM >= 180000
+#define ZD_GENERATED_STORED(constraint) \
+  ((constraint)->generated_kind == ATTRIBUTE_GENERATED_STORED)
+#else
+#define ZD_GENERATED_STORED(constraint) true
+#endif
+
 // 18: PortalRun lost run_once (tcop/pquery.h).
 #if PG_VERSION_NUM >= 180000
 #define ZD_PORTAL_RUN(portal, count, top_level, dest, altdest, qc) \
@@ -90,7 +101,7 @@
 #define ZD_RETURNING_LENGTH(stmt) list_length((stmt)->returningList)
 #endif
 
-// 19 (compiled against its headers only, never run): log_min_messages is an array (one level
+// 19: log_min_messages is an array (one level
 // per backend type; this backend's is assumed at MyBackendType), table_beginscan takes flags,
 // DomainHasConstraints says whether a constraint is volatile, a plan's result relations are a
 // Bitmapset of range table indexes, and CLUSTER is a RepackStmt (REPACK's statement).
@@ -189,7 +200,24 @@ bool column_not_null_validated(Oid relid, int16 attnum);
 // interrupted SET NOT NULL's safe form left there), else nullptr.  Always nullptr on 15-17.
 const char *column_not_null_not_valid(Oid relid, int16 attnum);
 
+// CLUSTER's statement, as REPACK's since 19 (RepackStmt.command says which was written).
+// Whether it is a REPACK (false before 19: there is none).
+bool is_repack(const ClusterStatement *stmt);
+// Whether it rebuilds the table without blocking reads and writes: REPACK (CONCURRENTLY), 19.
+bool repack_concurrently(const ClusterStatement *stmt);
+// Whether it orders the rows by an index (CLUSTER, REPACK ... USING INDEX), and the index's
+// name when the statement gives one (nullptr: the table's clustered index).
+bool cluster_uses_index(const ClusterStatement *stmt);
+const char *cluster_index_name(const ClusterStatement *stmt);
+
 // pg_stat_activity's name of a backend state (18 added "starting").
 const char *backend_state_name(int state);
+
+// 18: a column's NOT NULL is also a pg_constraint row of its own (contype 'n').
+bool is_not_null_constraint(char contype);
+
+// A type name as written (the caller's search_path) to its OID and typmod; an error when unknown.
+// (16 replaced parseTypeString's missing_ok with a soft-error context.)
+void parse_type_string(const char *text, Oid *type, int32 *typmod);
 
 }  // namespace zd::pg::compat

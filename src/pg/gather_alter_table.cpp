@@ -108,8 +108,7 @@ void gather_add_constraint(Gathering *g, zd::Operation *op, Oid relid, Constrain
       if (!name)
         name = ChooseConstraintName(relname, join_names(c->fk_attrs, "_", false), "fkey", nsp,
                                     NIL);
-      // PostgreSQL 15 cannot add a NOT VALID foreign key to a partitioned table.
-      op->constraint_rewritable = !op->table.partitioned;
+      // (On a partitioned table NOT VALID exists since 18: the core decides by the version.)
       break;
     case CONSTR_UNIQUE:
     case CONSTR_PRIMARY: {
@@ -444,6 +443,34 @@ void gather_at_drop_constraint(Gathering *g, Oid relid, LOCKMODE lock, AlterTabl
   gather_dropped_foreign_keys(g, relid, cmd->name, "ALTER TABLE ... DROP CONSTRAINT");
 }
 
+// SET EXPRESSION (17+: used by the table below from 17 on): a stored generated column is
+// computed anew in every row (a rewrite); a virtual one (18+) only changes its catalog entry,
+// the lock cap's.
+[[maybe_unused]] void gather_at_set_expression(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
+                              const AlterSubcommand &sub) {
+  const AttrNumber attnum = get_attnum(relid, cmd->name);
+  char generated = '\0';
+  if (attnum != InvalidAttrNumber) {
+    HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+    if (HeapTupleIsValid(tuple)) {
+      generated = ((Form_pg_attribute) GETSTRUCT(tuple))->attgenerated;
+      ReleaseSysCache(tuple);
+    }
+  }
+  // Not a stored generated column (or none of that name): PostgreSQL's own error, or a
+  // catalog change.
+  if (generated != ATTRIBUTE_GENERATED_STORED) {
+    add_operation(g, zd::OpKind::OtherLocking, relid, lock, sub.command);
+    return;
+  }
+  zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command);
+  op->column = quote_identifier(cmd->name);
+  Oid type, collation;
+  int32 typmod;
+  get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+  op->column_type = format_type_with_typemod(type, typmod);
+}
+
 void gather_at_set_tablespace(Gathering *g, Oid relid, LOCKMODE lock, AlterTableCmd *cmd,
                               const AlterSubcommand &sub) {
   zd::Operation *op = add_operation(g, sub.kind, relid, lock, sub.command);
@@ -474,10 +501,9 @@ const AlterSubcommand kAlterSubcommands[] = {
              "ALTER TABLE ... SET NOT NULL", gather_at_set_not_null),
 #if PG_VERSION_NUM >= 170000
     // A stored generated column's new expression rewrites the table under ACCESS EXCLUSIVE
-    // (ATExecSetExpression; a virtual one, 18, only its catalog entry).  Not judged by a rule
-    // yet (table_rewrite would be the one): the lock cap only.
-    LOCK_CAP(AT_SetExpression,
-             "ALTER COLUMN ... SET EXPRESSION (a stored column: rewrites the table; lock cap only)"),
+    // (ATExecSetExpression; a virtual one, 18, only its catalog entry).
+    GATHERED(AT_SetExpression, "ALTER COLUMN ... SET EXPRESSION", SetExpression,
+             "ALTER TABLE ... SET EXPRESSION", gather_at_set_expression),
 #endif
     LOCK_CAP(AT_DropExpression, "ALTER COLUMN ... DROP EXPRESSION"),
 #if PG_VERSION_NUM < 180000  // 18: NOT NULL is a constraint of its own

@@ -325,6 +325,7 @@ void gather_add_column(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *de
   op->column_base_type = format_type_with_typemod(base, base_typmod);
 
   Node *raw_default = nullptr;
+  bool generated = false;  // stored or (18+) virtual: no default of any kind applies
   ListCell *lc;
   foreach (lc, def->constraints) {
     Constraint *c = lfirst_node(Constraint, lc);
@@ -332,14 +333,17 @@ void gather_add_column(Gathering *g, zd::Operation *op, Oid relid, ColumnDef *de
     if (c->contype == CONSTR_NOTNULL || c->contype == CONSTR_PRIMARY) op->not_null = true;
     if (c->contype == CONSTR_IDENTITY) op->identity = true;
     // (A raw expression cannot be deparsed before it is analysed; the hint names it instead.)
-    if (c->contype == CONSTR_GENERATED) op->generated_stored = true;
+    if (c->contype == CONSTR_GENERATED) {
+      op->generated_stored = ZD_GENERATED_STORED(c);
+      generated = true;
+    }
   }
   // Like ATExecAddColumn: a domain with constraints must be checked on every row.
   op->domain_checked = ZD_DOMAIN_HAS_CONSTRAINTS(typid);
-  if (raw_default != nullptr && !op->generated_stored) {
+  if (raw_default != nullptr && !generated) {
     DefaultGathering d{op, raw_default, typid, typmod, def->colname};
     gather_or_give_up(cook_default, &d);
-  } else if (raw_default == nullptr && !op->generated_stored) {
+  } else if (raw_default == nullptr && !generated) {
     // Without a default of its own the column takes its domain's (ATExecAddColumn): a volatile
     // one is computed for every row.
     Node *domain_default = get_typdefault(typid);

@@ -1,13 +1,20 @@
-// Gathering for RENAME of tables and columns, VACUUM FULL, CLUSTER.
+// Gathering for RENAME of tables and columns, VACUUM FULL, CLUSTER and REPACK.
 #include "pg/gather_internal.hpp"
 
 #include "pg/table_facts.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 namespace zd::pg {
@@ -22,6 +29,32 @@ void add_database_wide(Gathering *g, zd::OpKind kind, const char *command) {
   op->table.name = psprintf("every table of database %s",
                             quote_identifier(get_database_name(MyDatabaseId)));
   op->no_transaction_block = true;
+}
+
+// Whether REPACK (CONCURRENTLY) could rebuild the table: it needs an identity index, the
+// primary key under REPLICA IDENTITY DEFAULT or the index REPLICA IDENTITY USING INDEX names,
+// valid.  Read from the catalog (pg_class, pg_index), the table not opened.
+bool has_identity_index(Oid relid) {
+  HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tuple)) return false;
+  const char identity = ((Form_pg_class) GETSTRUCT(tuple))->relreplident;
+  ReleaseSysCache(tuple);
+  if (identity != REPLICA_IDENTITY_DEFAULT && identity != REPLICA_IDENTITY_INDEX) return false;
+  bool found = false;
+  Relation pg_index = table_open(IndexRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(relid));
+  SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
+  for (HeapTuple t = systable_getnext(scan); !found && HeapTupleIsValid(t);
+       t = systable_getnext(scan)) {
+    const Form_pg_index index = (Form_pg_index) GETSTRUCT(t);
+    found = index->indisvalid && (identity == REPLICA_IDENTITY_DEFAULT ? index->indisprimary
+                                                                        : index->indisreplident);
+  }
+  systable_endscan(scan);
+  table_close(pg_index, AccessShareLock);
+  return found;
 }
 
 }  // namespace
@@ -79,21 +112,34 @@ void gather_vacuum(Gathering *g, VacuumStmt *stmt) {
   foreach (lc, stmt->rels) {
     VacuumRelation *vrel = lfirst_node(VacuumRelation, lc);
     Oid relid = lookup_relation(vrel->relation);
-    if (OidIsValid(relid))
-      add_operation(g, zd::OpKind::VacuumFull, relid, AccessExclusiveLock, "VACUUM FULL")
-          ->no_transaction_block = true;
+    if (!OidIsValid(relid)) continue;
+    zd::Operation *op =
+        add_operation(g, zd::OpKind::VacuumFull, relid, AccessExclusiveLock, "VACUUM FULL");
+    op->no_transaction_block = true;
+    op->identity_index = has_identity_index(relid);
   }
 }
 
+// CLUSTER, and since 19 REPACK (the same statement).  REPACK (CONCURRENTLY) copies the table
+// under SHARE UPDATE EXCLUSIVE and takes ACCESS EXCLUSIVE only to swap the copy in: the lock
+// cap's, not a rule's.
 void gather_cluster(Gathering *g, compat::ClusterStatement *stmt) {
+  if (compat::repack_concurrently(stmt)) return;
+  const bool repack = compat::is_repack(stmt);
+  const zd::OpKind kind = repack ? zd::OpKind::Repack : zd::OpKind::Cluster;
+  const char *command = repack ? "REPACK" : "CLUSTER";
   RangeVar *relation = ZD_CLUSTER_RELATION(stmt);
   if (relation == nullptr) {
-    add_database_wide(g, zd::OpKind::Cluster, "CLUSTER");
+    add_database_wide(g, kind, command);
     return;
   }
   Oid relid = lookup_relation(relation);
-  if (OidIsValid(relid))
-    add_operation(g, zd::OpKind::Cluster, relid, AccessExclusiveLock, "CLUSTER");
+  if (!OidIsValid(relid)) return;
+  zd::Operation *op = add_operation(g, kind, relid, AccessExclusiveLock, command);
+  op->orders_by_index = compat::cluster_uses_index(stmt);
+  if (compat::cluster_index_name(stmt) != nullptr)
+    op->index_name = quote_identifier(compat::cluster_index_name(stmt));
+  op->identity_index = has_identity_index(relid);
 }
 
 }  // namespace zd::pg

@@ -10,5 +10,8 @@ extern "C" {
 #include "utils/elog.h"
 #include "utils/memutils.h"
 }
+// nodes/parsenodes.h's FETCH_ALL is LONG_MAX, and the header counts on an earlier one having
+// included <limits.h>; with 19's headers and GCC 16's C++ library none has.
+#include <climits>
 
 #include "pg/compat.h"

@@ -69,9 +69,11 @@ const StatementKind kStatementKinds[] = {
              "SHARE on every table with a column of the domain (validateDomainConstraint)",
              as<AlterDomainStmt, gather_alter_domain>, nullptr, nullptr),
 #if PG_VERSION_NUM >= 190000
-    // 19: CLUSTER is REPACK's statement; judged as CLUSTER (a first approximation: REPACK
-    // without USING INDEX rewrites as VACUUM FULL does, under the same lock).
-    GATHERED(RepackStmt, "REPACK / CLUSTER", "ACCESS EXCLUSIVE (cluster_rel)",
+    // 19: CLUSTER is REPACK's statement: CLUSTER judged by the cluster rule, REPACK by the
+    // repack rule; REPACK (CONCURRENTLY) by none (the lock cap only).
+    GATHERED(RepackStmt, "REPACK / CLUSTER",
+             "ACCESS EXCLUSIVE (cluster_rel); REPACK (CONCURRENTLY): SHARE UPDATE EXCLUSIVE, "
+             "then ACCESS EXCLUSIVE to swap the copy in",
              as<RepackStmt, gather_cluster>, nullptr, cluster_one_table),
 #else
     GATHERED(ClusterStmt, "CLUSTER", "ACCESS EXCLUSIVE (cluster_rel)",

@@ -1,12 +1,16 @@
-// zd_status(): the version, the mode in force, and how the library was loaded.  The install
+// zd_status(): the version, the mode in force, how the library was loaded, and the server's
+// version with what the rules do differently on its major.  The install
 // script uses it to warn when the guard is not active in other sessions.
+#include "core/rule_catalog.hpp"
 #include "pg/boundary.hpp"
 #include "pg/guc.hpp"
 #include "pg/module.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
@@ -66,8 +70,22 @@ ZD_SQL_FUNCTION(zd_status) {
     loaded_by = "local_preload_libraries";
   }
 
-  Datum values[4] = {CStringGetTextDatum(kVersion), CStringGetTextDatum(mode_name(guc_mode)),
-                     CStringGetTextDatum(loaded_by), BoolGetDatum(everywhere)};
-  bool nulls[4] = {false, false, false, false};
+  // The server it runs on, and what the rules do differently on that major (the version the
+  // rules decide by: the one this library was built for, which PostgreSQL checks at load).
+  Datum *notes = (Datum *) palloc(sizeof(Datum) * zd::kVersionNoteCount);
+  int n = 0;
+  for (size_t i = 0; i < zd::kVersionNoteCount; i++)
+    if (zd::version_note_applies(zd::kVersionNotes[i], ZD_SERVER_VERSION_NUM))
+      notes[n++] = CStringGetTextDatum(zd::kVersionNotes[i].note);
+  const char *server_version = GetConfigOption("server_version", false, false);
+  const char *server_version_num = GetConfigOption("server_version_num", false, false);
+  Datum values[7] = {CStringGetTextDatum(kVersion), CStringGetTextDatum(mode_name(guc_mode)),
+                     CStringGetTextDatum(loaded_by), BoolGetDatum(everywhere),
+                     CStringGetTextDatum(server_version),
+                     Int32GetDatum(pg_strtoint32(server_version_num)),
+                     PointerGetDatum(construct_array(notes, n, TEXTOID, -1, false, TYPALIGN_INT))};
+  bool nulls[7] = {false, false, false, false, false, false, false};
+  // An install script of 1.0 from before the last three columns declares four: heap_form_tuple
+  // takes as many values as the declaration has columns, those first four.
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -435,6 +435,93 @@ TEST(Breaking, DropTableRefusedEvenWhenSmallButNotWhenEmpty) {
   EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Allow);
 }
 
+Stmt rewrite_stmt(OpKind kind, const char *sql, int server_version_num) {
+  Stmt s;
+  s.facts.server_version_num = server_version_num;
+  Operation op;
+  op.kind = kind;
+  op.table = big_table();
+  op.table.oid = 16384;
+  op.lock = Lock::AccessExclusive;
+  op.statement_sql = sql;
+  op.identity_index = true;
+  s.facts.sql = op.statement_sql;
+  s.ops.push_back(op);
+  return s;
+}
+
+// 19: VACUUM FULL, CLUSTER and REPACK offer REPACK (CONCURRENTLY) where it can run; before 19
+// there is no such statement to offer.
+TEST(TableRewrite, OnPostgres19RepackConcurrentlyIsTheOnlineForm) {
+  Stmt s = rewrite_stmt(OpKind::VacuumFull, "VACUUM FULL orders", 190000);
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Refuse);
+  EXPECT_EQ(d.findings[0].rule, "vacuum-full");
+  EXPECT_NE(d.findings[0].hint.find("\nREPACK (CONCURRENTLY) public.orders;\n"),
+            std::string::npos) << d.findings[0].hint;
+  s.facts.server_version_num = 180006;
+  EXPECT_EQ(decide(s.get(), Policy{}).findings[0].hint.find("REPACK"), std::string::npos);
+
+  s = rewrite_stmt(OpKind::Cluster, "CLUSTER orders USING orders_pkey", 190000);
+  s.ops[0].orders_by_index = true;
+  s.ops[0].index_name = "orders_pkey";
+  d = decide(s.get(), Policy{});
+  EXPECT_EQ(d.findings[0].rule, "cluster");
+  EXPECT_NE(d.findings[0].hint.find("REPACK (CONCURRENTLY) public.orders USING INDEX orders_pkey;"),
+            std::string::npos) << d.findings[0].hint;
+
+  s = rewrite_stmt(OpKind::Repack, "REPACK orders", 190000);
+  d = decide(s.get(), Policy{});
+  EXPECT_EQ(d.findings[0].rule, "repack");
+  EXPECT_NE(d.findings[0].hint.find("\nREPACK (CONCURRENTLY) public.orders;\n"),
+            std::string::npos) << d.findings[0].hint;
+  // Without an identity index it cannot run as written: the hint says what it needs first.
+  s.ops[0].identity_index = false;
+  d = decide(s.get(), Policy{});
+  EXPECT_NE(d.findings[0].hint.find("needs an identity index"), std::string::npos);
+  // A partitioned table: one partition at a time.
+  s.ops[0].identity_index = true;
+  s.ops[0].table.partitioned = true;
+  d = decide(s.get(), Policy{});
+  EXPECT_NE(d.findings[0].hint.find("REPACK (CONCURRENTLY) <partition>;"), std::string::npos);
+}
+
+// A foreign key on a partitioned table: refused before 18 (no NOT VALID there), rewritten on 18+.
+TEST(AddForeignKey, PartitionedTableByVersion) {
+  Stmt s = rewrite_stmt(OpKind::AddForeignKey,
+                        "ALTER TABLE orders ADD CONSTRAINT orders_c_fk FOREIGN KEY (c) "
+                        "REFERENCES customers (id)",
+                        170012);
+  s.ops[0].lock = Lock::ShareRowExclusive;
+  s.ops[0].table.partitioned = true;
+  s.ops[0].constraint_name = "orders_c_fk";
+  s.ops[0].not_valid_at = (int) s.ops[0].statement_sql.str().size();
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Refuse);
+  EXPECT_NE(d.findings[0].detail.find("Before PostgreSQL 18"), std::string::npos);
+  s.facts.server_version_num = 180006;
+  d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Rewrite);
+  ASSERT_EQ(d.steps.size(), 2u);
+  EXPECT_EQ(d.steps[0].sql, s.ops[0].statement_sql.str() + " NOT VALID");
+  EXPECT_EQ(d.steps[1].sql, "ALTER TABLE public.orders VALIDATE CONSTRAINT orders_c_fk");
+}
+
+TEST(SetExpression, StoredGeneratedColumnRefusedWithTheExpandContractRecipe) {
+  Stmt s = rewrite_stmt(OpKind::SetExpression,
+                        "ALTER TABLE orders ALTER COLUMN total SET EXPRESSION AS (qty * price)",
+                        170012);
+  s.ops[0].column = "total";
+  s.ops[0].column_type = "integer";
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Refuse);
+  EXPECT_EQ(d.findings[0].rule, "set-expression");
+  EXPECT_NE(d.findings[0].hint.find("ALTER TABLE public.orders ADD COLUMN total_new integer;"),
+            std::string::npos) << d.findings[0].hint;
+  s.ops[0].table.size_bytes = 8192;  // a small table: allowed
+  EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Allow);
+}
+
 TEST(Format, BytesLikePgSizePretty) {
   EXPECT_EQ(rules::format_bytes(0), "0 bytes");
   EXPECT_EQ(rules::format_bytes(10239), "10239 bytes");

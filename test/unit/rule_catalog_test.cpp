@@ -39,12 +39,41 @@ TEST(RuleCatalog, EveryOperationKindIsJudged) {
   EXPECT_EQ(std::string(kRules[kRuleCount - 1].name), "long-under-held-lock");
 }
 
+// zd_status()'s notes: each major gets the ones of its range, each naming a rule.
+std::string notes_for(int server_version_num) {
+  std::string all;
+  for (size_t i = 0; i < kVersionNoteCount; i++)
+    if (version_note_applies(kVersionNotes[i], server_version_num))
+      all += std::string(kVersionNotes[i].note) + "\n";
+  return all;
+}
+
+TEST(RuleCatalog, VersionNotesPerMajor) {
+  for (size_t i = 0; i < kVersionNoteCount; i++) {
+    const std::string note = kVersionNotes[i].note;
+    const std::string rule = note.substr(0, note.find_first_of(":,"));
+    EXPECT_NE(find_rule(rule.c_str()), nullptr) << note;
+  }
+  EXPECT_NE(notes_for(150018).find("helper CHECK"), std::string::npos);
+  EXPECT_EQ(notes_for(150018).find("set-expression"), std::string::npos);
+  EXPECT_NE(notes_for(170012).find("set-expression"), std::string::npos);
+  EXPECT_NE(notes_for(170012).find("helper CHECK"), std::string::npos);
+  EXPECT_EQ(notes_for(170012).find("REPACK"), std::string::npos);
+  EXPECT_NE(notes_for(180006).find("NOT NULL c NOT VALID"), std::string::npos);
+  EXPECT_EQ(notes_for(180006).find("helper CHECK"), std::string::npos);
+  EXPECT_EQ(notes_for(180006).find("REPACK"), std::string::npos);
+  EXPECT_NE(notes_for(190000).find("repack: REPACK without CONCURRENTLY"), std::string::npos);
+  EXPECT_NE(notes_for(190000).find("NOT NULL c NOT VALID"), std::string::npos);
+}
+
 std::string rendered_table() {
   std::ostringstream out;
-  out << "| rule | catches, and why | guard does | to comply |\n|---|---|---|---|\n";
+  out << "| rule | catches, and why | guard does | to comply | per major |\n"
+         "|---|---|---|---|---|\n";
   for (size_t i = 0; i < kRuleCount; i++)
     out << "| `" << kRules[i].name << "` | " << kRules[i].catches << " | "
-        << kRules[i].guard_does << " | " << kRules[i].to_comply << " |\n";
+        << kRules[i].guard_does << " | " << kRules[i].to_comply << " | "
+        << (kRules[i].per_version ? kRules[i].per_version : "same on all") << " |\n";
   return out.str();
 }
 

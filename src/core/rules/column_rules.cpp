@@ -1,5 +1,5 @@
 // add-column-volatile-default, add-column-generated-stored, add-column-not-null,
-// alter-column-type: column changes that rewrite or scan the whole table.  Their safe form is
+// alter-column-type, set-expression: column changes that rewrite or scan the whole table.  Their safe form is
 // expand/contract: add a plain column (instant), fill it in batches with zd_backfill, switch.
 #include "core/rules/rules.hpp"
 
@@ -242,6 +242,27 @@ RuleResult alter_column_type(const RuleContext &ctx) {
                   quote_literal_text(op.column + "::" + op.column_type) + "')",
               "writes the new column (named " + op.column.str() +
                   "_zd_new until the contract gives it the name " + op.column.str() + ")"));
+}
+
+// SET EXPRESSION (17+) of a stored generated column computes and writes the column anew in
+// every row, a rewrite under ACCESS EXCLUSIVE (gather passes a virtual column's, 18+, as the
+// lock cap's: only its catalog entry changes).
+RuleResult set_expression(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
+  const std::string column = op.column.str() + "_new";
+  return make_refusal(
+      "set-expression",
+      "set-expression: SET EXPRESSION of the stored generated column " + op.table.name + "." +
+          op.column + " would rewrite " + op.table.name,
+      lock_detail(op, Lock::AccessExclusive, "while it rewrites every row"),
+      "Add a plain column for the new values, fill new rows with a trigger and existing rows "
+      "in batches, then switch the application to it and drop the old column:\nALTER TABLE " +
+          op.table.name + " ADD COLUMN " + column + " " + op.column_type + ";\n-- a BEFORE "
+          "INSERT OR UPDATE trigger that sets " + column + " to the new expression\n" +
+          backfill_call(op, column, "<the new expression>") +
+          "\nOr, in a maintenance window, allow it for this statement:\n" +
+          allow_for_statement("set-expression", op.statement_sql) + "\n" + kWhoMayAllow);
 }
 
 }  // namespace zd::rules

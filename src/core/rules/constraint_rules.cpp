@@ -59,6 +59,7 @@ std::vector<Step> not_null_steps(const Operation &op, const std::string &helper,
 // PostgreSQL 18+: NOT NULL is a constraint that can be added NOT VALID (new rows checked at
 // once) and validated under SHARE UPDATE EXCLUSIVE, the column's own: no helper CHECK.
 constexpr int kNativeNotNullVersion = 180000;
+constexpr int kPartitionedFkNotValidVersion = 180000;
 
 std::vector<Step> native_not_null_steps(const Operation &op) {
   const std::string drop = alter(op) + "DROP CONSTRAINT IF EXISTS " + op.constraint_name;
@@ -137,10 +138,12 @@ RuleResult add_check_or_foreign_key(const RuleContext &ctx) {
   const std::string detail = lock_detail(
       op, op.lock,
       fk ? "on both tables while it checks every existing row" : "while it checks every existing row");
-  if (!op.constraint_rewritable)
+  // Before 18 a foreign key on a partitioned table cannot be NOT VALID; 18 adds it NOT VALID
+  // (to every partition) and VALIDATE checks each partition under SHARE UPDATE EXCLUSIVE.
+  if (fk && op.table.partitioned && ctx.stmt.server_version_num < kPartitionedFkNotValidVersion)
     return make_refusal(rule, rule + ": " + problem,
-                        detail + " PostgreSQL 15 cannot add a NOT VALID foreign key to a "
-                                 "partitioned table.",
+                        detail + " Before PostgreSQL 18 a foreign key on a partitioned table "
+                                 "cannot be added NOT VALID.",
                         "Add it NOT VALID to each partition and VALIDATE it there, outside a "
                         "transaction block, then add it to the partitioned table (the check "
                         "then finds every partition already validated).");

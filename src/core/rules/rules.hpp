@@ -22,6 +22,7 @@ RuleResult alter_domain_check(const RuleContext &ctx);
 // column_rules.cpp
 RuleResult add_column(const RuleContext &ctx);
 RuleResult alter_column_type(const RuleContext &ctx);
+RuleResult set_expression(const RuleContext &ctx);
 
 // breaking_rules.cpp: changes that break the code still running
 // migration_rules.cpp

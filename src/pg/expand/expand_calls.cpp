@@ -5,6 +5,7 @@
 // bad input changes nothing; then run the expand steps (steps.cpp) below the guard, lock
 // capped, and record the migration in the same transaction.
 #include "pg/expand/expand.hpp"
+#include "pg/compat.h"
 
 #include "pg/boundary.hpp"
 #include "pg/trusted_code.hpp"
@@ -165,7 +166,7 @@ ZD_SQL_FUNCTION(zd_expand_change_type) {
   // The type as the caller names it (its search_path), stored as format_type prints it.
   Oid type;
   int32 typmod;
-  parseTypeString(type_text, &type, &typmod, false);
+  zd::pg::compat::parse_type_string(type_text, &type, &typmod);
   const int level = pin_search_path();  // printed as the steps run it (qualified)
   m->new_type = format_type_with_typemod(type, typmod);
   restore_search_path(level);

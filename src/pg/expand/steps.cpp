@@ -143,6 +143,8 @@ void visit_constraint(HeapTuple tuple, TupleDesc desc, void *arg) {
   ConstraintScan *scan = (ConstraintScan *) arg;
   Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
   if (!key_has(tuple, desc, Anum_pg_constraint_conkey, scan->attnum)) return;
+  // (18's NOT NULL constraint is the column's NOT NULL, which the contract carries over.)
+  if (compat::is_not_null_constraint(con->contype)) return;
   if (con->contype == CONSTRAINT_CHECK) {
     Copy *c = (Copy *) palloc0(sizeof(Copy));
     c->oid = con->oid;
