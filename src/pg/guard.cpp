@@ -5,9 +5,11 @@
 #include "pg/gather.hpp"
 #include "pg/guc.hpp"
 #include "pg/held_locks.hpp"
+#include "pg/journal.hpp"
 #include "pg/lock_cap.hpp"
 #include "pg/plan.hpp"
 #include "pg/rewrite.hpp"
+#include "pg/schema_target.hpp"
 #include "pg/statement_kinds.hpp"
 #include "pg/stats.hpp"
 #include "pg/trusted_code.hpp"
@@ -16,6 +18,9 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
+#include "commands/tablecmds.h"
+#include "lib/stringinfo.h"
+#include "storage/lmgr.h"
 }
 
 namespace zd::pg {
@@ -139,6 +144,54 @@ void note_locks_taken(const zd::StatementFacts *facts) {
       note_held_lock(op.table.oid, (LOCKMODE) op.lock, op.table.name.c_str(), facts->sql.c_str());
 }
 
+// For the journal, the wait for the statement's first lock: the guard takes that lock itself,
+// just before PostgreSQL would, and notes when it is granted.  Only where that lock is known
+// exactly and taken first by PostgreSQL's own code, on a relation the caller owns (no role may
+// lock what it could not alter): CREATE INDEX (DefineIndex's RangeVarGetRelidExtended) and
+// ALTER TABLE (AlterTableLookupRelation, at AlterTableGetLockLevel of its subcommands).
+struct MeasuredRun {
+  UtilityCall *call;
+  Oid relid;
+  LOCKMODE mode;
+};
+
+void run_measured(void *arg) {
+  const MeasuredRun *m = (const MeasuredRun *) arg;
+  if (OidIsValid(m->relid)) {
+    LockRelationOid(m->relid, m->mode);
+    journal_lock_granted(journal_current);
+  }
+  run_original(m->call);
+}
+
+MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts) {
+  MeasuredRun m{call, InvalidOid, NoLock};
+  if (journal_current == nullptr || facts->ops.size() == 0) return m;
+  const Node *stmt = call->pstmt->utilityStmt;
+  const zd::Operation &op = facts->ops[0];
+  if (op.further_lock || op.through_other_object || !op.table.exists || op.table.oid == 0) return m;
+  LOCKMODE mode = NoLock;
+  if (IsA(stmt, IndexStmt))
+    mode = ((const IndexStmt *) stmt)->concurrent ? ShareUpdateExclusiveLock : ShareLock;
+  else if (IsA(stmt, AlterTableStmt) && ((const AlterTableStmt *) stmt)->objtype == OBJECT_TABLE)
+    mode = AlterTableGetLockLevel(((const AlterTableStmt *) stmt)->cmds);
+  if (mode == NoLock || !caller_owns_relation(op.table.oid)) return m;
+  m.relid = op.table.oid;
+  m.mode = mode;
+  return m;
+}
+
+// A rewrite's locks: each step's.
+const char *rewrite_locks(const GuardPlan *plan) {
+  StringInfoData out;
+  initStringInfo(&out);
+  for (int i = 0; i < plan->n_steps; i++)
+    if (plan->steps[i].lock != zd::Lock::None)
+      appendStringInfo(&out, "%sstep %d: %s on %s", out.len > 0 ? ", " : "", i + 1,
+                       zd::lock_name(plan->steps[i].lock), plan->steps[i].locked_table);
+  return out.data;
+}
+
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
@@ -162,28 +215,40 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
     const bool unknown = statement_kind(nodeTag(pstmt->utilityStmt)) == nullptr;
     CapTarget target{unknown ? zd::Lock::AccessExclusive : zd::Lock::None,
                      "the relations it locks", false, false, "lock-cap"};
+    journal_running(journal_current, "allowed", nullptr, nullptr, nullptr,
+                    commits_internally(pstmt->utilityStmt));
     run_with_lock_cap(target, run_original, &original);
     return;
   }
   // A deferred statement on the table failed: this DDL is told (the server log was).
   if (facts->ops.size() > 0) warn_if_deferral_failed(facts->ops[0].table.name.c_str());
   GuardPlan *plan = decide_plan(facts);
+  const bool spans = commits_internally(pstmt->utilityStmt);
+  const char *rule = plan->n_findings > 0 ? plan->findings[0].rule : nullptr;
   switch (plan->verdict) {
     case zd::Verdict::Refuse:
+      journal_refused(journal_current, rule);
       guard_refuse(plan);
-    case zd::Verdict::Warn:
+    case zd::Verdict::Warn: {
+      journal_running(journal_current, "warned", rule, facts, journal_locks_of(facts), spans);
       guard_warn(plan);
-      run_original(&original);
+      MeasuredRun run = measured(&original, facts);
+      run_measured(&run);
       note_locks_taken(facts);
       return;
+    }
     case zd::Verdict::Rewrite:
+      journal_running(journal_current, "rewritten", rule, facts, rewrite_locks(plan), true);
       run_rewrite(plan);
       return;
     case zd::Verdict::Defer:
+      journal_running(journal_current, "deferred", rule, facts, journal_locks_of(facts), false);
       run_deferral(plan, facts);
       note_locks_taken(facts);
       return;
     case zd::Verdict::Allow: {
+      journal_running(journal_current, "allowed", rule, facts, journal_locks_of(facts), spans);
+      MeasuredRun run = measured(&original, facts);
       CapTarget target{plan->cap_lock, plan->capped_table, may_retry(tx, facts),
                        runs_in_subtransaction(pstmt->utilityStmt), "lock-cap",
                        lock_cap_applies(plan->cap_lock)
@@ -194,7 +259,7 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       // each time (transformCreateStmt rewrites parts of it in place, in memory the failed
       // attempt's subtransaction frees).  Not on the fast path, which runs it once.
       target.retries_need_fresh_tree = &original.read_only_tree;
-      run_with_lock_cap(target, run_original, &original);
+      run_with_lock_cap(target, run_measured, &run);
       note_locks_taken(facts);
       return;
     }

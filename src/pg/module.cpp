@@ -5,6 +5,8 @@
 #include "pg/deferral_worker.hpp"
 #include "pg/dml_hook.hpp"
 #include "pg/guc.hpp"
+#include "pg/journal.hpp"
+#include "pg/schema_roles.hpp"
 #include "pg/stats.hpp"
 #include "pg/utility_hook.hpp"
 
@@ -25,8 +27,10 @@ extern "C" void _PG_init(void) {
   zd::pg::define_gucs();
   zd::pg::install_utility_hook();
   zd::pg::install_dml_hook();
+  zd::pg::register_schema_role_callbacks();
   if (process_shared_preload_libraries_in_progress) {
     zd::pg::stats_install_hooks();
+    zd::pg::journal_install_hooks();
     zd::pg::register_deferral_launcher();
   }
 }

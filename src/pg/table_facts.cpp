@@ -105,6 +105,12 @@ const char *qualified_relation_name(Oid relid) {
   return quote_qualified_identifier(nspname, relname);
 }
 
+bool relation_is_private(Oid relid) {
+  if (!OidIsValid(relid)) return false;
+  if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP) return true;
+  return look_at_relation(relid, false, false).created_here;
+}
+
 bool is_table(Oid relid) {
   char kind = get_rel_relkind(relid);
   return kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE;
