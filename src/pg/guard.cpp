@@ -175,7 +175,10 @@ MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts) {
     mode = ((const IndexStmt *) stmt)->concurrent ? ShareUpdateExclusiveLock : ShareLock;
   else if (IsA(stmt, AlterTableStmt) && ((const AlterTableStmt *) stmt)->objtype == OBJECT_TABLE)
     mode = AlterTableGetLockLevel(((const AlterTableStmt *) stmt)->cmds);
-  if (mode == NoLock || !caller_owns_relation(op.table.oid)) return m;
+  // (Never a system catalog: PostgreSQL refuses to alter one only after the lock is granted
+  // to it, the caller's lock would block every session first.)
+  if (mode == NoLock || op.table.oid < FirstNormalObjectId || !caller_owns_relation(op.table.oid))
+    return m;
   m.relid = op.table.oid;
   m.mode = mode;
   return m;

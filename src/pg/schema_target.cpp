@@ -29,6 +29,10 @@ const char *object_name(const Node *object) {
     case T_RangeVar: return range_var_name((const RangeVar *) object);
     case T_TypeName: return TypeNameToString((const TypeName *) object);
     case T_ObjectWithArgs: return NameListToQuotedString(((const ObjectWithArgs *) object)->objname);
+    case T_AccessPriv: {  // (GRANT / REVOKE role: the roles granted)
+      const char *name = ((const AccessPriv *) object)->priv_name;
+      return name != nullptr ? quote_identifier(name) : nullptr;
+    }
     case T_RoleSpec: {
       const RoleSpec *r = (const RoleSpec *) object;
       return r->roletype == ROLESPEC_CSTRING ? quote_identifier(r->rolename) : "CURRENT_ROLE";
@@ -173,6 +177,7 @@ bool only_private_objects(const Node *stmt) {
       if (!drops_relations(d->removeType) || d->objects == NIL) return false;
       ListCell *lc;
       foreach (lc, d->objects) {
+        if (list_length((List *) lfirst(lc)) > 3) return false;  // (PostgreSQL says what is wrong)
         RangeVar *rv = makeRangeVarFromNameList((List *) lfirst(lc));
         if (!private_relation(rv)) return false;
       }
