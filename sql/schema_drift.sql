@@ -26,6 +26,8 @@ ALTER FUNCTION drift.add_index() OWNER TO regress_migrator;
 GRANT SELECT ON drift.orders TO regress_app;
 ALTER TABLE drift.app_cache OWNER TO regress_app;
 ALTER MATERIALIZED VIEW drift.app_totals OWNER TO regress_app;
+CREATE SCHEMA regress_hidden;  -- the application role may not use it
+CREATE TABLE regress_hidden.t (a int);
 CREATE FOREIGN DATA WRAPPER regress_fdw;
 CREATE SERVER regress_server FOREIGN DATA WRAPPER regress_fdw;
 SET search_path = drift, public;
@@ -59,6 +61,7 @@ CREATE TRIGGER t BEFORE INSERT ON app_cache FOR EACH ROW EXECUTE FUNCTION suppre
 CREATE SCHEMA regress_app_schema;
 DO $$ BEGIN EXECUTE 'CREATE INDEX ON drift.app_cache (v)'; END $$;
 /* zero_downtime: allow schema-drift */ CREATE INDEX ON app_cache (v);
+CREATE INDEX ON regress_hidden.t (a);  -- (refused by the policy before PostgreSQL's own error)
 -- Statements that change no schema pass.
 VACUUM app_cache;
 ANALYZE app_cache;
@@ -73,6 +76,7 @@ CHECKPOINT;  -- (PostgreSQL's own refusal: the policy let it through)
 CREATE TEMP TABLE scratch (a int);
 CREATE INDEX ON scratch (a);
 ALTER TABLE scratch ADD COLUMN b int;
+ALTER TABLE pg_temp.scratch ADD COLUMN c int;
 DROP TABLE scratch;
 -- An application role cannot turn the policy off, widen it, or allow the rule.
 SET zero_downtime.schema_drift = off;
@@ -201,6 +205,7 @@ DROP USER MAPPING FOR regress_app SERVER regress_server;
 DROP SERVER regress_server;
 DROP FOREIGN DATA WRAPPER regress_fdw;
 DROP SCHEMA drift CASCADE;
+DROP SCHEMA regress_hidden CASCADE;
 DROP EXTENSION zero_downtime;
 DROP ROLE regress_migrator, regress_deployer, regress_nested, regress_noinherit, regress_app,
           regress_reader, regress_secret;

@@ -1,13 +1,27 @@
 #include "core/sql_normalize.hpp"
 
+#include <cstring>
+
 namespace zd {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool ident_start(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (unsigned char) c >= 0x80;
-}
-bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
+// Character classes, one table look-up each (the journal normalizes every DDL it records).
+enum : unsigned char { kSpace = 1, kIdentStart = 2, kIdentChar = 4 };
+struct Classes {
+  unsigned char of[256] = {};
+  constexpr Classes() {
+    for (int c = 0; c < 256; c++) {
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') of[c] = kSpace;
+      const bool start = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+      if (start) of[c] |= kIdentStart | kIdentChar;
+      if ((c >= '0' && c <= '9') || c == '$') of[c] |= kIdentChar;
+    }
+  }
+};
+constexpr Classes kClasses;
+bool is_space(char c) { return kClasses.of[(unsigned char) c] & kSpace; }
+bool ident_start(char c) { return kClasses.of[(unsigned char) c] & kIdentStart; }
+bool ident_char(char c) { return kClasses.of[(unsigned char) c] & kIdentChar; }
 
 struct Writer {
   char *out;
@@ -19,7 +33,11 @@ struct Writer {
     out[len++] = c;
   }
   void put(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) put(s[i]);
+    if (n == 0) return;
+    if (pending_space && len > 0) out[len++] = ' ';
+    pending_space = false;
+    std::memcpy(out + len, s, n);
+    len += n;
   }
 };
 
@@ -96,9 +114,13 @@ size_t normalize_statement(const char *in, size_t n, char *out, bool redact_stri
       while (j < n && ident_char(in[j])) j++;
       w.put(in + i, j - i);
       i = j;
-    } else {
-      w.put(c);
-      i++;
+    } else {  // other characters: up to the next one that starts something
+      size_t j = i + 1;
+      while (j < n && !is_space(in[j]) && !ident_start(in[j]) && in[j] != '\'' && in[j] != '"' &&
+             in[j] != '$' && in[j] != '-' && in[j] != '/')
+        j++;
+      w.put(in + i, j - i);
+      i = j;
     }
   }
   out[w.len] = '\0';

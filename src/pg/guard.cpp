@@ -164,7 +164,8 @@ void run_measured(void *arg) {
   run_original(m->call);
 }
 
-MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts) {
+MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts,
+                     Oid known_owned = InvalidOid) {
   MeasuredRun m{call, InvalidOid, NoLock};
   if (journal_current == nullptr || facts->ops.size() == 0) return m;
   const Node *stmt = call->pstmt->utilityStmt;
@@ -177,7 +178,8 @@ MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts) {
     mode = AlterTableGetLockLevel(((const AlterTableStmt *) stmt)->cmds);
   // (Never a system catalog: PostgreSQL refuses to alter one only after the lock is granted
   // to it, the caller's lock would block every session first.)
-  if (mode == NoLock || op.table.oid < FirstNormalObjectId || !caller_owns_relation(op.table.oid))
+  if (mode == NoLock || op.table.oid < FirstNormalObjectId ||
+      (op.table.oid != known_owned && !caller_owns_relation(op.table.oid)))
     return m;
   m.relid = op.table.oid;
   m.mode = mode;
@@ -251,7 +253,6 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       return;
     case zd::Verdict::Allow: {
       journal_running(journal_current, "allowed", rule, facts, journal_locks_of(facts), spans);
-      MeasuredRun run = measured(&original, facts);
       CapTarget target{plan->cap_lock, plan->capped_table, may_retry(tx, facts),
                        runs_in_subtransaction(pstmt->utilityStmt), "lock-cap",
                        lock_cap_applies(plan->cap_lock)
@@ -262,6 +263,8 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       // each time (transformCreateStmt rewrites parts of it in place, in memory the failed
       // attempt's subtransaction frees).  Not on the fast path, which runs it once.
       target.retries_need_fresh_tree = &original.read_only_tree;
+      // (sole_relid: a table the caller owns, checked already.)
+      MeasuredRun run = measured(&original, facts, target.sole_relid);
       run_with_lock_cap(target, run_measured, &run);
       note_locks_taken(facts);
       return;

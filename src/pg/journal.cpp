@@ -14,9 +14,7 @@ extern "C" {
 #include "access/xlog.h"
 #include "common/file_perm.h"
 #include "commands/dbcommands.h"
-#include "common/ip.h"
 #include "lib/stringinfo.h"
-#include "libpq/libpq-be.h"
 #include "mb/pg_wchar.h"
 #include "port/atomics.h"
 #include "port/pg_crc32c.h"
@@ -26,6 +24,7 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -42,7 +41,11 @@ struct JournalEntry {
   uint32 seq;
   TimestampTz started;    // when the statement reached the hook
   TimestampTz locked_at;  // its first lock granted (0: not measured)
-  const char *command, *object, *statement, *policy;
+  const char *command, *object, *policy;
+  // Its text: as sent, or (redacted) already normalized; the reader normalizes the rest.
+  const char *statement;
+  int statement_len;
+  bool normalized;
   bool by_schema_role;
   struct Pending *pending;  // once it runs
 };
@@ -124,8 +127,8 @@ void rotate_if_full(uint64 before, size_t len) {
   pg_atomic_fetch_add_u32(&shared->generation, 1);
 }
 
-void append(const StringInfoData *buf) {
-  if (shared == nullptr || buf->len == 0) return;
+void append(const char *data, size_t len) {
+  if (shared == nullptr || len == 0) return;
   const uint32 generation = pg_atomic_read_u32(&shared->generation);
   if (fd >= 0 && fd_generation != generation) {
     close(fd);
@@ -142,70 +145,88 @@ void append(const StringInfoData *buf) {
   }
   ssize_t written;
   do {
-    written = write(fd, buf->data, buf->len);
+    written = write(fd, data, len);
   } while (written < 0 && errno == EINTR);
-  if (written != buf->len) {
+  if (written != (ssize_t) len) {
     if (written >= 0) errno = ENOSPC;
     warn_write_failure("write to");
     return;
   }
-  rotate_if_full(pg_atomic_fetch_add_u64(&shared->bytes, buf->len), buf->len);
+  rotate_if_full(pg_atomic_fetch_add_u64(&shared->bytes, len), len);
 }
 
 // ---- records ----------------------------------------------------------------------------
 
-void put_bytes(StringInfo buf, const void *p, int n) { appendBinaryStringInfo(buf, (const char *) p, n); }
-template <typename T>
-void put(StringInfo buf, T value) {
-  put_bytes(buf, &value, sizeof value);
-}
-void put_text(StringInfo buf, const char *text, int max = 1024) {
-  if (text == nullptr) {
-    put<uint32>(buf, fmt::kNullText);
-    return;
+// Records are made in one static buffer (no allocation on the statement's path) and written
+// with one write(); several end records at once while they fit.
+struct Buffer {
+  static constexpr size_t kSize = fmt::kHeaderSize + fmt::kMaxPayload;
+  char data[kSize];
+  size_t len = 0;
+  size_t start = 0;  // the record being made
+
+  void put_bytes(const void *p, size_t n) {
+    memcpy(data + len, p, n);
+    len += n;
   }
-  const int len = pg_mbcliplen(text, strlen(text), max);
-  put<uint32>(buf, (uint32) len);
-  put_bytes(buf, text, len);
-}
+  template <typename T>
+  void put(T value) {
+    put_bytes(&value, sizeof value);
+  }
+  // At most `max` bytes of it, cut at a character boundary.  (The fields are bounded so that a
+  // record always fits: 8 kB of statement, 1 kB of each other text.)
+  void put_text(const char *text, size_t max = 1024) {
+    if (text == nullptr) {
+      put<uint32>(fmt::kNullText);
+      return;
+    }
+    put_text(text, strnlen(text, max + 1), max);
+  }
+  void put_text(const char *text, size_t n, size_t max) {
+    if (n > max) n = pg_mbcliplen(text, (int) n, (int) max);
+    put<uint32>((uint32) n);
+    put_bytes(text, n);
+  }
+  // Starts a record: its header is filled by end().
+  void begin(char type, uint32 seq, TimestampTz at) {
+    start = len;
+    put_bytes(fmt::kMagic, 4);
+    len += 8;  // length and CRC, below
+    put<char>(type);
+    put<int32>(MyProcPid);
+    put<int64>(MyStartTimestamp);
+    put<uint32>(seq);
+    put<int64>(at);
+  }
+  void end() {
+    const uint32 payload = (uint32) (len - start - fmt::kHeaderSize);
+    pg_crc32c crc;
+    INIT_CRC32C(crc);
+    COMP_CRC32C(crc, data + start + fmt::kHeaderSize, payload);
+    FIN_CRC32C(crc);
+    memcpy(data + start + 4, &payload, 4);
+    memcpy(data + start + 8, &crc, 4);
+  }
+  void flush() {
+    append(data, len);
+    len = 0;
+  }
+};
+Buffer buffer;
 
-// Starts a record in `buf`: its header is filled by end_record.
-int begin_record(StringInfo buf, char type, uint32 seq, TimestampTz at) {
-  const int start = buf->len;
-  put_bytes(buf, fmt::kMagic, 4);
-  put<uint32>(buf, 0);
-  put<uint32>(buf, 0);
-  put<char>(buf, type);
-  put<int32>(buf, MyProcPid);
-  put<int64>(buf, MyStartTimestamp);
-  put<uint32>(buf, seq);
-  put<int64>(buf, at);
-  return start;
-}
-
-void end_record(StringInfo buf, int start) {
-  const uint32 len = (uint32) (buf->len - start - fmt::kHeaderSize);
-  pg_crc32c crc;
-  INIT_CRC32C(crc);
-  COMP_CRC32C(crc, buf->data + start + fmt::kHeaderSize, len);
-  FIN_CRC32C(crc);
-  memcpy(buf->data + start + 4, &len, 4);
-  memcpy(buf->data + start + 8, &crc, 4);
-}
-
+// inet_client_addr() as text, "[local]" for a Unix socket, nullptr for a background worker.
+// (Through the SQL function: libpq-be.h's Port needs the GSSAPI headers of some builds.)
 const char *client_address() {
-  static char address[NI_MAXHOST + 1];
+  static char address[64];
   static bool known = false;
   if (known) return address[0] != '\0' ? address : nullptr;
   known = true;
-  if (MyProcPort == nullptr) return nullptr;  // a background worker
-  if (MyProcPort->raddr.addr.ss_family == AF_UNIX) {
-    strlcpy(address, "[local]", sizeof address);
-  } else if (pg_getnameinfo_all(&MyProcPort->raddr.addr, MyProcPort->raddr.salen, address,
-                                sizeof address, nullptr, 0, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    address[0] = '\0';
-    return nullptr;
-  }
+  if (MyProcPort == nullptr) return nullptr;
+  LOCAL_FCINFO(fcinfo, 0);
+  InitFunctionCallInfoData(*fcinfo, nullptr, 0, InvalidOid, nullptr, nullptr);
+  const Datum inet = inet_client_addr(fcinfo);
+  strlcpy(address, fcinfo->isnull ? "[local]" : DatumGetCString(DirectFunctionCall1(inet_out, inet)),
+          sizeof address);
   return address;
 }
 
@@ -250,35 +271,41 @@ const char *current_tool(const zd::StatementFacts *facts) {
 
 void write_statement(JournalEntry *e, uint64 xid, uint8 flags, const char *decision,
                      const char *rule, const char *tool) {
-  StringInfoData buf;
-  initStringInfo(&buf);
-  const int start = begin_record(&buf, 'S', e->seq, e->started);
-  put<uint64>(&buf, xid);
-  put<uint8>(&buf, flags | (e->by_schema_role ? fmt::kBySchemaRole : 0));
-  put_text(&buf, database_name());
-  put_text(&buf, role_name(GetUserId()));
-  put_text(&buf, role_name(GetSessionUserId()));
-  put_text(&buf, application_name);
-  put_text(&buf, client_address());
-  put_text(&buf, tool);
-  put_text(&buf, e->command);
-  put_text(&buf, e->object);
-  put_text(&buf, e->statement, fmt::kMaxStatement);
-  put_text(&buf, e->policy);
-  put_text(&buf, decision);
-  put_text(&buf, rule);
-  end_record(&buf, start);
-  append(&buf);
-  pfree(buf.data);
+  Buffer &b = buffer;
+  b.len = 0;
+  b.begin('S', e->seq, e->started);
+  b.put<uint64>(xid);
+  b.put<uint8>(flags | (e->by_schema_role ? fmt::kBySchemaRole : 0) |
+                (e->normalized ? fmt::kNormalized : 0) |
+                (standard_conforming_strings ? 0 : fmt::kBackslashQuotes));
+  b.put_text(database_name());
+  b.put_text(role_name(GetUserId()));
+  b.put_text(role_name(GetSessionUserId()));
+  b.put_text(application_name);
+  b.put_text(client_address());
+  b.put_text(tool);
+  b.put_text(e->command);
+  b.put_text(e->object);
+  b.put_text(e->statement, e->statement_len, fmt::kMaxStatement);
+  b.put_text(e->policy);
+  b.put_text(decision);
+  b.put_text(rule);
+  b.end();
+  b.flush();
 }
 
-void add_end_record(StringInfo buf, const Pending *p, TimestampTz now, uint8 outcome) {
-  const int start = begin_record(buf, 'E', p->seq, now);
-  put<uint8>(buf, outcome);
-  put<int64>(buf, p->wait_us);
-  put<int64>(buf, now - p->from);
-  put_text(buf, p->locks);
-  end_record(buf, start);
+// An end record is at most this long (its locks text is cut at 1 kB).
+constexpr size_t kMaxEndRecord = fmt::kHeaderSize + 64 + 1024;
+
+void add_end_record(const Pending *p, TimestampTz now, uint8 outcome) {
+  Buffer &b = buffer;
+  if (b.len + kMaxEndRecord > Buffer::kSize) b.flush();
+  b.begin('E', p->seq, now);
+  b.put<uint8>(outcome);
+  b.put<int64>(p->wait_us);
+  b.put<int64>(now - p->from);
+  b.put_text(p->locks);
+  b.end();
 }
 
 enum class Which { All, NotRunning, Subtransaction };
@@ -286,29 +313,20 @@ enum class Which { All, NotRunning, Subtransaction };
 // Writes the end records of the pending statements that `which` selects, in one write.
 void finish(Which which, SubTransactionId subid, uint8 outcome, uint8 spans_outcome) {
   if (pending == NIL) return;
-  MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
-  StringInfoData buf;
-  initStringInfo(&buf);
+  buffer.len = 0;
   const TimestampTz now = GetCurrentTimestamp();
-  List *kept = NIL;
   ListCell *lc;
   foreach (lc, pending) {
     Pending *p = (Pending *) lfirst(lc);
     const bool ends = which == Which::All || (which == Which::NotRunning && !p->running) ||
                       (which == Which::Subtransaction && p->subid == subid);
-    if (!ends) {
-      kept = lappend(kept, p);
-      continue;
-    }
-    add_end_record(&buf, p, now, p->spans ? spans_outcome : outcome);
+    if (!ends) continue;
+    add_end_record(p, now, p->spans ? spans_outcome : outcome);
     if (p->locks != nullptr) pfree(p->locks);
     pfree(p);
+    pending = foreach_delete_current(pending, lc);
   }
-  list_free(pending);
-  pending = kept;
-  append(&buf);
-  pfree(buf.data);
-  MemoryContextSwitchTo(caller);
+  buffer.flush();
 }
 
 extern "C" void journal_xact_callback(XactEvent event, void *) {
@@ -366,9 +384,18 @@ JournalEntry *journal_open(const char *command, const char *object, const char *
   e->policy = policy;
   e->by_schema_role = by_schema_role;
   if (length > fmt::kMaxStatement) length = fmt::kMaxStatement;
-  char *normalized = (char *) palloc(zd::normalized_capacity(length));
-  zd::normalize_statement(text, length, normalized, redact, standard_conforming_strings);
-  e->statement = normalized;
+  // Normalized here only when a secret must not reach the file; otherwise by the reader (the
+  // text as sent costs nothing to keep, its normalization ~20 instructions a byte).
+  if (redact) {
+    char *normalized = (char *) palloc(zd::normalized_capacity(length));
+    e->statement_len = (int) zd::normalize_statement(text, length, normalized, true,
+                                                     standard_conforming_strings);
+    e->statement = normalized;
+    e->normalized = true;
+  } else {
+    e->statement = text;
+    e->statement_len = length;
+  }
   return e;
 }
 
@@ -432,8 +459,14 @@ void journal_ran(JournalEntry *entry) {
 
 const char *journal_locks_of(const zd::StatementFacts *facts) {
   if (facts == nullptr || journal_current == nullptr) return nullptr;
-  StringInfoData out;
-  initStringInfo(&out);
+  // (A static buffer: journal_running copies it.  Cut at 1 kB, as the record would.)
+  static char out[1024];
+  size_t len = 0;
+  auto add = [&](const char *s) {
+    const size_t n = Min(strlen(s), sizeof out - 1 - len);
+    memcpy(out + len, s, n);
+    len += n;
+  };
   int listed = 0;
   for (size_t i = 0; i < facts->ops.size(); i++) {
     const zd::Operation &op = facts->ops[i];
@@ -445,13 +478,16 @@ const char *journal_locks_of(const zd::StatementFacts *facts) {
                            (facts->ops[j].lock > op.lock || (facts->ops[j].lock == op.lock && j < i));
     if (stronger_elsewhere) continue;
     if (++listed > 8) {
-      appendStringInfoString(&out, ", ...");
+      add(", ...");
       break;
     }
-    appendStringInfo(&out, "%s%s on %s", out.len > 0 ? ", " : "", zd::lock_name(op.lock),
-                     op.table.name.c_str());
+    if (len > 0) add(", ");
+    add(zd::lock_name(op.lock));
+    add(" on ");
+    add(op.table.name.c_str());
   }
-  return out.data;
+  out[len] = '\0';
+  return out;
 }
 
 }  // namespace zd::pg

@@ -11,7 +11,7 @@
 //   'S' a statement, written before it runs (or when it is refused):
 //       pid i32, backend start i64, seq u32 | at i64 | xid u64 (full; 0: none) | flags u8 |
 //       database, role, session role, application_name, client address, tool, command,
-//       object, statement, policy, decision, rule
+//       object, statement (as sent, unless flags say normalized), policy, decision, rule
 //   'E' its end, written when its transaction (or subtransaction) ends:
 //       pid i32, backend start i64, seq u32 | at i64 | outcome u8 | wait_us i64 (-1: not
 //       measured) | hold_us i64 | locks
@@ -35,6 +35,9 @@ enum Flags : uint8_t {
   kBySchemaRole = 1,  // current_user was a member of a schema role
   kSpans = 2,         // the statement commits on its own part way (CONCURRENTLY, a rewrite)
   kRefused = 4,       // refused: it never ran, no end record follows
+  kNormalized = 8,    // the statement's text is normalized (and redacted) already; else the
+                      // reader normalizes it (core/sql_normalize.hpp)
+  kBackslashQuotes = 16,  // written with standard_conforming_strings off
 };
 
 enum Outcome : uint8_t {

@@ -4,6 +4,7 @@
 #include "pg/journal.hpp"
 #include "pg/journal_format.hpp"
 #include "pg/boundary.hpp"
+#include "core/sql_normalize.hpp"
 
 extern "C" {
 #include "catalog/pg_authid.h"
@@ -137,7 +138,15 @@ void parse(const StringInfo buf, List **statements, HTAB *ends) {
       s->xid = c.get<uint64>();
       s->flags = c.get<uint8>();
       for (const char *&t : s->text) t = c.text();
-      if (c.ok) *statements = lappend(*statements, s);
+      if (!c.ok) continue;
+      const char *&text = s->text[8];  // the statement
+      if (text != nullptr && !(s->flags & fmt::kNormalized)) {
+        const size_t n = strlen(text);
+        char *normalized = (char *) palloc(zd::normalized_capacity(n));
+        zd::normalize_statement(text, n, normalized, false, !(s->flags & fmt::kBackslashQuotes));
+        text = normalized;
+      }
+      *statements = lappend(*statements, s);
     } else if (type == 'E') {
       End e{};
       e.key = key;

@@ -5,6 +5,9 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "commands/dbcommands.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "lib/stringinfo.h"
 #include "nodes/value.h"
 #include "parser/parse_type.h"
@@ -55,10 +58,24 @@ const char *object_names(const List *objects) {
   return out.data;
 }
 
+// The relation `rv` names, or InvalidOid, never an error: a schema the role may not use, or
+// another database, is PostgreSQL's to report when the statement runs (the policy's refusal
+// must not be replaced by another error before the journal has the statement).
+Oid lookup_quietly(const RangeVar *rv) {
+  if (rv->catalogname != nullptr && strcmp(rv->catalogname, get_database_name(MyDatabaseId)) != 0)
+    return InvalidOid;
+  if (rv->schemaname == nullptr || strcmp(rv->schemaname, "pg_temp") == 0)
+    return RangeVarGetRelid(rv, NoLock, true);  // (the search path: schemas the role may use)
+  const Oid nsp = get_namespace_oid(rv->schemaname, true);
+  if (!OidIsValid(nsp) || pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+    return InvalidOid;
+  return get_relname_relid(rv->relname, nsp);
+}
+
 // The relation a statement acts on, named by `rv`: temporary, or new in this transaction.
 bool private_relation(const RangeVar *rv) {
   if (rv == nullptr) return false;
-  return relation_is_private(RangeVarGetRelid(rv, NoLock, true));
+  return relation_is_private(lookup_quietly(rv));
 }
 
 // A relation the statement creates: TEMP, or in pg_temp.
