@@ -342,7 +342,8 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH journal AS (
-        SELECT * FROM @extschema@.zd_journal() j WHERE j.database = pg_catalog.current_database()
+        SELECT * FROM @extschema@.zd_journal() j
+         WHERE j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()::pg_catalog.text
     ), last_migration AS (
         SELECT pg_catalog.max(j.at) AS at FROM journal j
          WHERE j.by_schema_role AND j.outcome OPERATOR(pg_catalog.=) 'committed'

@@ -16,6 +16,7 @@
 #include "pg/utility_hook.hpp"
 
 extern "C" {
+#include "access/transam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "commands/tablecmds.h"

@@ -277,7 +277,7 @@ void write_statement(JournalEntry *e, uint64 xid, uint8 flags, const char *decis
   b.put<uint64>(xid);
   b.put<uint8>(flags | (e->by_schema_role ? fmt::kBySchemaRole : 0) |
                 (e->normalized ? fmt::kNormalized : 0) |
-                (standard_conforming_strings ? 0 : fmt::kBackslashQuotes));
+                (ZD_STANDARD_CONFORMING_STRINGS ? 0 : fmt::kBackslashQuotes));
   b.put_text(database_name());
   b.put_text(role_name(GetUserId()));
   b.put_text(role_name(GetSessionUserId()));
@@ -389,7 +389,7 @@ JournalEntry *journal_open(const char *command, const char *object, const char *
   if (redact) {
     char *normalized = (char *) palloc(zd::normalized_capacity(length));
     e->statement_len = (int) zd::normalize_statement(text, length, normalized, true,
-                                                     standard_conforming_strings);
+                                                     ZD_STANDARD_CONFORMING_STRINGS);
     e->statement = normalized;
     e->normalized = true;
   } else {

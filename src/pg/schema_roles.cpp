@@ -1,6 +1,7 @@
 #include "pg/schema_roles.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "catalog/pg_authid.h"
 #include "utils/acl.h"
 #include "utils/inval.h"
@@ -29,7 +30,7 @@ struct NameSlot {
 NameSlot name_slots[2] = {{InvalidOid, ""}, {InvalidOid, ""}};
 int next_slot = 0;
 
-void forget(Datum, int, uint32) {
+void forget(Datum, ZD_SYSCACHE_ID, uint32) {
   cache_valid = false;
   name_slots[0].role = name_slots[1].role = InvalidOid;
 }

@@ -5,6 +5,7 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "commands/dbcommands.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
@@ -67,7 +68,7 @@ Oid lookup_quietly(const RangeVar *rv) {
   if (rv->schemaname == nullptr || strcmp(rv->schemaname, "pg_temp") == 0)
     return RangeVarGetRelid(rv, NoLock, true);  // (the search path: schemas the role may use)
   const Oid nsp = get_namespace_oid(rv->schemaname, true);
-  if (!OidIsValid(nsp) || pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+  if (!OidIsValid(nsp) || ZD_NAMESPACE_ACLCHECK(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
     return InvalidOid;
   return get_relname_relid(rv->relname, nsp);
 }
