@@ -130,3 +130,21 @@ DROP VIEW users;
 DROP TABLE app_users;
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;
+
+-- A table is named as it is named now, after its schema or the table itself was renamed (the
+-- guard remembers the names of the tables it named last: src/pg/table_facts.cpp).
+CREATE SCHEMA old_home;
+CREATE TABLE old_home.named (id int, legacy text);
+INSERT INTO old_home.named VALUES (1, 'x');
+ALTER TABLE old_home.named DROP COLUMN legacy;
+ALTER SCHEMA old_home RENAME TO "New Home";
+ALTER TABLE "New Home".named DROP COLUMN legacy;
+BEGIN;
+SET LOCAL zero_downtime.allow = 'rename-table';
+ALTER TABLE "New Home".named RENAME TO renamed;
+COMMIT;
+ALTER TABLE "New Home".renamed DROP COLUMN legacy;
+BEGIN;
+SET LOCAL zero_downtime.allow = 'drop-table';
+DROP SCHEMA "New Home" CASCADE;
+COMMIT;

@@ -270,6 +270,8 @@ CREATE TABLE zd_deferred (
     statement text NOT NULL,           -- what the migration sent
     run_sql text NOT NULL,             -- what the worker runs, in autocommit, through the guard
     undo_sql text NOT NULL DEFAULT '', -- run if it fails for good (reverts what ran in the migration)
+    drop_invalid_index text NOT NULL DEFAULT '',  -- before run_sql, this index (qualified), if
+                                       -- INVALID (an interrupted build's), is dropped CONCURRENTLY
     state text NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'running', 'done', 'failed', 'skipped')),
     attempts integer NOT NULL DEFAULT 0,
@@ -297,6 +299,197 @@ GRANT SELECT ON zd_deferred_status TO PUBLIC;
 CREATE PROCEDURE zd_deferred_wait(timeout interval DEFAULT '10min')
 AS 'MODULE_PATHNAME', 'zd_deferred_wait'
 LANGUAGE C;
+
+-- ---------------------------------------------------------------------------------------------
+-- Expand/contract migrations (src/pg/expand/): rename a column or change its type on a live
+-- table while old and new application code both run.  One row per migration; written only by
+-- the zd_* functions below (as this table's owner, search_path pinned), in the transaction of
+-- the call, so a migration's DDL and its state commit together.  Kept by pg_dump.
+CREATE TABLE zd_migration (
+    id bigserial PRIMARY KEY,
+    relation regclass NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('rename column', 'change type')),
+    old_column name NOT NULL,          -- what old code uses; dropped at contract
+    new_column name NOT NULL,          -- what new code uses (a change of type: renamed to
+                                       -- old_column at contract)
+    new_type text NOT NULL,            -- the new column's type, as format_type prints it
+    up_sql text NOT NULL,              -- the new value from the row (names outside pg_catalog
+    down_sql text NOT NULL,            -- qualified); the old value from the row
+    version text,                      -- the application version that uses the new column
+    phase text NOT NULL DEFAULT 'expanded'
+        CHECK (phase IN ('expanded', 'migrating', 'ready', 'complete', 'aborted')),
+    started_by oid NOT NULL,
+    trigger_name name NOT NULL,
+    backfill_name text NOT NULL,       -- its zd_backfill (zd_backfill_progress), per role
+    created_at timestamptz NOT NULL DEFAULT now(),
+    migrate_at timestamptz,
+    ready_at timestamptz,
+    finished_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON zd_migration FROM PUBLIC;
+REVOKE ALL ON SEQUENCE zd_migration_id_seq FROM PUBLIC;
+
+-- What an active migration owns on its table: its columns, its trigger, the copies of indexes
+-- and constraints it made (source: the original's name).  The primary key makes two active
+-- migrations owning one column impossible; the rows go when the migration completes or aborts.
+CREATE TABLE zd_migration_object (
+    relation regclass NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('column', 'trigger', 'index', 'constraint')),
+    name name NOT NULL,
+    migration bigint NOT NULL REFERENCES zd_migration ON DELETE CASCADE,
+    source name,
+    PRIMARY KEY (relation, kind, name)
+);
+REVOKE ALL ON zd_migration_object FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('zd_migration', '');
+SELECT pg_catalog.pg_extension_config_dump('zd_migration_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('zd_migration_object', '');
+
+-- The sync trigger: keeps old_column and new_column equal on every write (C, no SPI per row).
+-- Its arguments carry the whole migration spec, so a restored dump has a working trigger.
+CREATE FUNCTION zd_sync_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'zd_sync_trigger'
+LANGUAGE C;
+
+-- Expand: in the caller's transaction (its DDL and its state row commit together).  Adds the
+-- new column, copies CHECK constraints NOT VALID, creates the sync trigger.  Returns the id.
+-- No pinned search_path: the type and expressions resolve as the caller wrote them (and are
+-- stored with every name qualified).
+CREATE FUNCTION zd_expand_rename_column(relation regclass, column_name name, new_name name,
+                                        version text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'zd_expand_rename_column'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- up_expr computes the new value from the row (column_name: the old value); down_expr the old
+-- value from the row (column_name: the new value).  new_column: the new column's name until
+-- contract (default: column_name || '_zd_new'); at contract it takes column_name.
+CREATE FUNCTION zd_expand_change_type(relation regclass, column_name name, new_type text,
+                                      up_expr text, down_expr text, version text DEFAULT NULL,
+                                      new_column name DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'zd_expand_change_type'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- Migrate: queues the backfill, the CONCURRENTLY index copies and the VALIDATEs to run after
+-- the caller's transaction commits (zd_deferred_status shows them; CALL zd_deferred_wait()
+-- waits); nothing runs if it aborts.  Called again, resumes work that failed.
+CREATE FUNCTION zd_migrate(migration bigint)
+RETURNS text
+AS 'MODULE_PATHNAME', 'zd_migrate'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- The last step zd_migrate queues: the migration is ready to contract.
+CREATE FUNCTION zd_migration_ready(migration bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'zd_migration_ready'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- Contract: in the caller's transaction: drops the trigger and the old column, gives the new
+-- column its NOT NULL and default (a change of type: the old name, and its indexes theirs).
+-- Refused while a query used the old column within zero_downtime.contract_quiet_period (or
+-- the server has not watched it that long), naming the application_names; force => true, for
+-- a role that may SET that setting, skips the check.
+CREATE FUNCTION zd_contract(migration bigint, force boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'zd_contract'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- Abort: in the caller's transaction: drops the trigger and the new column (every write made
+-- through it was mirrored into the old one).
+CREATE FUNCTION zd_abort(migration bigint)
+RETURNS text
+AS 'MODULE_PATHNAME', 'zd_abort'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- Every step of a migration from its expand to its contract (or abort): the SQL, the lock it
+-- takes on the table, what that lock blocks, and whether it is done.  Runs nothing.
+CREATE FUNCTION zd_plan(migration bigint,
+    OUT step integer, OUT phase text, OUT call text, OUT runs text, OUT lock text,
+    OUT blocks text, OUT done boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'zd_plan'
+LANGUAGE C STRICT VOLATILE;
+
+-- The evidence for contract: since when the old column is watched (the expand's commit, or
+-- the server's start), when a query last read or wrote it and by which application_names
+-- (most recent first).  Nulls for a role that neither owns the table nor has
+-- pg_read_all_stats.
+CREATE FUNCTION zd_migration_usage(migration bigint, relation regclass, old_column name,
+    OUT watched_since timestamptz, OUT old_last_used timestamptz, OUT old_used_by text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'zd_migration_usage'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- What comes next for a migration in a phase: the SQL call, and what it waits for.
+CREATE FUNCTION zd_migration_next(migration bigint, phase text, OUT call text, OUT note text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'zd_migration_next'
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
+
+-- Every migration the caller may see (its role's, or every one with pg_read_all_stats): its
+-- phase, its backfill's progress, what comes next and what blocks it.
+CREATE VIEW zd_migrations WITH (security_barrier) AS
+SELECT m.id,
+       m.relation,
+       m.kind,
+       m.old_column,
+       m.new_column,
+       m.new_type,
+       m.up_sql,
+       m.down_sql,
+       m.version,
+       m.phase,
+       b.state AS backfill_state,
+       b.rows_done AS backfill_rows,
+       b.pass_percent AS backfill_percent,
+       b.pass_time_left AS backfill_time_left,
+       n.call AS next_call,
+       CASE
+           WHEN m.phase OPERATOR(pg_catalog.=) 'migrating' THEN
+               coalesce((SELECT pg_catalog.format('%s step failed: %s', d.state, d.error)
+                         FROM @extschema@.zd_deferred d
+                         WHERE d.statement OPERATOR(pg_catalog.=)
+                               pg_catalog.format('SELECT zd_migrate(%s)', m.id)
+                           AND d.state OPERATOR(pg_catalog.=) ANY ('{failed,skipped}'::text[])
+                           AND NOT EXISTS (
+                               SELECT FROM @extschema@.zd_deferred l
+                               WHERE l.statement OPERATOR(pg_catalog.=) d.statement
+                                 AND l.id OPERATOR(pg_catalog.>) d.id
+                                 AND l.state OPERATOR(pg_catalog.=)
+                                     ANY ('{pending,running,done}'::text[]))
+                         ORDER BY d.id LIMIT 1),
+                        (SELECT pg_catalog.format('waits for: %s', d.run_sql)
+                         FROM @extschema@.zd_deferred d
+                         WHERE d.statement OPERATOR(pg_catalog.=)
+                               pg_catalog.format('SELECT zd_migrate(%s)', m.id)
+                           AND d.state OPERATOR(pg_catalog.=) ANY ('{pending,running}'::text[])
+                         ORDER BY d.id LIMIT 1))
+           ELSE n.note
+       END AS blocked_by,
+       u.watched_since,
+       u.old_last_used,
+       u.old_used_by,
+       pg_catalog.pg_get_userbyid(m.started_by) AS started_by,
+       m.created_at,
+       m.migrate_at,
+       m.ready_at,
+       m.finished_at
+FROM @extschema@.zd_migration m
+CROSS JOIN LATERAL @extschema@.zd_migration_next(m.id, m.phase) n
+LEFT JOIN LATERAL @extschema@.zd_migration_usage(m.id, m.relation, m.old_column) u
+       ON m.phase OPERATOR(pg_catalog.=) ANY ('{expanded,migrating,ready}'::text[])
+LEFT JOIN @extschema@.zd_backfill_progress b
+       ON b.name OPERATOR(pg_catalog.=) m.backfill_name
+      AND b.started_by OPERATOR(pg_catalog.=) pg_catalog.pg_get_userbyid(m.started_by)
+WHERE pg_catalog.pg_get_userbyid(m.started_by) OPERATOR(pg_catalog.=) current_user
+   OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE');
+GRANT SELECT ON zd_migrations TO PUBLIC;
 
 -- The DDL journal: every statement that changes the schema, refused ones included, with who
 -- ran it, the guard's decision, its locks and whether it committed (README: *Schema drift*).

@@ -1,6 +1,7 @@
 #include "core/decide.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "core/rule_catalog.hpp"
 #include "core/pg_free.hpp"
@@ -8,19 +9,39 @@
 namespace zd {
 namespace {
 
-// The operation's first finding, trying the registry's rules in order (rule_catalog.cpp); a
-// function several rules share is called once.
-rules::RuleResult check_operation(const rules::RuleContext &ctx) {
-  RuleCheck called[sizeof(uint64_t) * 8];
-  size_t n_called = 0;
-  for (size_t i = 0; i < kRuleCount; i++) {
-    const RuleInfo &rule = kRules[i];
-    if (!rule.looks_at_kind(ctx.op.kind) ||
-        std::find(called, called + n_called, rule.check) != called + n_called)
-      continue;
-    if (n_called < sizeof called / sizeof called[0]) called[n_called++] = rule.check;
-    if (rules::RuleResult finding = rule.check(ctx)) return finding;
+// For each kind of operation, the check functions of the registry's rules that look at it, in
+// the registry's order, each once (rules that share a function share one call).  Made once from
+// the registry: decide() runs for every guarded statement.
+struct ChecksByKind {
+  static constexpr size_t kMax = 64;
+  RuleCheck checks[kOpKindCount][kMax];
+  size_t count[kOpKindCount] = {};
+};
+
+ChecksByKind make_checks_by_kind() {
+  ChecksByKind table;
+  for (int kind = 0; kind < kOpKindCount; kind++) {
+    RuleCheck *checks = table.checks[kind];
+    size_t &n = table.count[kind];
+    for (size_t i = 0; i < kRuleCount; i++) {
+      const RuleInfo &rule = kRules[i];
+      if (!rule.looks_at_kind((OpKind) kind) ||
+          std::find(checks, checks + n, rule.check) != checks + n)
+        continue;
+      if (n == ChecksByKind::kMax)
+        throw std::logic_error("more rule functions than ChecksByKind holds");
+      checks[n++] = rule.check;
+    }
   }
+  return table;
+}
+
+// The operation's first finding, trying the registry's rules in order (rule_catalog.cpp).
+rules::RuleResult check_operation(const rules::RuleContext &ctx) {
+  static const ChecksByKind by_kind = make_checks_by_kind();
+  const int kind = (int) ctx.op.kind;
+  for (size_t i = 0; i < by_kind.count[kind]; i++)
+    if (rules::RuleResult finding = by_kind.checks[kind][i](ctx)) return finding;
   return std::nullopt;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/lock.hpp"
+#include "core/text.hpp"
 
 #include <string>
 #include <vector>
@@ -62,7 +63,7 @@ struct Decision {
   std::vector<std::string> deferred_sql;  // Defer: what runs after the commit
   std::string deferred_undo;              // Defer: run by the worker if that fails for good
   Lock cap_lock = Lock::None;     // cap lock_timeout when this lock blocks the application
-  std::string capped_table;       // the table whose lock is capped
+  Text capped_table;  // the table whose lock is capped (the facts' text: no copy)
 
   const Finding *primary() const { return findings.empty() ? nullptr : &findings.front(); }
 };

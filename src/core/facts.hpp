@@ -101,6 +101,11 @@ struct Operation {
 
   // Columns and constraints (quoted names).
   Text column;
+  // Expand/contract: the active migration that owns `column` (0: none), its phase, and whether
+  // `column` is its old side (the one its contract drops).
+  int64_t migration = 0;
+  Text migration_phase;
+  bool migration_old_column = false;
   Text column_type;            // format_type output: numeric(10,2)
   Text column_base_type;       // for a domain, its base type; else the same as column_type
   Text new_column_type;        // ALTER TYPE target

@@ -4,6 +4,12 @@
 
 namespace zd {
 
+namespace {
+const MigrationPhase kAllPhases[] = {MigrationPhase::Expanded, MigrationPhase::Migrating,
+                                     MigrationPhase::Ready, MigrationPhase::Complete,
+                                     MigrationPhase::Aborted};
+}
+
 const char *phase_name(MigrationPhase phase) {
   switch (phase) {
     case MigrationPhase::Expanded: return "expanded";
@@ -16,9 +22,7 @@ const char *phase_name(MigrationPhase phase) {
 }
 
 std::optional<MigrationPhase> phase_from_name(const std::string &name) {
-  for (MigrationPhase p : {MigrationPhase::Expanded, MigrationPhase::Migrating,
-                           MigrationPhase::Ready, MigrationPhase::Complete,
-                           MigrationPhase::Aborted})
+  for (MigrationPhase p : kAllPhases)
     if (name == phase_name(p)) return p;
   return std::nullopt;
 }
@@ -26,43 +30,81 @@ std::optional<MigrationPhase> phase_from_name(const std::string &name) {
 const char *call_name(MigrationCall call) {
   switch (call) {
     case MigrationCall::Migrate: return "zd_migrate";
+    case MigrationCall::MarkReady: return "zd_migration_ready";
     case MigrationCall::Contract: return "zd_contract";
     case MigrationCall::Abort: return "zd_abort";
   }
   return "?";
 }
 
-namespace {
-
-std::string quoted(const std::string &name) {
-  std::string q = "'";
-  for (char c : name) q += c == '\'' ? std::string("''") : std::string(1, c);
-  return q + "'";
+std::string call_sql(MigrationCall call, int64_t id) {
+  return std::string("SELECT ") + call_name(call) + "(" + std::to_string(id) + ")";
 }
 
-Transition refused(const std::string &why) { return Transition{false, MigrationPhase::Expanded, why}; }
+bool phase_is_active(MigrationPhase phase) {
+  return phase != MigrationPhase::Complete && phase != MigrationPhase::Aborted;
+}
+
+namespace {
+
+Transition to(MigrationPhase phase) { return Transition{true, phase, ""}; }
+
+Transition refused(const std::string &why) {
+  return Transition{false, MigrationPhase::Expanded, why};
+}
 
 }  // namespace
 
-Transition transition(MigrationPhase phase, MigrationCall call, const std::string &name) {
-  const std::string n = quoted(name);
+Transition transition(MigrationPhase phase, MigrationCall call, int64_t id) {
+  const std::string migrate = call_sql(MigrationCall::Migrate, id);
+  const std::string contract = call_sql(MigrationCall::Contract, id);
+  const std::string abort = call_sql(MigrationCall::Abort, id);
   switch (phase) {
     case MigrationPhase::Expanded:
+      if (call == MigrationCall::Migrate) return to(MigrationPhase::Migrating);
+      if (call == MigrationCall::Abort) return to(MigrationPhase::Aborted);
+      if (call == MigrationCall::MarkReady)
+        return refused("it is not migrating: " + migrate + " first");
+      return refused("its new column is not filled yet: " + migrate +
+                     " first (or " + abort + " to undo the expand)");
     case MigrationPhase::Migrating:
-      if (call == MigrationCall::Migrate) return Transition{true, MigrationPhase::Migrating, ""};
-      if (call == MigrationCall::Abort) return Transition{true, MigrationPhase::Aborted, ""};
-      return refused("its new side is not filled yet: CALL zd_migrate(" + n + ") first");
+      // Again: resumes work that was interrupted or failed (each queued step is idempotent).
+      if (call == MigrationCall::Migrate) return to(MigrationPhase::Migrating);
+      if (call == MigrationCall::MarkReady) return to(MigrationPhase::Ready);
+      if (call == MigrationCall::Abort) return to(MigrationPhase::Aborted);
+      return refused("its migrate work has not finished: CALL zd_deferred_wait() waits for it; "
+                     "if it failed, " + migrate + " resumes it (or " + abort + ")");
     case MigrationPhase::Ready:
-      if (call == MigrationCall::Contract) return Transition{true, MigrationPhase::Complete, ""};
-      if (call == MigrationCall::Abort) return Transition{true, MigrationPhase::Aborted, ""};
-      return Transition{true, MigrationPhase::Ready, ""};  // migrate again: nothing to do
+      if (call == MigrationCall::Contract) return to(MigrationPhase::Complete);
+      if (call == MigrationCall::Abort) return to(MigrationPhase::Aborted);
+      return to(MigrationPhase::Ready);  // migrate again, or a second ready mark: nothing to do
     case MigrationPhase::Complete:
       return refused("it is complete: nothing is left to " +
                      std::string(call == MigrationCall::Abort ? "abort" : "do"));
     case MigrationPhase::Aborted:
-      return refused("it was aborted: start it again (a new migration) to go on");
+      return refused("it was aborted: start a new migration (zd_expand_*) to go on");
   }
   return refused("unknown phase");
+}
+
+NextStep next_step(MigrationPhase phase, int64_t id) {
+  switch (phase) {
+    case MigrationPhase::Expanded:
+      return {call_sql(MigrationCall::Migrate, id),
+              "fills the new column and copies its indexes and constraints after commit"};
+    case MigrationPhase::Migrating:
+      return {"CALL zd_deferred_wait()",
+              "the backfill and the concurrent index and constraint copies run in the "
+              "background; if they failed, " + call_sql(MigrationCall::Migrate, id) +
+                  " resumes them"};
+    case MigrationPhase::Ready:
+      return {call_sql(MigrationCall::Contract, id),
+              "once no deployed code uses the old column: drops it and the trigger"};
+    case MigrationPhase::Complete:
+    case MigrationPhase::Aborted:
+      return {"", "nothing: the migration is over"};
+  }
+  return {"", ""};
 }
 
 }  // namespace zd

@@ -105,6 +105,15 @@ const RuleInfo kRules[] = {
      "`ADD COLUMN ... NOT NULL` without default on a non-empty table: scans, then fails",
      "refuse",
      "add with a constant default, or nullable + backfill + `SET NOT NULL`"},
+    {"migration-owned",
+     "DROP / RENAME / ALTER TYPE of a column an active expand/contract migration owns",
+     bit(OpKind::DropColumn) | bit(OpKind::RenameColumn) | bit(OpKind::AlterColumnType),
+     rules::migration_owned,
+     "`DROP COLUMN`, `RENAME COLUMN`, `ALTER COLUMN TYPE` of a column an active migration "
+         "(`zd_migrations`) owns, from any client",
+     "refuse (`ZD004`), naming the `zd_*` call legal now; `DROP COLUMN` of the old column of a "
+         "migration that may contract runs its contract",
+     "`SELECT zd_contract(id)` or `SELECT zd_abort(id)`"},
     {"alter-column-type",
      "ALTER COLUMN TYPE that is not binary-coercible rewrites the table",
      bit(OpKind::AlterColumnType), rules::alter_column_type,
@@ -112,7 +121,7 @@ const RuleInfo kRules[] = {
          "`tablecmds.c` does): rewrites and rebuilds indexes",
      "refuse; `varchar(n)`→`varchar(m≥n)`/`text`, `numeric(p,s)`→`numeric(p2≥p,s)`, "
          "unconstrained domains pass",
-     "expand/contract: new column, sync trigger, backfill, switch, drop"},
+     "`zd_expand_change_type` (expand/contract: new column, sync trigger, backfill, contract)"},
     {"drop-column",
      "DROP COLUMN breaks the code still using it",
      bit(OpKind::DropColumn), rules::drop_column,
@@ -125,7 +134,7 @@ const RuleInfo kRules[] = {
      bit(OpKind::RenameColumn), rules::rename_column,
      "`RENAME COLUMN` breaks the code using the old name",
      "refuse",
-     "expand/contract, or allow once no code uses the old name"},
+     "`zd_expand_rename_column` (expand/contract), or allow once no code uses the old name"},
     {"rename-table",
      "RENAME of a table breaks the code still using the old name",
      bit(OpKind::RenameTable), rules::rename_table,
@@ -209,7 +218,7 @@ const RuleInfo kRules[] = {
      "a statement that changes the schema (see *Schema drift*) run by a role that is not a "
          "member of a role in `zero_downtime.schema_roles`, on objects that are not temporary nor "
          "created in the same transaction: the next migration fails where it passed in staging",
-     "with `zero_downtime.schema_drift = warn`: a WARNING; `refuse`: refuse (`ZD003`); both "
+     "with `zero_downtime.schema_drift = warn`: a WARNING; `refuse`: refuse (`ZD005`); both "
          "recorded in the journal and the drift report",
      "put the change in a migration run as a schema role"},
     {"long-under-held-lock",

@@ -11,7 +11,10 @@ namespace zd {
 namespace sqlstate {
 inline constexpr const char *kRefused = "ZD001";            // the guard refused a statement
 inline constexpr const char *kRewriteIncomplete = "ZD002";  // a multi-step rewrite stopped part way
-inline constexpr const char *kSchemaDrift = "ZD003";  // DDL from a role outside zero_downtime.schema_roles
+inline constexpr const char *kSidesDisagree = "ZD003";    // a write set both sides of a migration inconsistently
+inline constexpr const char *kMigrationOwned = "ZD004";    // DDL on a column an active migration owns
+inline constexpr const char *kWrongPhase = "55000";        // object_not_in_prerequisite_state
+inline constexpr const char *kSchemaDrift = "ZD005";  // DDL from a role outside zero_downtime.schema_roles
 inline constexpr const char *kInvalidArgument = "22023";    // invalid_parameter_value
 inline constexpr const char *kInternal = "XX000";           // internal_error
 inline constexpr const char *kLockNotAvailable = "55P03";   // lock_not_available

@@ -5,6 +5,8 @@
 extern "C" {
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
 #include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
@@ -25,6 +27,51 @@ List *permission_entries(const Query *query) {
     if (rte->rtekind == RTE_RELATION) entries = lappend(entries, rte);
   }
   return entries;
+#endif
+}
+
+void for_each_inserted_relation(const PlannedStmt *planned,
+                                void (*fn)(Oid relid, const Bitmapset *columns, void *arg),
+                                void *arg) {
+#if PG_VERSION_NUM >= 190000
+  int rti = -1;
+  while ((rti = bms_next_member(planned->resultRelationRelids, rti)) >= 0) {
+#else
+  ListCell *lc;
+  foreach (lc, planned->resultRelations) {
+    const int rti = lfirst_int(lc);
+#endif
+    RangeTblEntry *rte = rt_fetch(rti, planned->rtable);
+    if (rte->rtekind != RTE_RELATION) continue;
+#if PG_VERSION_NUM >= 160000
+    if (rte->perminfoindex == 0) continue;
+    const RTEPermissionInfo *perm =
+        list_nth_node(RTEPermissionInfo, planned->permInfos, rte->perminfoindex - 1);
+    if (perm->insertedCols != nullptr) fn(rte->relid, perm->insertedCols, arg);
+#else
+    if (rte->insertedCols != nullptr) fn(rte->relid, rte->insertedCols, arg);
+#endif
+  }
+}
+
+void for_each_used_relation(const PlannedStmt *planned,
+                            void (*fn)(Oid relid, const Bitmapset *selected,
+                                       const Bitmapset *inserted, const Bitmapset *updated,
+                                       void *arg),
+                            void *arg) {
+#if PG_VERSION_NUM >= 160000
+  ListCell *lc;
+  foreach (lc, planned->permInfos) {
+    const RTEPermissionInfo *perm = lfirst_node(RTEPermissionInfo, lc);
+    fn(perm->relid, perm->selectedCols, perm->insertedCols, perm->updatedCols, arg);
+  }
+#else
+  ListCell *lc;
+  foreach (lc, planned->rtable) {
+    const RangeTblEntry *rte = (const RangeTblEntry *) lfirst(lc);
+    if (rte->rtekind != RTE_RELATION) continue;
+    fn(rte->relid, rte->selectedCols, rte->insertedCols, rte->updatedCols, arg);
+  }
 #endif
 }
 

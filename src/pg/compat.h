@@ -139,6 +139,16 @@
 #define ZD_CLUSTER_RELATION(stmt) ((stmt)->relation)
 #endif
 
+// 18: ExecutorRun lost its execute_once argument.
+#if PG_VERSION_NUM >= 180000
+#define ZD_EXECUTOR_RUN_PARAMS QueryDesc *query, ScanDirection direction, uint64 count
+#define ZD_EXECUTOR_RUN_ARGS query, direction, count
+#else
+#define ZD_EXECUTOR_RUN_PARAMS \
+  QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once
+#define ZD_EXECUTOR_RUN_ARGS query, direction, count, execute_once
+#endif
+
 // Forward declarations for compat.cpp's functions (PostgreSQL's own typedef names).
 extern "C" {
 typedef struct ClusterStmt ClusterStmt;
@@ -147,6 +157,8 @@ typedef struct List List;
 typedef struct Query Query;
 typedef struct RangeTblEntry RangeTblEntry;
 typedef struct RTEPermissionInfo RTEPermissionInfo;
+typedef struct PlannedStmt PlannedStmt;
+typedef struct Bitmapset Bitmapset;
 }
 
 namespace zd::pg::compat {
@@ -173,6 +185,22 @@ List *permission_entries(const Query *query);
 bool check_query_permissions(const Query *query, bool ereport_on_violation);
 // The check of one entry (a copy the caller changed), no error.
 bool check_permission_entry(RelPermissions *entry);
+
+// The relations a plan inserts into and the columns each INSERT names (attnums offset by
+// FirstLowInvalidHeapAttributeNumber): 15's RangeTblEntry::insertedCols, 16's
+// RTEPermissionInfo; 19's result relations are a Bitmapset.  fn(relid, columns, arg) for each.
+void for_each_inserted_relation(const PlannedStmt *planned,
+                                void (*fn)(Oid relid, const Bitmapset *columns, void *arg),
+                                void *arg);
+
+// Every table a plan reads or writes, with the columns it selects, inserts and updates (as
+// the permission check sees them, attnums offset by FirstLowInvalidHeapAttributeNumber; 0
+// offset so: the whole row): 15's RangeTblEntry, 16's RTEPermissionInfo.
+void for_each_used_relation(const PlannedStmt *planned,
+                            void (*fn)(Oid relid, const Bitmapset *selected,
+                                       const Bitmapset *inserted, const Bitmapset *updated,
+                                       void *arg),
+                            void *arg);
 
 // Whether the column has a NOT NULL that PostgreSQL has checked: 15's attnotnull; since 18,
 // where NOT NULL is a constraint that may be NOT VALID (attnotnull is then true too), only

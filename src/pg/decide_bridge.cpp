@@ -41,7 +41,7 @@ GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
   GuardPlan *plan = zeroed_array<GuardPlan>(1);
   plan->verdict = d.verdict;
   plan->cap_lock = d.cap_lock;
-  plan->capped_table = copy_text(d.capped_table);
+  plan->capped_table = d.capped_table.c_str();  // (the facts' own text, as long-lived)
   plan->n_findings = static_cast<int>(d.findings.size());
   plan->findings = zeroed_array<PlanFinding>(d.findings.size());
   for (size_t i = 0; i < d.findings.size(); ++i) {
@@ -58,7 +58,7 @@ GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
         zd::describe_failed_rewrite(d.findings[0].rule, d.steps, i, false);
     const zd::Step &step = d.steps[i];
     plan->steps[i] = PlanStep{copy_text(step.sql), step.lock,
-                              copy_text(step.locked_table.empty() ? d.capped_table
+                              copy_text(step.locked_table.empty() ? d.capped_table.str()
                                                                   : step.locked_table),
                               copy_text(r.detail), copy_text(r.hint),
                               copy_text(step.leftover_index), copy_text(clean.detail),

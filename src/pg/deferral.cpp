@@ -179,7 +179,8 @@ void run_explaining_deferred_objects(void (*run)(void *), void *arg) {
 }
 
 void queue_deferred(const char *rule, const char *relation, const char *statement,
-                    const char *const *later, int n_later, const char *undo) {
+                    const char *const *later, int n_later, const char *undo,
+                    const char *const *drop_invalid_first) {
   // Recorded in this transaction, as the table's owner: nobody else may write it.
   Oid owner;
   const char *table = deferred_table(&owner);
@@ -196,13 +197,17 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
   const Datum batch = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
   const char *sql = psprintf(
       "INSERT INTO %s (batch, role, search_path, application_name, rule, relation, statement, "
-      "run_sql, settings, undo_sql) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+"run_sql, settings, undo_sql, drop_invalid_index) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       table);
   const Oid schema = extension_schema();
   for (int i = 0; i < n_later; i++) {
-    Oid types[10] = {INT8OID, OIDOID,  TEXTOID, TEXTOID,      TEXTOID,
-                     TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
-    Datum values[10] = {batch,
+    Oid types[11] = {INT8OID, OIDOID,  TEXTOID,      TEXTOID, TEXTOID, TEXTOID,
+                     TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID};
+    const char *drop = drop_invalid_first != nullptr && drop_invalid_first[i] != nullptr
+                           ? drop_invalid_first[i]
+                           : "";
+    Datum values[11] = {batch,
                        ObjectIdGetDatum(GetUserId()),
                        CStringGetTextDatum(resolved_search_path()),
                        CStringGetTextDatum(application_name ? application_name : ""),
@@ -211,8 +216,9 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
                        CStringGetTextDatum(statement),
                        CStringGetTextDatum(qualified_backfill_call(later[i], schema)),
                        carried_settings(),
-                       CStringGetTextDatum(undo != nullptr ? undo : "")};
-    if (run_pinned_sql(owner, sql, 10, types, values, nullptr, false) != SPI_OK_INSERT)
+                       CStringGetTextDatum(undo != nullptr ? undo : ""),
+                       CStringGetTextDatum(drop)};
+    if (run_pinned_sql(owner, sql, 11, types, values, nullptr, false) != SPI_OK_INSERT)
       elog(ERROR, "zero_downtime: could not record the deferred statement");
   }
   SPI_finish();

@@ -21,8 +21,13 @@ void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts);
 
 // Queues `later` (run after this transaction commits, in order, each in autocommit through the
 // guard, as the current role with this session's search_path and zero_downtime settings).
+// drop_invalid_first[i], when given and not null: an index (qualified) that later[i] builds
+// CONCURRENTLY IF NOT EXISTS; the worker first drops it CONCURRENTLY if it is INVALID (what a
+// build interrupted by a cancel, a terminated worker or a crash leaves, and IF NOT EXISTS would
+// keep), each time the item runs (again).
 void queue_deferred(const char *rule, const char *relation, const char *statement,
-                    const char *const *later, int n_later, const char *undo = nullptr);
+                    const char *const *later, int n_later, const char *undo = nullptr,
+                    const char *const *drop_invalid_first = nullptr);
 
 // A WARNING when the last deferred statement on `relation` (schema-qualified) failed: what the
 // next DDL on that table hears of it.  Costs nothing until a deferred statement has failed
@@ -35,6 +40,9 @@ bool deferred_objects_in_transaction();
 // Runs run(arg); an error that names an index this transaction deferred gets a DETAIL and a
 // HINT saying so.
 void run_explaining_deferred_objects(void (*run)(void *), void *arg);
+
+// The schema the extension is installed in; InvalidOid when it is not installed here.
+Oid extension_schema();
 
 // The extension's zd_deferred table, schema-qualified and quoted, and its owner; nullptr when
 // the extension is not installed here.

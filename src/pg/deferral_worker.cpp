@@ -92,6 +92,7 @@ struct DeferredItem {
   List *settings;  // of char *, name=value
   char *undo_sql;  // "" = none
   char *rule;
+  char *drop_invalid_index;  // "" = none
 };
 
 // One worker per database: a session lock no SQL-level advisory lock can take (its own
@@ -132,6 +133,7 @@ bool run_on_table(const char *format, int nargs, Oid *types, Datum *values, Memo
       item->run_sql = MemoryContextStrdup(context, SPI_getvalue(row, desc, 6));
       item->undo_sql = MemoryContextStrdup(context, SPI_getvalue(row, desc, 8));
       item->rule = MemoryContextStrdup(context, SPI_getvalue(row, desc, 9));
+      item->drop_invalid_index = MemoryContextStrdup(context, SPI_getvalue(row, desc, 10));
       item->settings = NIL;
       Datum settings = SPI_getbinval(row, desc, 7, &isnull);
       if (!isnull) {
@@ -161,7 +163,8 @@ bool claim_next(DeferredItem *item, MemoryContext context) {
       "WHERE id OPERATOR(pg_catalog.=) (SELECT id FROM %1$s "
       "  WHERE state OPERATOR(pg_catalog.=) ANY ('{pending,running}'::pg_catalog.text[]) "
       "  ORDER BY id LIMIT 1) "
-      "RETURNING id, batch, role, attempts, search_path, run_sql, settings, undo_sql, rule",
+"RETURNING id, batch, role, attempts, search_path, run_sql, settings, undo_sql, rule, "
+      "drop_invalid_index",
       0, nullptr, nullptr, context, item);
 }
 
@@ -273,6 +276,15 @@ void run_item(const DeferredItem &item, MemoryContext context) {
     }
     SetUserIdAndSecContext(item.role, worker_context);
     SetConfigOption("search_path", item.search_path, PGC_USERSET, PGC_S_SESSION);
+    // An INVALID index an interrupted build of this item left: dropped, then built again (the
+    // build's IF NOT EXISTS would keep it).  One worker per database runs the queue in order,
+    // so no build of it is in progress now.
+    if (item.drop_invalid_index[0] != '\0' && is_invalid_index(item.drop_invalid_index)) {
+      MemoryContextSwitchTo(context);
+      run_top_level_statement(
+          psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", item.drop_invalid_index));
+    }
+    MemoryContextSwitchTo(context);
     run_top_level_statement(item.run_sql);
   }
   PG_CATCH();

@@ -103,6 +103,7 @@ void judge(QueryDesc *query) {
   op->dml_delete = query->operation == CMD_DELETE;
   op->command = op->dml_delete ? "DELETE" : "UPDATE";
   op->dml_rows = scan != nullptr ? scan->plan_rows : 0;
+  forget_class_rows();
   fill_table_facts(target->relid, &op->table);
   fill_table_state(target->relid, true, false, false, &op->table);
   // A filter on a column without statistics (one this migration added) is estimated far too

@@ -3,6 +3,7 @@
 #include "pg/gather_internal.hpp"
 
 #include "pg/deferral.hpp"
+#include "pg/expand/expand.hpp"
 #include "pg/held_locks.hpp"
 #include "pg/migration_tool.hpp"
 #include "pg/sql_tokens.hpp"
@@ -37,9 +38,16 @@ int statement_offset(const Gathering *g, int parse_location) {
   return parse_location >= 0 ? parse_location - g->location : -1;
 }
 
+// How many operations Gathering::first_ops holds.
+constexpr int kFirstOps = 4;
+
 zd::Operation *add_operation(Gathering *g, zd::OpKind kind, Oid relid, LOCKMODE lock,
                              const char *command, bool check_empty) {
-  zd::Operation *op = new (palloc(sizeof(zd::Operation))) zd::Operation();
+  if (g->first_ops == nullptr)
+    g->first_ops = (zd::Operation *) palloc(sizeof(zd::Operation) * kFirstOps);
+  zd::Operation *op = new (g->n_first_ops < kFirstOps ? &g->first_ops[g->n_first_ops++]
+                                                       : palloc(sizeof(zd::Operation)))
+      zd::Operation();
   op->kind = kind;
   op->lock = lock_from_lockmode(lock);
   op->command = command;
@@ -69,6 +77,7 @@ zd::StatementFacts *new_statement_facts() {
 zd::StatementFacts *gather_statement(Node *statement, const char *query_string, int location,
                                      int length, zd::TxContext tx) {
   Gathering g;
+  forget_class_rows();
   if (location < 0) location = 0;
   const char *text = length > 0 ? pnstrdup(query_string + location, length)
                                 : pstrdup(query_string + location);
@@ -96,11 +105,15 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
   kind->gather(&g, statement);
   if (g.ops == NIL) return nullptr;
 
-  int n = list_length(g.ops);
-  zd::Operation *ops = (zd::Operation *) palloc(sizeof(zd::Operation) * n);
+  // The operations in the order they were added: first_ops, then (rarely) more, copied after.
+  const int n = list_length(g.ops);
+  zd::Operation *ops = g.first_ops;
+  if (n > kFirstOps) {
+    ops = (zd::Operation *) palloc(sizeof(zd::Operation) * n);
+    for (int i = 0; i < n; i++) ops[i] = *((const GatheredOp *) list_nth(g.ops, i))->op;
+  }
   for (int i = 0; i < n; i++) {
     const GatheredOp *gathered = (const GatheredOp *) list_nth(g.ops, i);
-    ops[i] = *gathered->op;
     // On a relation the caller does not own, no rule applies, only the lock cap: PostgreSQL
     // refuses what needs ownership before it looks at the relation, and so does gather (no
     // size, no read of its rows); what other privileges allow (LOCK, TRUNCATE, CREATE
@@ -116,6 +129,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     // ALTER TABLE, and reading a size is most of the guard's cost on it.
     fill_table_state(gathered->relid, ops[i].kind != zd::OpKind::OtherLocking,
                      gathered->check_empty, gathered->recurses, &ops[i].table);
+    expand::fill_migration_facts(gathered->relid, &ops[i]);
   }
   zd::StatementFacts *facts = new_statement_facts();
   facts->tx = tx;

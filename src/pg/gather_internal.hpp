@@ -14,6 +14,11 @@ struct Gathering {
   const char *sql;  // the statement's own text
   int location;     // its offset in the query string (parse-tree locations are relative to it)
   List *ops;        // of GatheredOp *
+  // The first operations are made in one array that becomes the facts' own (most statements
+  // have one or two): an Operation is larger than a portal's memory context hands out from its
+  // blocks, so each separate one is a malloc, and so would be a copy.
+  zd::Operation *first_ops = nullptr;
+  int n_first_ops = 0;
   // The statement acts on the tables that inherit from its table too (ALTER TABLE without
   // ONLY, RENAME COLUMN, DROP TABLE ... CASCADE): their rows count in its table's size and
   // emptiness.  (CREATE INDEX, VACUUM, CLUSTER, REINDEX do not recurse into inheritance.)

@@ -2,6 +2,7 @@
 #include "pg/guard.hpp"
 
 #include "pg/deferral.hpp"
+#include "pg/expand/expand.hpp"
 #include "pg/gather.hpp"
 #include "pg/guc.hpp"
 #include "pg/held_locks.hpp"
@@ -12,6 +13,7 @@
 #include "pg/schema_target.hpp"
 #include "pg/statement_kinds.hpp"
 #include "pg/stats.hpp"
+#include "pg/table_facts.hpp"
 #include "pg/trusted_code.hpp"
 #include "pg/utility_hook.hpp"
 
@@ -22,6 +24,7 @@ extern "C" {
 #include "commands/tablecmds.h"
 #include "lib/stringinfo.h"
 #include "storage/lmgr.h"
+#include "utils/memutils.h"
 }
 
 namespace zd::pg {
@@ -36,6 +39,23 @@ void run_original(void *arg) {
 }
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
+
+// Where a top-level statement's facts and plan are made: a context of the guard's own, emptied
+// when the next top-level statement starts and keeping its first block, so that guarding a
+// statement mallocs nothing (the portal's context is small and grows by malloc).  Nothing of a
+// statement's facts is used after it: what outlives it (held locks, deferred work) is copied.
+// A nested statement (a function's, a procedure's) runs while a top-level one's facts are in
+// use: it keeps its caller's context.
+MemoryContext facts_context(ProcessUtilityContext context) {
+  static MemoryContext guard_context = nullptr;
+  if (context != PROCESS_UTILITY_TOPLEVEL) return CurrentMemoryContext;
+  if (guard_context == nullptr)
+    guard_context =
+        AllocSetContextCreate(TopMemoryContext, "zero_downtime statement", ALLOCSET_DEFAULT_SIZES);
+  else
+    MemoryContextReset(guard_context);
+  return guard_context;
+}
 
 }  // namespace
 
@@ -130,7 +150,8 @@ Oid sole_locked_table(const Node *stmt, const zd::StatementFacts *facts) {
   const Oid relid = facts->ops[0].table.oid;
   for (const zd::Operation &op : facts->ops)
     if (op.table.oid != relid) return InvalidOid;
-  if (!OidIsValid(relid) || !caller_owns_relation(relid) || has_subclass(relid)) return InvalidOid;
+  if (!OidIsValid(relid) || !caller_owns_relation(relid) || relation_has_subclass(relid))
+    return InvalidOid;
   return relid;
 }
 
@@ -198,6 +219,25 @@ const char *rewrite_locks(const GuardPlan *plan) {
   return out.data;
 }
 
+// The DROP COLUMN of an old column whose migration may contract (the rules allowed it):
+// that op, else nullptr.
+const zd::Operation *retiring_drop(const zd::StatementFacts *facts) {
+  for (const zd::Operation &op : facts->ops)
+    if (op.kind == zd::OpKind::DropColumn && op.migration != 0 && op.migration_old_column)
+      return &op;
+  return nullptr;
+}
+
+struct CappedCall {
+  const CapTarget *target;
+  UtilityCall *call;
+};
+
+void run_capped_original(void *arg) {
+  const CappedCall *c = (const CappedCall *) arg;
+  run_with_lock_cap(*c->target, run_original, c->call);
+}
+
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
@@ -213,8 +253,11 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
   UtilityCall original{pstmt, query_string, read_only_tree, context,
                              params, query_env,    dest,           qc};
   const zd::TxContext tx = current_tx_context(context);
+  MemoryContext caller = MemoryContextSwitchTo(facts_context(context));
   zd::StatementFacts *facts = gather_statement(pstmt->utilityStmt, query_string,
                                                pstmt->stmt_location, pstmt->stmt_len, tx);
+  GuardPlan *plan = facts != nullptr ? decide_plan(facts) : nullptr;
+  MemoryContextSwitchTo(caller);
   if (facts == nullptr) {
     // A statement kind statement_kinds.cpp does not know (a newer server's): the lock cap,
     // without retries, on whatever it locks.
@@ -228,7 +271,6 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
   }
   // A deferred statement on the table failed: this DDL is told (the server log was).
   if (facts->ops.size() > 0) warn_if_deferral_failed(facts->ops[0].table.name.c_str());
-  GuardPlan *plan = decide_plan(facts);
   const bool spans = commits_internally(pstmt->utilityStmt);
   const char *rule = plan->n_findings > 0 ? plan->findings[0].rule : nullptr;
   switch (plan->verdict) {
@@ -264,9 +306,17 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       // each time (transformCreateStmt rewrites parts of it in place, in memory the failed
       // attempt's subtransaction frees).  Not on the fast path, which runs it once.
       target.retries_need_fresh_tree = &original.read_only_tree;
-      // (sole_relid: a table the caller owns, checked already.)
-      MeasuredRun run = measured(&original, facts, target.sole_relid);
-      run_with_lock_cap(target, run_measured, &run);
+      if (const zd::Operation *drop = retiring_drop(facts)) {
+        // DROP COLUMN of a migration's old column, allowed because it may contract: the
+        // contract runs around it (trigger dropped first, the new column's NOT NULL and
+        // names after), and the migration is complete.
+        CappedCall capped{&target, &original};
+        expand::contract_by_drop(drop->migration, run_capped_original, &capped);
+      } else {
+        // (sole_relid: a table the caller owns, checked already.)
+        MeasuredRun run = measured(&original, facts, target.sole_relid);
+        run_with_lock_cap(target, run_measured, &run);
+      }
       note_locks_taken(facts);
       return;
     }

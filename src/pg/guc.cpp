@@ -24,6 +24,8 @@ int guc_lock_timeout_ms = 1000;
 int guc_lock_retries = 5;
 int guc_lock_retry_budget_ms = 60 * 1000;
 bool guc_defer_in_transaction = false;
+char *guc_client_version = nullptr;
+int guc_contract_quiet_period_s = 15 * 60;
 
 namespace {
 char *guc_allow = nullptr;
@@ -166,7 +168,7 @@ void define_gucs() {
   DefineCustomEnumVariable(
       "zero_downtime.schema_drift",
       "What happens to DDL from roles outside zero_downtime.schema_roles.",
-      "off: nothing; warn: a WARNING; refuse: an error (SQLSTATE ZD003).  Temporary objects and "
+      "off: nothing; warn: a WARNING; refuse: an error (SQLSTATE ZD005).  Temporary objects and "
       "objects created in the same transaction are exempt.",
       &guc_schema_drift, (int) zd::DriftMode::Off, kDriftOptions, PGC_SUSET, 0, nullptr, nullptr,
       nullptr);
@@ -178,6 +180,24 @@ void define_gucs() {
       "journal.old): the oldest entries go first.",
       &guc_journal_size_kb, 16 * 1024, 0, 1024 * 1024, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr,
       nullptr);
+
+  DefineCustomStringVariable(
+      "zero_downtime.client_version",
+      "The application version this session's code was written for.",
+      "During an expand/contract migration, a write from a session stating a version at least "
+      "the migration's is for the new column, else for the old one; unset, the write's own "
+      "columns tell.  Any role may set it (SET, connection options, ALTER ROLE ... SET).",
+      &guc_client_version, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
+  DefineCustomIntVariable(
+      "zero_downtime.contract_quiet_period",
+      "How long the old column of a migration must go unused before zd_contract drops it.",
+      "The server records when a query last read or wrote the old column and by which "
+      "application_name; zd_contract (and DROP COLUMN of it) is refused while that is more "
+      "recent than this, or while the server has watched for less than this.  0: no wait.  "
+      "A role that may SET it may also force a contract: zd_contract(id, force => true).",
+      &guc_contract_quiet_period_s, 15 * 60, 0, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr,
+      nullptr, nullptr);
 
   MarkGUCPrefixReserved("zero_downtime");
 }

@@ -26,6 +26,8 @@ extern int guc_lock_timeout_ms;      // zero_downtime.lock_timeout
 extern int guc_lock_retries;         // zero_downtime.lock_retries
 extern int guc_lock_retry_budget_ms; // zero_downtime.lock_retry_budget
 extern bool guc_defer_in_transaction;  // zero_downtime.defer_in_transaction
+extern char *guc_client_version;       // zero_downtime.client_version ("": not stated)
+extern int guc_contract_quiet_period_s;  // zero_downtime.contract_quiet_period
 
 // zero_downtime.allow, parsed once by its check hook: rule names, nullptr-terminated.
 const char *const *allowed_rules();

@@ -18,6 +18,8 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "executor/tuptable.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 }
 
@@ -44,12 +46,114 @@ struct RelationLook {
   bool empty = false;         // holds no row (only when asked for)
 };
 
-bool pg_class_row_written_here(Oid relid) {
+// A relation's pg_class row as gathering reads it, several times for one statement (is it a
+// table, its name, whether this transaction wrote it, has it inheritance children): looked up
+// once.  A memo of the last relation read, good only for the statement being gathered (see
+// forget_class_rows) and the command it runs in: a later command may have changed the row.
+struct ClassRow {
+  Oid relid = InvalidOid;
+  uint64 epoch = 0;
+  CommandId command = InvalidCommandId;
+  bool found = false;
+  char relkind = 0;
+  char relpersistence = 0;
+  bool has_subclass = false;
+  bool written_here = false;  // this transaction wrote the row (created or altered it)
+  Oid nsp = InvalidOid;
+  float4 reltuples = -1;
+  int32 relpages = 0;
+  NameData relname;
+};
+
+ClassRow last_row;
+uint64 gathering_epoch = 1;
+
+const ClassRow &class_row(Oid relid) {
+  const CommandId command = GetCurrentCommandId(false);
+  if (last_row.relid == relid && last_row.epoch == gathering_epoch && last_row.command == command)
+    return last_row;
+  last_row = ClassRow{};
   HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-  if (!HeapTupleIsValid(tup)) return false;
-  const bool here = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
-  ReleaseSysCache(tup);
-  return here;
+  if (HeapTupleIsValid(tup)) {
+    const Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+    last_row.found = true;
+    last_row.relkind = cls->relkind;
+    last_row.relpersistence = cls->relpersistence;
+    last_row.has_subclass = cls->relhassubclass;
+    last_row.written_here =
+        TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
+    last_row.nsp = cls->relnamespace;
+    last_row.reltuples = cls->reltuples;
+    last_row.relpages = cls->relpages;
+    last_row.relname = cls->relname;
+    ReleaseSysCache(tup);
+  }
+  last_row.relid = relid;
+  last_row.epoch = gathering_epoch;
+  last_row.command = command;
+  return last_row;
+}
+
+// The schema-qualified, quoted names of the relations named last: quote_identifier and the
+// schema's name are most of what naming a relation costs, and a migration names the same few
+// tables again and again.  Keyed by the relation, its schema and its own name (a renamed table
+// misses); a renamed schema empties it (a syscache callback).  Names are copied out, never
+// pointed into: a later statement may replace an entry while facts still use the name.
+struct NamedRelation {
+  Oid relid = InvalidOid;
+  Oid nsp = InvalidOid;
+  NameData relname;
+  char *qualified = nullptr;  // in TopMemoryContext
+  size_t length = 0;
+};
+
+constexpr int kNamedRelations = 8;
+NamedRelation named[kNamedRelations];
+int next_named = 0;
+bool named_callback_registered = false;
+
+void forget_named_relations(Datum, int, uint32) {
+  for (NamedRelation &n : named) n.relid = InvalidOid;
+}
+
+// quote_qualified_identifier without its psprintf.
+const char *qualified_name(const char *nspname, const char *relname) {
+  const char *nsp = quote_identifier(nspname), *rel = quote_identifier(relname);
+  const size_t n = strlen(nsp), r = strlen(rel);
+  char *name = (char *) palloc(n + 1 + r + 1);
+  memcpy(name, nsp, n);
+  name[n] = '.';
+  memcpy(name + n + 1, rel, r + 1);
+  return name;
+}
+
+const char *copy_of(const NamedRelation &n) {
+  char *copy = (char *) palloc(n.length + 1);
+  memcpy(copy, n.qualified, n.length + 1);
+  return copy;
+}
+
+const char *named_relation(const ClassRow &row) {
+  for (const NamedRelation &n : named)
+    if (n.relid == row.relid && n.nsp == row.nsp &&
+        strcmp(NameStr(n.relname), NameStr(row.relname)) == 0)
+      return copy_of(n);
+  const char *nspname = get_namespace_name(row.nsp);
+  if (nspname == nullptr) return "";  // (its schema dropped meanwhile: PostgreSQL reports it)
+  const char *name = qualified_name(nspname, NameStr(row.relname));
+  if (!named_callback_registered) {
+    CacheRegisterSyscacheCallback(NAMESPACEOID, forget_named_relations, (Datum) 0);
+    named_callback_registered = true;
+  }
+  NamedRelation &slot = named[next_named];
+  next_named = (next_named + 1) % kNamedRelations;
+  if (slot.qualified != nullptr) pfree(slot.qualified);
+  slot.qualified = MemoryContextStrdup(TopMemoryContext, name);
+  slot.length = strlen(name);
+  slot.relid = row.relid;
+  slot.nsp = row.nsp;
+  slot.relname = row.relname;
+  return name;
 }
 
 // Looks at one relation under an ACCESS SHARE lock taken only if it is free now: a relation
@@ -59,13 +163,11 @@ RelationLook look_at_relation(Oid relid, bool size, bool check_empty) {
   RelationLook look;
   // Without the size, only whether it was created here: never, unless this transaction wrote
   // its pg_class row (created or altered it), which the row's xmin tells without a lock.
-  if (!size && !pg_class_row_written_here(relid)) return look;
+  if (!size && !class_row(relid).written_here) return look;
   if (!ConditionalLockRelationOid(relid, AccessShareLock)) {
     if (!size) return look;
-    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-    if (!HeapTupleIsValid(tup)) return look;
-    look.bytes = (int64) ((Form_pg_class) GETSTRUCT(tup))->relpages * BLCKSZ;
-    ReleaseSysCache(tup);
+    const ClassRow &row = class_row(relid);
+    if (row.found) look.bytes = (int64) row.relpages * BLCKSZ;
     return look;
   }
   Relation rel = try_relation_open(relid, NoLock);
@@ -85,17 +187,6 @@ RelationLook look_at_relation(Oid relid, bool size, bool check_empty) {
   return look;
 }
 
-// quote_qualified_identifier without its psprintf: this runs for every relation gathered.
-const char *qualified_name(const char *nspname, const char *relname) {
-  const char *nsp = quote_identifier(nspname), *rel = quote_identifier(relname);
-  const size_t n = strlen(nsp), r = strlen(rel);
-  char *name = (char *) palloc(n + 1 + r + 1);
-  memcpy(name, nsp, n);
-  name[n] = '.';
-  memcpy(name + n + 1, rel, r + 1);
-  return name;
-}
-
 }  // namespace
 
 const char *qualified_relation_name(Oid relid) {
@@ -112,22 +203,24 @@ bool relation_is_private(Oid relid) {
 }
 
 bool is_table(Oid relid) {
-  char kind = get_rel_relkind(relid);
+  const char kind = class_row(relid).relkind;
   return kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE;
 }
 
+bool relation_has_subclass(Oid relid) { return class_row(relid).has_subclass; }
+
+void forget_class_rows() { gathering_epoch++; }
+
 void fill_table_facts(Oid relid, zd::TableFacts *t) {
   if (!OidIsValid(relid)) return;
-  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-  if (!HeapTupleIsValid(tup)) return;
-  Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+  const ClassRow &row = class_row(relid);
+  if (!row.found) return;
   t->exists = true;
   t->oid = relid;
-  t->temporary = cls->relpersistence == RELPERSISTENCE_TEMP;
-  t->partitioned = cls->relkind == RELKIND_PARTITIONED_TABLE;
-  t->estimated_rows = cls->reltuples;
-  t->name = qualified_name(get_namespace_name(cls->relnamespace), NameStr(cls->relname));
-  ReleaseSysCache(tup);
+  t->temporary = row.relpersistence == RELPERSISTENCE_TEMP;
+  t->partitioned = row.relkind == RELKIND_PARTITIONED_TABLE;
+  t->estimated_rows = row.reltuples;
+  t->name = named_relation(row);
 }
 
 void fill_table_state(Oid relid, bool size, bool check_empty, bool with_inheritors,
@@ -138,7 +231,7 @@ void fill_table_state(Oid relid, bool size, bool check_empty, bool with_inherito
   if (!size) return;
   int64 bytes = look.bytes;
   bool empty = look.empty;
-  if (t->partitioned || (with_inheritors && has_subclass(relid))) {
+  if (t->partitioned || (with_inheritors && relation_has_subclass(relid))) {
     // A partitioned table has no storage of its own: its size is its leaves'.  A statement
     // that recurses into inheritance children acts on their rows too.
     bool all_empty = empty;  // the table's own rows (none for a partitioned table), then theirs

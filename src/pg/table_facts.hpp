@@ -7,6 +7,9 @@
 
 namespace zd::pg {
 
+// Starts gathering a statement: what the last one read of pg_class is read again.
+void forget_class_rows();
+
 // Fills *t for relation `relid` (InvalidOid: the table does not exist) with what its pg_class
 // row says: existence, name, persistence, partitioning.
 void fill_table_facts(Oid relid, zd::TableFacts *t);
@@ -26,5 +29,9 @@ bool relation_is_private(Oid relid);
 
 // A plain or partitioned table: what the table rules are about (not views, indexes, ...).
 bool is_table(Oid relid);
+
+// pg_class.relhassubclass, as has_subclass() reads it (inheritance children or partitions,
+// perhaps since removed), from the row gathering read.
+bool relation_has_subclass(Oid relid);
 
 }  // namespace zd::pg

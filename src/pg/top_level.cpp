@@ -17,6 +17,10 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_index.h"
 }
 
 namespace zd::pg {
@@ -51,6 +55,21 @@ void run_top_level_statement(const char *sql) {
   CommitTransactionCommand();
   MemoryContextDelete(statement);
   pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+bool is_invalid_index(const char *qualified) {
+  StartTransactionCommand();
+  RangeVar *rv = makeRangeVarFromNameList(ZD_QUALIFIED_NAME_LIST(qualified));
+  const Oid index = RangeVarGetRelid(rv, NoLock, true);
+  bool invalid = false;
+  HeapTuple tuple = OidIsValid(index) ? SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index))
+                                      : nullptr;
+  if (HeapTupleIsValid(tuple)) {
+    invalid = !((Form_pg_index) GETSTRUCT(tuple))->indisvalid;
+    ReleaseSysCache(tuple);
+  }
+  CommitTransactionCommand();
+  return invalid;
 }
 
 const char *resolved_search_path() {

@@ -11,6 +11,10 @@ namespace zd::pg {
 // Starts and commits its own transaction; raises the statement's error (the caller aborts).
 void run_top_level_statement(const char *sql);
 
+// Whether `qualified` (a schema-qualified, quoted name) is an INVALID index now; looked up in
+// a transaction of its own (no transaction may be open).
+bool is_invalid_index(const char *qualified);
+
 // The schemas this session searches now, in order, as a search_path value: a worker that runs
 // a statement later for this session's role, with this, resolves its names as they resolve
 // here.  The temporary schema is left out (no other session sees it); pg_catalog is listed

@@ -30,6 +30,8 @@ std::string what_drops(const Operation &op, const std::string &direct, const std
 RuleResult drop_column(const RuleContext &ctx) {
   const Operation &op = ctx.op;
   if (exempt_from_breaking_rules(op.table)) return std::nullopt;
+  // A column an expand/contract migration owns: migration-owned decides (its contract).
+  if (op.migration != 0) return std::nullopt;
   return make_refusal(
       "drop-column",
       "drop-column: " +
@@ -52,13 +54,14 @@ RuleResult rename_column(const RuleContext &ctx) {
           " breaks the code that still uses it" + allow_note("rename-column"),
       "Every deployed query that names " + op.table.name + "." + op.column +
           " fails as soon as this commits; " + describe_table(op.table) + " holds rows.",
-      "Rename by expand/contract:\n" + alter + "ADD COLUMN " + op.new_name + " " +
-          op.column_type + ";\n-- a trigger that copies " + op.column + " into " + op.new_name +
-          " on INSERT and UPDATE\nCALL zd_backfill(relation => '" + op.table.name +
-          "', set_clause => '" + op.new_name + " = " + op.column + "', where_clause => '" +
-          op.new_name + " IS DISTINCT FROM " + op.column + "');\n-- switch the code to " +
-          op.new_name + ", then drop " + op.column + ".\nOr, once no running code uses the old "
-          "name:\n" + allow_once("rename-column", op.statement_sql));
+      "Rename by expand/contract (old and new code both work until the contract):\n" +
+          expand_contract_calls("zd_expand_rename_column('" +
+                                    quote_literal_text(op.table.name.str()) + "', " +
+                                    name_literal(op.column.str()) + ", " +
+                                    name_literal(op.new_name.str()) + ")",
+                                "uses " + op.new_name.str()) +
+          "\nOr, once no running code uses the old name:\n" +
+          allow_once("rename-column", op.statement_sql));
 }
 
 RuleResult rename_table(const RuleContext &ctx) {

@@ -225,8 +225,6 @@ RuleResult alter_column_type(const RuleContext &ctx) {
   const Operation &op = ctx.op;
   if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
   if (!op.type_change_rewrites) return type_change_side_effects(ctx);
-  const std::string alter = "ALTER TABLE " + op.table.name + " ";
-  const std::string new_col = "<new_column>";
   return make_refusal(
       "alter-column-type",
       "alter-column-type: ALTER COLUMN " + op.column + " TYPE " + op.new_column_type +
@@ -235,11 +233,15 @@ RuleResult alter_column_type(const RuleContext &ctx) {
                   "while it rewrites every row and rebuilds every index") +
           " The change from " + op.column_type + " to " + op.new_column_type +
           " is not binary-coercible.",
-      "Change it by expand/contract:\n" + alter + "ADD COLUMN " + new_col + " " +
-          op.new_column_type + ";\n-- a trigger that keeps " + new_col + " equal to " +
-          op.column + "::" + op.new_column_type + " on INSERT and UPDATE\n" +
-          backfill_call(op, new_col, op.column + "::" + op.new_column_type) +
-          "\n-- switch the application to " + new_col + ", then drop " + op.column + ".");
+      "Change it by expand/contract (old and new code both work until the contract):\n" +
+          expand_contract_calls(
+              "zd_expand_change_type('" + quote_literal_text(op.table.name.str()) + "', " +
+                  name_literal(op.column.str()) + ", '" +
+                  quote_literal_text(op.new_column_type.str()) + "', '" +
+                  quote_literal_text(op.column + "::" + op.new_column_type) + "', '" +
+                  quote_literal_text(op.column + "::" + op.column_type) + "')",
+              "writes the new column (named " + op.column.str() +
+                  "_zd_new until the contract gives it the name " + op.column.str() + ")"));
 }
 
 }  // namespace zd::rules

@@ -151,6 +151,34 @@ std::string why_no_rewrite(const RuleContext &ctx) {
   return "it cannot be rewritten here";
 }
 
+std::string name_literal(const std::string &id) {
+  std::string name;
+  if (!id.empty() && id[0] == '"') {
+    for (size_t i = 1; i < id.size(); i++) {
+      if (id[i] == '"' && i + 1 < id.size() && id[i + 1] == '"') {
+        name += '"';
+        i++;
+      } else if (id[i] == '"') {
+        break;
+      } else {
+        name += id[i];
+      }
+    }
+  } else {
+    name = id;
+  }
+  return "'" + quote_literal_text(name) + "'";
+}
+
+std::string expand_contract_calls(const std::string &expand_call, const std::string &new_code) {
+  return "SELECT " + expand_call + ";  -- returns the migration's id\n"
+         "SELECT zd_migrate(<id>);  -- after commit: the backfill, the index copies\n"
+         "-- deploy the code that " + new_code + ", then:\n"
+         "SELECT zd_contract(<id>);\n"
+         "(zd_* calls need CREATE EXTENSION zero_downtime; SELECT * FROM zd_migrations shows "
+         "where it is.)";
+}
+
 Finding make_refusal(const std::string &rule, std::string message, std::string detail,
                      std::string hint) {
   Finding f;

@@ -45,6 +45,14 @@ std::string lock_with_article(Lock lock);
 // `text` for the inside of an SQL string literal (quotes doubled).
 std::string quote_literal_text(const std::string &text);
 
+// A quoted identifier ("Odd ""Name""", or name) as an SQL string literal of the name it stands
+// for: 'Odd "Name"'.  For zd_* calls that take a name.
+std::string name_literal(const std::string &quoted_identifier);
+
+// The calls that do a rename or a type change by expand/contract (zd_expand_*, zd_migrate,
+// zd_contract), for the hints of rename-column and alter-column-type.
+std::string expand_contract_calls(const std::string &expand_call, const std::string &new_code);
+
 // Inserts `text` at byte offset `at` of `sql`.
 std::string insert_at(const std::string &sql, int at, const std::string &text);
 // sql with bytes [from, to) replaced by text.

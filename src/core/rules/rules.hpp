@@ -24,6 +24,9 @@ RuleResult add_column(const RuleContext &ctx);
 RuleResult alter_column_type(const RuleContext &ctx);
 
 // breaking_rules.cpp: changes that break the code still running
+// migration_rules.cpp
+RuleResult migration_owned(const RuleContext &ctx);
+
 RuleResult drop_column(const RuleContext &ctx);
 RuleResult rename_column(const RuleContext &ctx);
 RuleResult rename_table(const RuleContext &ctx);

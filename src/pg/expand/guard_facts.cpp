@@ -1,0 +1,49 @@
+// What the guard learns of expand/contract migrations: for a DROP, RENAME or ALTER TYPE of a
+// column, the active migration that owns it (the migration-owned rule, src/core/rules), and the
+// DROP of an old column that runs its migration's contract.  Read only for those operations,
+// and only where the extension is installed.
+#include "pg/expand/expand.hpp"
+
+#include "core/facts.hpp"
+#include "pg/deferral.hpp"
+
+extern "C" {
+#include "lib/stringinfo.h"
+#include "utils/lsyscache.h"
+}
+
+namespace zd::pg::expand {
+namespace {
+
+// A quoted identifier ("Odd ""Name""") as the name it stands for.
+const char *unquoted(const char *name) {
+  if (name[0] != '"') return pstrdup(name);
+  StringInfoData out;
+  initStringInfo(&out);
+  for (const char *p = name + 1; *p != '\0'; p++) {
+    if (*p == '"' && p[1] == '"') p++;
+    else if (*p == '"') break;
+    appendStringInfoChar(&out, *p);
+  }
+  return out.data;
+}
+
+}  // namespace
+
+void fill_migration_facts(Oid relid, zd::Operation *op) {
+  if (op->kind != zd::OpKind::DropColumn && op->kind != zd::OpKind::RenameColumn &&
+      op->kind != zd::OpKind::AlterColumnType)
+    return;
+  if (!OidIsValid(relid) || op->column.empty()) return;
+  const Oid schema = extension_schema();
+  if (!OidIsValid(schema) || !OidIsValid(get_relname_relid("zd_migration", schema))) return;
+  zd::MigrationPhase phase;
+  bool is_old;
+  const int64 id = migration_owning_column(relid, unquoted(op->column.c_str()), &phase, &is_old);
+  if (id == 0) return;
+  op->migration = id;
+  op->migration_phase = zd::phase_name(phase);
+  op->migration_old_column = is_old;
+}
+
+}  // namespace zd::pg::expand
