@@ -275,26 +275,49 @@ CREATE TABLE zd_deferred (
     state text NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'running', 'done', 'failed', 'skipped')),
     attempts integer NOT NULL DEFAULT 0,
+    pid integer,                       -- the worker's backend running it (its progress)
     started_at timestamptz,
     finished_at timestamptz,
-    error text
+    error text,
+    reported_at timestamptz            -- failed: when a zd_deferred_wait() raised it
 );
 REVOKE ALL ON zd_deferred FROM PUBLIC;
 REVOKE ALL ON SEQUENCE zd_deferred_id_seq FROM PUBLIC;
 
--- Every deferred item the caller may see (its role's; all with pg_read_all_stats).
+-- Every deferred item the caller may see (its role's; all with pg_read_all_stats).  progress,
+-- while it runs: an index build's phase and share of blocks (pg_stat_progress_create_index, which
+-- shows the worker's numbers to its own role and pg_read_all_stats), or a backfill's rows and
+-- share of its pass (zd_backfill_progress); NULL for a step PostgreSQL reports no progress of
+-- (VALIDATE, SET NOT NULL).
 CREATE VIEW zd_deferred_status WITH (security_barrier) AS
 SELECT d.id, d.batch, d.state, d.rule, d.relation, d.run_sql, d.statement,
        pg_catalog.pg_get_userbyid(d.role) AS queued_by, d.application_name, d.queued_at,
-       d.queued_xid, d.attempts, d.started_at, d.finished_at, d.error
+       d.queued_xid, d.attempts, d.started_at, d.finished_at, d.error, d.reported_at,
+       CASE WHEN d.state OPERATOR(pg_catalog.=) 'running' THEN COALESCE(
+           (SELECT p.phase OPERATOR(pg_catalog.||) COALESCE(', ' OPERATOR(pg_catalog.||)
+                   pg_catalog.round(100.0 OPERATOR(pg_catalog.*) p.blocks_done
+                       OPERATOR(pg_catalog./) NULLIF(p.blocks_total, 0), 1)::text
+                   OPERATOR(pg_catalog.||) '% of blocks', '')
+            FROM pg_catalog.pg_stat_progress_create_index p
+            WHERE p.pid OPERATOR(pg_catalog.=) d.pid),
+           (SELECT b.rows_done::text OPERATOR(pg_catalog.||) ' rows, pass '
+                   OPERATOR(pg_catalog.||) b.pass::text OPERATOR(pg_catalog.||) ' at '
+                   OPERATOR(pg_catalog.||) b.pass_percent::text OPERATOR(pg_catalog.||) '%'
+            FROM @extschema@.zd_backfill_progress b
+            WHERE b.pid OPERATOR(pg_catalog.=) d.pid
+              AND b.state OPERATOR(pg_catalog.=) 'running'
+            LIMIT 1))
+       END AS progress
 FROM zd_deferred d
 WHERE pg_catalog.pg_get_userbyid(d.role) OPERATOR(pg_catalog.=) current_user
    OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE');
 GRANT SELECT ON zd_deferred_status TO PUBLIC;
 
 -- Waits until no deferred item of this database is pending or running; after `timeout`, an
--- error (57014) saying how many are left.  For deploy scripts and tests ("the migration's safe
--- forms are done").  A procedure, CALLed outside a transaction block: it holds no snapshot
+-- error (57014) saying how many are left.  Then an item that failed and that no earlier call
+-- reported (of the caller's role; any, with pg_read_all_stats) is an error (ZD005) naming it,
+-- its statement and its error.  For deploy scripts and tests ("the migration's safe forms are
+-- done").  A procedure, CALLed outside a transaction block: it holds no snapshot
 -- while it waits (CREATE INDEX CONCURRENTLY waits for every older snapshot to go).
 CREATE PROCEDURE zd_deferred_wait(timeout interval DEFAULT '10min')
 AS 'MODULE_PATHNAME', 'zd_deferred_wait'

@@ -83,6 +83,41 @@ void explain_several_changes(Decision &d, const StatementFacts &facts) {
            "gets its own safe form, or its own explanation):" + split;
 }
 
+// An ALTER TABLE of several changes in a migration's transaction, deferral on: whether each
+// change, judged as the statement of its own it is split into, would run or be deferred (at
+// least one deferred), and none refused.
+bool each_change_runs_or_defers(const StatementFacts &facts, const Policy &policy) {
+  if (!facts.deferral_available || facts.tx != TxContext::TransactionBlock ||
+      facts.split_statements.size() < 2)
+    return false;
+  bool deferred = false;
+  for (const Operation &op : facts.ops) {
+    StatementFacts alone = facts;
+    alone.ops = {&op, 1};
+    alone.split_statements = {};
+    rules::RuleResult finding = check_operation(rules::RuleContext{alone, op, policy});
+    if (!finding || policy.allows(finding->rule) || allowed_here(facts, finding->rule)) continue;
+    if (finding->verdict != Verdict::Defer) return false;
+    deferred = true;
+  }
+  return deferred;
+}
+
+Finding each_change_on_its_own(const StatementFacts &facts, const Decision &refused) {
+  Finding f;
+  f.verdict = Verdict::DeferEach;
+  f.rule = refused.findings.front().rule;
+  const std::string table = facts.ops.size() > 0 ? facts.ops[0].table.name.str() : "the table";
+  f.message = "ALTER TABLE " + table + " makes " + std::to_string(facts.split_statements.size()) +
+              " changes; each runs as a statement of its own, so that each gets its safe form "
+              "(deferred where it must wait for this transaction's commit)";
+  f.detail = "It runs as:";
+  for (const Text &statement : facts.split_statements) f.detail += "\n" + statement.str() + ";";
+  f.hint = "SELECT * FROM zd_deferred_status shows what was deferred; CALL zd_deferred_wait(); "
+           "waits for it.";
+  return f;
+}
+
 // The lock cap protects the application from the lock queue: it applies to every lock that
 // blocks the application, on a table other sessions can see.
 bool needs_lock_cap(const Operation &op) {
@@ -127,6 +162,11 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
   auto refused = std::find_if(d.findings.begin(), d.findings.end(),
                               [](const Finding &f) { return f.verdict == Verdict::Refuse; });
   if (refused != d.findings.end()) {
+    if (each_change_runs_or_defers(facts, policy)) {
+      d.findings = {each_change_on_its_own(facts, d)};
+      d.verdict = Verdict::DeferEach;
+      return d;
+    }
     std::rotate(d.findings.begin(), refused, refused + 1);  // the refusal is reported first
     d.verdict = Verdict::Refuse;
     explain_several_changes(d, facts);

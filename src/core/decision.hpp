@@ -18,6 +18,11 @@ enum class Verdict {
   // In a transaction block, with zero_downtime.defer_in_transaction: run `steps` now, in the
   // transaction (brief and safe there), and record `deferred_sql` to run after it commits.
   Defer,
+  // In a transaction block, with zero_downtime.defer_in_transaction: an ALTER TABLE of several
+  // changes, each of which on its own would run or be deferred.  Its changes run one by one,
+  // each as a statement of its own (StatementFacts::split_statements) through the guard: every
+  // change is kept, the brief ones run now, the rest after the commit.
+  DeferEach,
 };
 
 // One step of a rewrite, and what to tell the user if it, or a later step, fails.

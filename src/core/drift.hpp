@@ -20,7 +20,7 @@ struct DriftFacts {
 enum class DriftVerdict {
   Pass,    // a schema role, the policy off, or private objects only
   Warn,    // runs, with a WARNING (and the journal says so)
-  Refuse,  // ERROR ZD005
+  Refuse,  // ERROR ZD006
 };
 
 // Cheap and allocation free: called for every schema-changing statement.

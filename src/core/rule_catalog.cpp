@@ -218,7 +218,7 @@ const RuleInfo kRules[] = {
      "a statement that changes the schema (see *Schema drift*) run by a role that is not a "
          "member of a role in `zero_downtime.schema_roles`, on objects that are not temporary nor "
          "created in the same transaction: the next migration fails where it passed in staging",
-     "with `zero_downtime.schema_drift = warn`: a WARNING; `refuse`: refuse (`ZD005`); both "
+     "with `zero_downtime.schema_drift = warn`: a WARNING; `refuse`: refuse (`ZD006`); both "
          "recorded in the journal and the drift report",
      "put the change in a migration run as a schema role"},
     {"long-under-held-lock",

@@ -37,6 +37,7 @@ const char *verdict_name(zd::Verdict v) {
     case zd::Verdict::Refuse: return "refuse";
     case zd::Verdict::Warn: return "warn";
     case zd::Verdict::Defer: return "defer";
+    case zd::Verdict::DeferEach: return "defer each change";
     case zd::Verdict::Allow: break;
   }
   return "allow";

@@ -128,6 +128,7 @@
   ((Index) bms_next_member((planned)->resultRelationRelids, -1))
 #define ZD_T_CLUSTER_STATEMENT T_RepackStmt
 #define ZD_CLUSTER_RELATION(stmt) ((stmt)->relation ? (stmt)->relation->relation : nullptr)
+#define ZD_JUMBLE_STATE const JumbleState
 #else
 #define ZD_LOG_MIN_MESSAGES log_min_messages
 #define ZD_TABLE_BEGINSCAN(rel, snapshot, nkeys, keys) \
@@ -137,6 +138,7 @@
 #define ZD_FIRST_RESULT_RELATION(planned) ((Index) linitial_int((planned)->resultRelations))
 #define ZD_T_CLUSTER_STATEMENT T_ClusterStmt
 #define ZD_CLUSTER_RELATION(stmt) ((stmt)->relation)
+#define ZD_JUMBLE_STATE JumbleState
 #endif
 
 // 18: ExecutorRun lost its execute_once argument.

@@ -20,6 +20,8 @@ extern "C" {
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "access/xact.h"
+#include "parser/analyze.h"
+#include "parser/parsetree.h"
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
 #include "miscadmin.h"
@@ -51,11 +53,51 @@ Datum carried_settings() {
 
 void run_brief_step(void *arg) { run_utility_sql((const char *) arg); }
 
-// The unquoted names of the indexes this transaction deferred (TopTransactionContext).
-List *deferred_indexes = NIL;
-bool callback_registered = false;
+// What this transaction deferred that a later statement of it may need (an index, a unique
+// or primary key constraint), in TopTransactionContext: such a statement fails (the object
+// does not exist until the worker builds it after the commit), and its error is explained.
+struct DeferredObject {
+  const char *index;       // unquoted
+  const char *constraint;  // unquoted; nullptr for a CREATE INDEX
+  const char *table;       // schema-qualified, quoted
+  const char *relname;     // the table's bare name, as PostgreSQL's messages name it
+  const char *sql;         // what was deferred: "CREATE UNIQUE INDEX x ON t (c)"
+  bool unique;
+  Oid relid;
+  int n_keys;         // 0: not known (a CREATE UNIQUE INDEX)
+  AttrNumber *keys;   // the key columns
+  SubTransactionId subxact;  // recorded in: rolled back to before it, forgotten
+};
+List *deferred_objects = NIL;
+bool callbacks_registered = false;
+emit_log_hook_type prev_emit_log_hook = nullptr;
+post_parse_analyze_hook_type prev_post_parse_analyze_hook = nullptr;
 
-void forget_deferred_indexes(XactEvent, void *) { deferred_indexes = NIL; }
+// The ON CONFLICT target of the last statement analysed while this transaction had deferred
+// objects: its table and inferred columns.  (The error PostgreSQL's planner raises when no
+// unique index matches names neither.)
+Oid on_conflict_relid = InvalidOid;
+int on_conflict_n = 0;
+AttrNumber on_conflict_keys[INDEX_MAX_KEYS];
+
+void forget_deferred_objects(XactEvent, void *) {
+  deferred_objects = NIL;
+  on_conflict_relid = InvalidOid;
+}
+
+void forget_rolled_back_objects(SubXactEvent event, SubTransactionId subxact, SubTransactionId,
+                                void *) {
+  if (event != SUBXACT_EVENT_ABORT_SUB || deferred_objects == NIL) return;
+  List *kept = NIL;
+  MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+  ListCell *lc;
+  foreach (lc, deferred_objects) {
+    DeferredObject *object = (DeferredObject *) lfirst(lc);
+    if (object->subxact < subxact) kept = lappend(kept, object);
+  }
+  MemoryContextSwitchTo(old);
+  deferred_objects = kept;
+}
 
 const char *unquoted(const char *name) {
   if (name[0] != '"') return pstrdup(name);
@@ -69,15 +111,102 @@ const char *unquoted(const char *name) {
   return out.data;
 }
 
-void note_deferred_index(const char *quoted_name) {
-  if (quoted_name == nullptr || quoted_name[0] == '\0') return;
-  if (!callback_registered) {
-    RegisterXactCallback(forget_deferred_indexes, nullptr);
-    callback_registered = true;
+void note_deferred_object(const zd::Operation &op) {
+  const bool constraint = op.kind == zd::OpKind::AddUnique || op.kind == zd::OpKind::AddPrimaryKey;
+  if ((op.kind != zd::OpKind::CreateIndex && !constraint) || op.index_name.empty()) return;
+  if (!callbacks_registered) {
+    RegisterXactCallback(forget_deferred_objects, nullptr);
+    RegisterSubXactCallback(forget_rolled_back_objects, nullptr);
+    callbacks_registered = true;
   }
   MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-  deferred_indexes = lappend(deferred_indexes, (void *) unquoted(quoted_name));
+  DeferredObject *object = (DeferredObject *) palloc0(sizeof(DeferredObject));
+  object->index = unquoted(op.index_name.c_str());
+  object->constraint = constraint ? unquoted(op.constraint_name.c_str()) : nullptr;
+  object->table = pstrdup(op.table.name.c_str());
+  const char *relname = get_rel_name(op.table.oid);
+  object->relname = pstrdup(relname != nullptr ? relname : "");
+  StringInfoData columns;
+  initStringInfo(&columns);
+  for (size_t i = 0; i < op.key_columns.size(); i++)
+    appendStringInfo(&columns, "%s%s", i ? ", " : "", op.key_columns[i].c_str());
+  object->sql = constraint ? psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s (%s)", object->table,
+                                      op.constraint_name.c_str(),
+                                      op.kind == zd::OpKind::AddPrimaryKey ? "PRIMARY KEY"
+                                                                           : "UNIQUE",
+                                      columns.data)
+                           : psprintf("CREATE %sINDEX %s ON %s", op.unique_index ? "UNIQUE " : "",
+                                      op.index_name.c_str(), object->table);
+  object->unique = constraint || op.unique_index;
+  object->relid = op.table.oid;
+  object->keys = (AttrNumber *) palloc0(sizeof(AttrNumber) * (op.key_columns.size() + 1));
+  for (size_t i = 0; i < op.key_columns.size(); i++)
+    object->keys[object->n_keys++] = get_attnum(op.table.oid, unquoted(op.key_columns[i].c_str()));
+  object->subxact = GetCurrentSubTransactionId();
+  deferred_objects = lappend(deferred_objects, object);
   MemoryContextSwitchTo(old);
+}
+
+// The ON CONFLICT target is the deferred unique object's table and, when known, its columns.
+bool on_conflict_needs(const DeferredObject *object) {
+  if (!OidIsValid(on_conflict_relid) || object->relid != on_conflict_relid) return false;
+  if (object->n_keys == 0) return true;
+  if (object->n_keys != on_conflict_n) return false;
+  for (int i = 0; i < object->n_keys; i++) {
+    bool found = false;
+    for (int j = 0; j < on_conflict_n; j++) found = found || on_conflict_keys[j] == object->keys[i];
+    if (!found) return false;
+  }
+  return true;
+}
+
+// The deferred object an error is about, if any: it names the index or the constraint, or it
+// is PostgreSQL's "no unique constraint" of ON CONFLICT (on the deferred one's table and
+// columns) or of a foreign key (on the referenced table it names) while a unique one is
+// deferred.
+const DeferredObject *object_of_error(const ErrorData *error) {
+  const char *message = error->message != nullptr ? error->message : "";
+  const char *id = error->message_id != nullptr ? error->message_id : "";
+  ListCell *lc;
+  foreach (lc, deferred_objects) {
+    const DeferredObject *object = (const DeferredObject *) lfirst(lc);
+    if (strstr(message, psprintf("\"%s\"", object->index)) != nullptr ||
+        (object->constraint != nullptr &&
+         strstr(message, psprintf("\"%s\"", object->constraint)) != nullptr))
+      return object;
+    if (!object->unique) continue;
+    if (error->sqlerrcode == ERRCODE_INVALID_COLUMN_REFERENCE &&
+        strstr(id, "ON CONFLICT specification") != nullptr && on_conflict_needs(object))
+      return object;
+    if (error->sqlerrcode == ERRCODE_INVALID_FOREIGN_KEY &&
+        strstr(id, "no unique constraint matching given keys") != nullptr &&
+        strstr(message, psprintf("\"%s\"", object->relname)) != nullptr)
+      return object;
+  }
+  return nullptr;
+}
+
+// emit_log_hook: an error about an object this transaction deferred gets a DETAIL and a HINT
+// saying so.  Costs one pointer test unless the transaction deferred such an object.  (Runs
+// before the transaction's abort forgets them; in the error's own memory.)
+extern "C" void zd_explain_deferred_objects(ErrorData *error) {
+  if (deferred_objects != NIL && error->elevel >= ERROR) {
+    MemoryContext old = MemoryContextSwitchTo(error->assoc_context);
+    if (const DeferredObject *object = object_of_error(error)) {
+      const char *detail = psprintf(
+          "This transaction deferred %s (zero_downtime.defer_in_transaction): it is built after "
+          "the transaction commits, so it does not exist here yet.",
+          object->sql);
+      error->detail = error->detail ? psprintf("%s\n%s", error->detail, detail) : (char *) detail;
+      const char *hint =
+          "Use it in a migration after this one (CALL zd_deferred_wait(); waits for the build), "
+          "or build it first: CREATE INDEX CONCURRENTLY in a migration of its own, outside a "
+          "transaction.";
+      error->hint = error->hint ? psprintf("%s\n%s", error->hint, hint) : (char *) hint;
+    }
+    MemoryContextSwitchTo(old);
+  }
+  if (prev_emit_log_hook != nullptr) prev_emit_log_hook(error);
 }
 
 // A deferred `CALL zd_backfill(...)` (the fill of a column added with a volatile default) names
@@ -125,7 +254,8 @@ bool deferral_available(zd::TxContext tx) {
          deferred_table(&owner) != nullptr;
 }
 
-void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts) {
+void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts,
+                  const char *statement) {
   const PlanFinding &finding = plan->findings[0];
   stats_count(finding.rule, kStatDeferred);
   ereport(NOTICE, (errmsg("zero_downtime: %s", finding.message), errdetail("%s", finding.detail),
@@ -139,43 +269,34 @@ void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts) {
                      !zd::blocks_application(facts->held.lock), true, finding.rule};
     run_with_lock_cap(target, run_brief_step, (void *) step.sql);
   }
-  queue_deferred(finding.rule, plan->capped_table, facts->sql.c_str(), plan->deferred_sql,
+  queue_deferred(finding.rule, plan->capped_table, statement, plan->deferred_sql,
                  plan->n_deferred, plan->deferred_undo);
-  for (const zd::Operation &op : facts->ops)
-    if (op.kind == zd::OpKind::CreateIndex) note_deferred_index(op.index_name.c_str());
+  for (const zd::Operation &op : facts->ops) note_deferred_object(op);
 }
 
-bool deferred_objects_in_transaction() { return deferred_indexes != NIL; }
-
-void run_explaining_deferred_objects(void (*run)(void *), void *arg) {
-  MemoryContext context = CurrentMemoryContext;
-  PG_TRY();
-  { run(arg); }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(context);
-    ErrorData *error = CopyErrorData();
-    const char *deferred = nullptr;
-    ListCell *lc;
-    foreach (lc, deferred_indexes) {
-      const char *name = (const char *) lfirst(lc);
-      if (error->message != nullptr && strstr(error->message, psprintf("\"%s\"", name)))
-        deferred = name;
-    }
-    if (deferred == nullptr) PG_RE_THROW();
-    FlushErrorState();
-    const char *detail = psprintf(
-        "This transaction deferred CREATE INDEX %s (zero_downtime.defer_in_transaction): it is "
-        "built after the transaction commits, so it does not exist here yet.",
-        quote_identifier(deferred));
-    error->detail = error->detail ? psprintf("%s\n%s", error->detail, detail) : (char *) detail;
-    const char *hint = "Use it in a migration after this one (CALL zd_deferred_wait(); waits for "
-                       "the build), or build it first: CREATE INDEX CONCURRENTLY in a migration "
-                       "of its own, outside a transaction.";
-    error->hint = error->hint ? psprintf("%s\n%s", error->hint, hint) : (char *) hint;
-    ReThrowError(error);
+// post_parse_analyze_hook: notes the ON CONFLICT target of a statement analysed while this
+// transaction has deferred objects (one pointer test otherwise).
+extern "C" void zd_note_on_conflict_target(ParseState *pstate, Query *query,
+                                           ZD_JUMBLE_STATE *jumble) {
+  if (prev_post_parse_analyze_hook != nullptr) prev_post_parse_analyze_hook(pstate, query, jumble);
+  if (deferred_objects == NIL || query->onConflict == nullptr) return;
+  on_conflict_relid = InvalidOid;
+  on_conflict_n = 0;
+  if (query->resultRelation <= 0) return;
+  on_conflict_relid = rt_fetch(query->resultRelation, query->rtable)->relid;
+  ListCell *lc;
+  foreach (lc, query->onConflict->arbiterElems) {
+    const InferenceElem *element = lfirst_node(InferenceElem, lc);
+    if (IsA(element->expr, Var) && on_conflict_n < INDEX_MAX_KEYS)
+      on_conflict_keys[on_conflict_n++] = ((const Var *) element->expr)->varattno;
   }
-  PG_END_TRY();
+}
+
+void install_deferred_object_explainer() {
+  prev_emit_log_hook = emit_log_hook;
+  emit_log_hook = zd_explain_deferred_objects;
+  prev_post_parse_analyze_hook = post_parse_analyze_hook;
+  post_parse_analyze_hook = zd_note_on_conflict_target;
 }
 
 void queue_deferred(const char *rule, const char *relation, const char *statement,

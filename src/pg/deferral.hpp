@@ -16,8 +16,10 @@ namespace zd::pg {
 bool deferral_available(zd::TxContext tx);
 
 // Runs the plan's brief steps in the current transaction (lock capped) and records its
-// deferred statements; the worker starts when the transaction commits.
-void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts);
+// deferred statements, as coming from `statement` (what the migration sent); the worker
+// starts when the transaction commits.
+void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts,
+                  const char *statement);
 
 // Queues `later` (run after this transaction commits, in order, each in autocommit through the
 // guard, as the current role with this session's search_path and zero_downtime settings).
@@ -34,12 +36,10 @@ void queue_deferred(const char *rule, const char *relation, const char *statemen
 // since the server started (a shared counter).
 void warn_if_deferral_failed(const char *relation);
 
-// Indexes this transaction deferred: a later statement of it that fails on one of them (it
-// does not exist until the worker builds it) gets its error explained.  Cheap to ask.
-bool deferred_objects_in_transaction();
-// Runs run(arg); an error that names an index this transaction deferred gets a DETAIL and a
-// HINT saying so.
-void run_explaining_deferred_objects(void (*run)(void *), void *arg);
+// Installs the emit_log_hook that explains an error about an index or constraint this
+// transaction deferred (it does not exist until the worker builds it): a later statement of
+// the migration that names it, USING INDEX it, ON CONFLICT or a foreign key needing it.
+void install_deferred_object_explainer();
 
 // The schema the extension is installed in; InvalidOid when it is not installed here.
 Oid extension_schema();

@@ -159,7 +159,7 @@ bool run_on_table(const char *format, int nargs, Oid *types, Datum *values, Memo
 bool claim_next(DeferredItem *item, MemoryContext context) {
   return run_on_table(
       "UPDATE %1$s SET state = 'running', attempts = attempts OPERATOR(pg_catalog.+) 1, "
-      "started_at = pg_catalog.now(), error = NULL "
+      "started_at = pg_catalog.now(), error = NULL, pid = pg_catalog.pg_backend_pid() "
       "WHERE id OPERATOR(pg_catalog.=) (SELECT id FROM %1$s "
       "  WHERE state OPERATOR(pg_catalog.=) ANY ('{pending,running}'::pg_catalog.text[]) "
       "  ORDER BY id LIMIT 1) "
@@ -307,25 +307,29 @@ void run_item(const DeferredItem &item, MemoryContext context) {
                 : "failed";
   }
   PG_END_TRY();
-  // Failed for good: revert what ran in the migration where leaving it would hurt.
+  // Failed for good: revert what ran in the migration, or what the deferral built, where
+  // leaving it would hurt.  Each undo statement on its own: one failing does not keep the
+  // next from running.
   if (strcmp(state, "failed") == 0 && item.undo_sql != nullptr && item.undo_sql[0] != '\0') {
-    PG_TRY();
-    {
-      run_top_level_statement(item.undo_sql);
-      error = psprintf("%s\nzero_downtime then ran: %s; once the cause is fixed, run the "
-                       "migration's statement again.",
-                       error, item.undo_sql);
+    ListCell *lc;
+    foreach (lc, statement_texts(item.undo_sql)) {
+      const char *undo = (const char *) lfirst(lc);
+      PG_TRY();
+      {
+        run_top_level_statement(undo);
+        error = psprintf("%s\nzero_downtime then ran: %s;", error, undo);
+      }
+      PG_CATCH();
+      {
+        MemoryContextSwitchTo(context);
+        ErrorData *e = CopyErrorData();
+        FlushErrorState();
+        AbortCurrentTransaction();
+        error = psprintf("%s\nzero_downtime could not run %s: %s", error, undo, e->message);
+      }
+      PG_END_TRY();
     }
-    PG_CATCH();
-    {
-      MemoryContextSwitchTo(context);
-      ErrorData *e = CopyErrorData();
-      FlushErrorState();
-      AbortCurrentTransaction();
-      error = psprintf("%s\nzero_downtime could not run %s: %s", error, item.undo_sql,
-                       e->message);
-    }
-    PG_END_TRY();
+    error = psprintf("%s\nOnce the cause is fixed, run the migration's statement again.", error);
   }
   SetUserIdAndSecContext(worker_user, worker_context);
   MemoryContextSwitchTo(context);
@@ -337,6 +341,52 @@ void run_item(const DeferredItem &item, MemoryContext context) {
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
   }
+}
+
+// A failed item zd_deferred_wait() reports (texts in the caller's memory); id nullptr: none.
+struct FailedItem {
+  const char *id = nullptr;
+  const char *run_sql = nullptr;
+  const char *statement = nullptr;
+  const char *error = nullptr;
+  const char *more = "";  // "\nAlso failed: ..." when there are several
+};
+
+// Marks as reported the failed items `caller` may see that no zd_deferred_wait() reported yet
+// (committed with the caller's next SPI_commit); returns the first of them.
+FailedItem claim_unreported_failure(const char *table, Oid owner, Oid caller,
+                                    MemoryContext outer) {
+  FailedItem item;
+  Oid types[1] = {OIDOID};
+  Datum values[1] = {ObjectIdGetDatum(caller)};
+  const char *sql = psprintf(
+      "WITH claimed AS (UPDATE %s SET reported_at = pg_catalog.now() "
+      "  WHERE state OPERATOR(pg_catalog.=) 'failed' AND reported_at IS NULL "
+      "  AND (role OPERATOR(pg_catalog.=) $1 "
+      "       OR pg_catalog.pg_has_role($1, 'pg_read_all_stats', 'USAGE')) "
+      "  RETURNING id, run_sql, statement, error) "
+      "SELECT id, run_sql, statement, error, "
+      "  (SELECT pg_catalog.string_agg(id::pg_catalog.text, ', ' ORDER BY id) FROM claimed) "
+      "FROM claimed ORDER BY id LIMIT 1",
+      table);
+  if (run_pinned_sql(owner, sql, 1, types, values, nullptr, false) == SPI_OK_SELECT &&
+      SPI_processed == 1) {
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    auto copy = [&](int column) {
+      const char *value = SPI_getvalue(row, desc, column);
+      return MemoryContextStrdup(outer, value != nullptr ? value : "");
+    };
+    item.id = copy(1);
+    item.run_sql = copy(2);
+    item.statement = copy(3);
+    item.error = copy(4);
+    const char *all = copy(5);
+    if (strcmp(all, item.id) != 0)
+      item.more = MemoryContextStrdup(
+          outer, psprintf("\nDeferred statements that failed, all told: %s.", all));
+  }
+  return item;
 }
 
 }  // namespace
@@ -384,6 +434,8 @@ ZD_SQL_FUNCTION(zd_deferred_wait) {
   const int64 timeout_ms = (int64) (timeout->time / 1000) + (int64) timeout->day * 86400000 +
                            (int64) timeout->month * 30 * 86400000;
   const TimestampTz start = GetCurrentTimestamp();
+  const Oid caller = GetUserId();
+  MemoryContext outer = CurrentMemoryContext;
   bool kicked = false;
   for (;;) {
     if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
@@ -402,8 +454,20 @@ ZD_SQL_FUNCTION(zd_deferred_wait) {
       waiting = DatumGetInt64(
           SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     }
-    SPI_commit();  // no snapshot held while waiting
+    const FailedItem failed = waiting == 0 && table != nullptr
+                                  ? claim_unreported_failure(table, owner, caller, outer)
+                                  : FailedItem{};
+    SPI_commit();  // no snapshot held while waiting (and the failures claimed stay reported)
     SPI_finish();
+    if (failed.id != nullptr)
+      ereport(ERROR,
+              (errcode(MAKE_SQLSTATE('Z', 'D', '0', '0', '5')),
+               errmsg("zd_deferred_wait: deferred statement %s failed: %s", failed.id,
+                      failed.run_sql),
+               errdetail("It was deferred from: %s\n%s%s", failed.statement, failed.error,
+                         failed.more),
+               errhint("SELECT * FROM zd_deferred_status WHERE state = 'failed' shows every "
+                       "failure; each is reported by one zd_deferred_wait() call.")));
     if (waiting == 0) PG_RETURN_VOID();
     if (!kicked) {
       kicked = true;

@@ -19,24 +19,21 @@
 
 extern "C" {
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "commands/tablecmds.h"
 #include "lib/stringinfo.h"
 #include "storage/lmgr.h"
+#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 }
 
 namespace zd::pg {
 namespace {
 
-// (An error naming an index this transaction deferred is explained: deferral.hpp.)
-void run_original(void *arg) {
-  if (deferred_objects_in_transaction())
-    run_explaining_deferred_objects(call_next_process_utility, arg);
-  else
-    call_next_process_utility(arg);
-}
+void run_original(void *arg) { call_next_process_utility(arg); }
 
 int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]); }
 
@@ -44,17 +41,19 @@ int sqlstate_code(const char *s) { return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], 
 // when the next top-level statement starts and keeping its first block, so that guarding a
 // statement mallocs nothing (the portal's context is small and grows by malloc).  Nothing of a
 // statement's facts is used after it: what outlives it (held locks, deferred work) is copied.
-// A nested statement (a function's, a procedure's) runs while a top-level one's facts are in
-// use: it keeps its caller's context.
-MemoryContext facts_context(ProcessUtilityContext context) {
-  static MemoryContext guard_context = nullptr;
-  if (context != PROCESS_UTILITY_TOPLEVEL) return CurrentMemoryContext;
-  if (guard_context == nullptr)
-    guard_context =
-        AllocSetContextCreate(TopMemoryContext, "zero_downtime statement", ALLOCSET_DEFAULT_SIZES);
+// While one statement uses it (statement_context_busy), every statement guarded meanwhile (a
+// function's, a procedure's, one change of several run on its own) allocates in its caller's
+// context instead.
+MemoryContext statement_context = nullptr;
+bool statement_context_busy = false;
+
+MemoryContext emptied_statement_context() {
+  if (statement_context == nullptr)
+    statement_context = AllocSetContextCreate(TopMemoryContext, "zero_downtime statement",
+                                              ALLOCSET_DEFAULT_SIZES);
   else
-    MemoryContextReset(guard_context);
-  return guard_context;
+    MemoryContextReset(statement_context);
+  return statement_context;
 }
 
 }  // namespace
@@ -219,6 +218,56 @@ const char *rewrite_locks(const GuardPlan *plan) {
   return out.data;
 }
 
+// DeferEach: the ALTER TABLE's changes one by one, each as the statement of its own it was
+// split into, through the guard as if the migration had sent them so: every change is kept,
+// each gets its own verdict (run now, lock capped; or its brief part now and the rest
+// deferred).  A comment allowing rules for the statement allows them for each.  Should one be
+// refused after all, its error aborts the transaction with the others.
+// The statement the migration sent while its changes run one by one (recorded with what
+// they defer); nullptr otherwise.
+const char *sent_statement = nullptr;
+
+void run_each_change(const GuardPlan *plan, const zd::StatementFacts *facts,
+                     const UtilityCall &original) {
+  const PlanFinding &f = plan->findings[0];
+  ereport(NOTICE, (errmsg("zero_downtime: %s", f.message), errdetail("%s", f.detail),
+                   errhint("%s", f.hint)));
+  // The changes, in the caller's memory (where facts and plan are stays as it is while they
+  // run: statement_context_busy).
+  const char *allow = "";
+  for (size_t i = 0; i < facts->allowed_here.size(); i++)
+    allow = psprintf("%s%s%s", allow, i == 0 ? "/* zero_downtime: allow " : ", ",
+                     facts->allowed_here[i].c_str());
+  if (allow[0] != '\0') allow = psprintf("%s */ ", allow);
+  List *changes = NIL;
+  for (size_t i = 0; i < facts->split_statements.size(); i++)
+    changes = lappend(changes, psprintf("%s%s", allow, facts->split_statements[i].c_str()));
+  sent_statement = pstrdup(facts->sql.c_str());
+  facts = nullptr;
+  plan = nullptr;
+  PG_TRY();
+  {
+    ListCell *lc;
+    foreach (lc, changes) {
+      const char *sql = (const char *) lfirst(lc);
+      PlannedStmt *stmt = makeNode(PlannedStmt);
+      stmt->commandType = CMD_UTILITY;
+      stmt->canSetTag = original.pstmt->canSetTag;
+      stmt->utilityStmt = linitial_node(RawStmt, pg_parse_query(sql))->stmt;
+      stmt->stmt_location = 0;
+      stmt->stmt_len = (int) strlen(sql);
+      guard_process_utility(stmt, sql, false, original.context, original.params,
+                            original.query_env, original.dest, original.qc);
+      // As between the statements of a query string: the next one sees what this one did.
+      CommandCounterIncrement();
+      if (ActiveSnapshotSet()) UpdateActiveSnapshotCommandId();
+    }
+  }
+  PG_FINALLY();
+  { sent_statement = nullptr; }
+  PG_END_TRY();
+}
+
 // The DROP COLUMN of an old column whose migration may contract (the rules allowed it):
 // that op, else nullptr.
 const zd::Operation *retiring_drop(const zd::StatementFacts *facts) {
@@ -247,13 +296,15 @@ bool guard_has_rules_for(const Node *stmt) {
          (kind->worth_gathering == nullptr || kind->worth_gathering(stmt));
 }
 
-void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
-                           ProcessUtilityContext context, ParamListInfo params,
-                           QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
+namespace {
+
+void guard_statement(MemoryContext facts_memory, PlannedStmt *pstmt, const char *query_string,
+                     bool read_only_tree, ProcessUtilityContext context, ParamListInfo params,
+                     QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
   UtilityCall original{pstmt, query_string, read_only_tree, context,
                              params, query_env,    dest,           qc};
   const zd::TxContext tx = current_tx_context(context);
-  MemoryContext caller = MemoryContextSwitchTo(facts_context(context));
+  MemoryContext caller = MemoryContextSwitchTo(facts_memory);
   zd::StatementFacts *facts = gather_statement(pstmt->utilityStmt, query_string,
                                                pstmt->stmt_location, pstmt->stmt_len, tx);
   GuardPlan *plan = facts != nullptr ? decide_plan(facts) : nullptr;
@@ -291,8 +342,13 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       return;
     case zd::Verdict::Defer:
       journal_running(journal_current, "deferred", rule, facts, journal_locks_of(facts), false);
-      run_deferral(plan, facts);
+      run_deferral(plan, facts, sent_statement != nullptr ? sent_statement : facts->sql.c_str());
       note_locks_taken(facts);
+      return;
+    case zd::Verdict::DeferEach:
+      // (One journal entry, the statement sent: its changes run below the hook.)
+      journal_running(journal_current, "deferred", rule, facts, journal_locks_of(facts), false);
+      run_each_change(plan, facts, original);  // (each notes the locks it took)
       return;
     case zd::Verdict::Allow: {
       journal_running(journal_current, "allowed", rule, facts, journal_locks_of(facts), spans);
@@ -321,6 +377,27 @@ void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool re
       return;
     }
   }
+}
+
+}  // namespace
+
+void guard_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
+                           ProcessUtilityContext context, ParamListInfo params,
+                           QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
+  if (context != PROCESS_UTILITY_TOPLEVEL || statement_context_busy) {
+    guard_statement(CurrentMemoryContext, pstmt, query_string, read_only_tree, context, params,
+                    query_env, dest, qc);
+    return;
+  }
+  statement_context_busy = true;
+  PG_TRY();
+  {
+    guard_statement(emptied_statement_context(), pstmt, query_string, read_only_tree, context,
+                    params, query_env, dest, qc);
+  }
+  PG_FINALLY();
+  { statement_context_busy = false; }
+  PG_END_TRY();
 }
 
 }  // namespace zd::pg

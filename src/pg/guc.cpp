@@ -168,7 +168,7 @@ void define_gucs() {
   DefineCustomEnumVariable(
       "zero_downtime.schema_drift",
       "What happens to DDL from roles outside zero_downtime.schema_roles.",
-      "off: nothing; warn: a WARNING; refuse: an error (SQLSTATE ZD005).  Temporary objects and "
+      "off: nothing; warn: a WARNING; refuse: an error (SQLSTATE ZD006).  Temporary objects and "
       "objects created in the same transaction are exempt.",
       &guc_schema_drift, (int) zd::DriftMode::Off, kDriftOptions, PGC_SUSET, 0, nullptr, nullptr,
       nullptr);

@@ -2,6 +2,7 @@
 // library was loaded.
 #include "pg/module.hpp"
 
+#include "pg/deferral.hpp"
 #include "pg/deferral_worker.hpp"
 #include "pg/dml_hook.hpp"
 #include "pg/expand/expand.hpp"
@@ -28,6 +29,7 @@ extern "C" void _PG_init(void) {
   zd::pg::define_gucs();
   zd::pg::install_utility_hook();
   zd::pg::install_dml_hook();
+  zd::pg::install_deferred_object_explainer();
   zd::pg::register_schema_role_callbacks();
   zd::pg::expand::install_insert_columns_hook();
   zd::pg::expand::install_usage_hooks();

@@ -19,7 +19,7 @@ extern int guc_schema_drift;
 inline bool schema_watch_on() { return guc_schema_drift != 0 || journal_enabled(); }
 
 // For a statement of a kind that changes the schema: applies the policy (a refusal is
-// recorded, then raised: ERROR ZD005; a warning is a WARNING) and opens its journal entry
+// recorded, then raised: ERROR ZD006; a warning is a WARNING) and opens its journal entry
 // (nullptr without a journal).
 JournalEntry *schema_watch_begin(PlannedStmt *pstmt, const char *query_string, bool redact);
 

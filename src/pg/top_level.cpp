@@ -72,6 +72,18 @@ bool is_invalid_index(const char *qualified) {
   return invalid;
 }
 
+List *statement_texts(const char *sql) {
+  List *texts = NIL;
+  ListCell *lc;
+  foreach (lc, pg_parse_query(sql)) {
+    const RawStmt *raw = lfirst_node(RawStmt, lc);
+    const int from = Max(raw->stmt_location, 0);
+    texts = lappend(texts, raw->stmt_len > 0 ? pnstrdup(sql + from, raw->stmt_len)
+                                             : pstrdup(sql + from));
+  }
+  return texts;
+}
+
 const char *resolved_search_path() {
   StringInfoData path;
   initStringInfo(&path);

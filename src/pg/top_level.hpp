@@ -15,6 +15,9 @@ void run_top_level_statement(const char *sql);
 // a transaction of its own (no transaction may be open).
 bool is_invalid_index(const char *qualified);
 
+// The statements of `sql` (several, separated by semicolons), each as its own text.
+List *statement_texts(const char *sql);
+
 // The schemas this session searches now, in order, as a search_path value: a worker that runs
 // a statement later for this session's role, with this, resolves its names as they resolve
 // here.  The temporary schema is left out (no other session sees it); pg_catalog is listed

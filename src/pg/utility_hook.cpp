@@ -3,7 +3,6 @@
 #include "pg/utility_hook.hpp"
 
 #include "pg/boundary.hpp"
-#include "pg/deferral.hpp"
 #include "pg/guard.hpp"
 #include "pg/guc.hpp"
 #include "pg/journal.hpp"
@@ -51,13 +50,8 @@ extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
     if (entry != nullptr)
       journal_running(entry, "allowed", nullptr, nullptr, nullptr,
                       commits_internally(pstmt->utilityStmt));
-    if (deferred_objects_in_transaction()) {  // (one pointer test: rare)
-      UtilityCall call{pstmt, query_string, read_only_tree, context, params, query_env, dest, qc};
-      run_explaining_deferred_objects(call_next_process_utility, &call);
-    } else {
-      call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
-                                dest, qc);
-    }
+    call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
+                              dest, qc);
     journal_current = outer;
     journal_ran(entry);
     return;

@@ -54,6 +54,12 @@ wait_for_state('%items_v_idx%', 'running');
 $node->poll_query_until('postgres',
     "SELECT count(*) = 1 FROM pg_class WHERE relname = 'items_v_idx'")
   or die 'the build never started';
+# zd_deferred_status shows the running build's progress (PostgreSQL shows an index build's
+# progress to pg_read_all_stats, the worker's session being the bootstrap superuser's).
+ok($node->poll_query_until('postgres',
+        "SELECT progress LIKE 'waiting for old snapshots%' "
+          . "FROM zd_deferred_status WHERE run_sql LIKE '%items_v_idx%' AND state = 'running'"),
+    "zd_deferred_status: the running build's progress (its phase)");
 my @children = split /\n/, $node->safe_psql('postgres', 'SELECT pid FROM pg_stat_activity');
 $node->kill9;
 $old_snapshot->{run}->kill_kill;

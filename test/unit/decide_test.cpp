@@ -324,6 +324,88 @@ TEST(SetNotNull, ARerunFinishesWithTheHelperAnEarlierRunLeft) {
   EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Allow);
 }
 
+Stmt add_primary_key_stmt(bool nullable) {
+  Stmt s;
+  s.facts.tx = TxContext::TransactionBlock;
+  s.facts.deferral_available = true;
+  Operation op;
+  op.kind = OpKind::AddPrimaryKey;
+  op.table = big_table();
+  op.lock = Lock::AccessExclusive;
+  op.command = "ALTER TABLE ... ADD PRIMARY KEY";
+  op.statement_sql = "ALTER TABLE orders ADD PRIMARY KEY (id)";
+  op.constraint_at = 23;  // "PRIMARY KEY (id)"
+  op.not_valid_at = 39;  // its end
+  op.constraint_name = "orders_pkey";
+  op.index_name = "orders_pkey";
+  op.index_qualified_name = "public.orders_pkey";
+  op.not_null_helper = "orders_pkey_not_null";
+  static const Text keys[] = {"id"};
+  op.key_columns = {keys, 1};
+  if (nullable) op.nullable_key_columns = {keys, 1};
+  s.facts.sql = op.statement_sql;
+  s.ops.push_back(op);
+  return s;
+}
+
+// In a migration's transaction (defer_in_transaction): the unique index after the commit,
+// then the constraint USING it; a nullable key's helper CHECK NOT VALID now, NOT NULL before
+// the build; a failure for good removes the helper and the index.
+TEST(AddPrimaryKey, DeferredInATransactionBlock) {
+  Decision d = decide(add_primary_key_stmt(false).get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Defer);
+  EXPECT_TRUE(d.steps.empty());
+  ASSERT_EQ(d.deferred_sql.size(), 2u);
+  EXPECT_EQ(d.deferred_sql[0], "CREATE UNIQUE INDEX orders_pkey ON public.orders (id)");
+  EXPECT_EQ(d.deferred_sql[1],
+            "ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey");
+  EXPECT_EQ(d.deferred_undo, "DROP INDEX CONCURRENTLY IF EXISTS public.orders_pkey");
+  EXPECT_NE(d.findings[0].detail.find("duplicates are not refused"), std::string::npos);
+
+  d = decide(add_primary_key_stmt(true).get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Defer);
+  ASSERT_EQ(d.steps.size(), 1u);
+  EXPECT_EQ(d.steps[0].sql, "ALTER TABLE public.orders ADD CONSTRAINT orders_pkey_not_null "
+                            "CHECK (id IS NOT NULL) NOT VALID");
+  ASSERT_EQ(d.deferred_sql.size(), 5u);
+  EXPECT_EQ(d.deferred_sql[0],
+            "ALTER TABLE public.orders VALIDATE CONSTRAINT orders_pkey_not_null");
+  EXPECT_EQ(d.deferred_sql[1], "ALTER TABLE public.orders ALTER COLUMN id SET NOT NULL");
+  EXPECT_EQ(d.deferred_sql[3], "CREATE UNIQUE INDEX orders_pkey ON public.orders (id)");
+  EXPECT_EQ(d.deferred_undo,
+            "ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_pkey_not_null;\n"
+            "DROP INDEX CONCURRENTLY IF EXISTS public.orders_pkey");
+}
+
+// An ALTER TABLE of several changes in a migration's transaction, deferral on: each change a
+// statement of its own when none of them alone is refused; else the whole is refused.
+TEST(AlterTable, SeveralChangesEachDeferredOnItsOwn) {
+  Stmt s = set_not_null_stmt();
+  s.facts.tx = TxContext::TransactionBlock;
+  s.facts.deferral_available = true;
+  Operation add;
+  add.kind = OpKind::AddColumn;
+  add.table = big_table();
+  add.lock = Lock::AccessExclusive;
+  add.column = "city";
+  s.ops.insert(s.ops.begin(), add);
+  static const Text split[] = {"ALTER TABLE orders ADD COLUMN city text",
+                               "ALTER TABLE orders ALTER customer_id SET NOT NULL"};
+  s.facts.split_statements = {split, 2};
+  Decision d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::DeferEach);
+  EXPECT_NE(d.findings[0].detail.find(split[0].str()), std::string::npos);
+
+  s.facts.deferral_available = false;
+  EXPECT_EQ(decide(s.get(), Policy{}).verdict, Verdict::Refuse);
+  s.facts.deferral_available = true;
+  s.ops[0].kind = OpKind::AlterColumnType;  // rewrites: cannot be deferred
+  s.ops[0].type_change_rewrites = true;
+  d = decide(s.get(), Policy{});
+  ASSERT_EQ(d.verdict, Verdict::Refuse);
+  EXPECT_NE(d.findings[0].hint.find("separate statements"), std::string::npos);
+}
+
 TEST(Locks, ConflictTableMatchesPostgres) {
   EXPECT_TRUE(locks_conflict(Lock::AccessShare, Lock::AccessExclusive));
   EXPECT_FALSE(locks_conflict(Lock::AccessShare, Lock::Share));

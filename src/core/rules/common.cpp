@@ -226,6 +226,7 @@ Finding make_deferral(const std::string &rule, const std::string &problem,
                                      " Runs now, in this transaction:\n" + now) +
              "\nAfter it commits, a background worker runs, each on its own with its safe form:";
   for (const std::string &later : deferral.later) f.detail += "\n" + later + ";";
+  if (!deferral.consequence.empty()) f.detail += "\n" + deferral.consequence;
   f.hint = "SELECT * FROM zd_deferred_status shows how it goes; CALL zd_deferred_wait(); waits "
            "for it.";
   if (!deferral.undo_on_failure.empty())

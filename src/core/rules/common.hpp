@@ -86,10 +86,14 @@ Finding make_rewrite(const std::string &rule, std::string message, std::string d
 struct Deferral {
   size_t now_steps = 0;            // the first steps: brief, safe under the transaction's locks
   std::vector<std::string> later;  // run after the commit, each through the guard in autocommit
-  // Run by the worker when a later statement fails for good: reverts what ran now when that
-  // would hurt the application left alone (a helper CHECK NOT VALID blocks updates of the rows
-  // it does not hold for).  "" = nothing.
+  // Run by the worker when a later statement fails for good: reverts what ran now, or what
+  // the deferral built, when that would hurt the application left alone (a helper CHECK NOT
+  // VALID blocks updates of the rows it does not hold for).  "" = nothing; several statements
+  // are separated by ";\n" and run one after the other.
   std::string undo_on_failure;
+  // What the application sees meanwhile, when that differs from the statement run now ("" =
+  // nothing to say): told in the deferral's DETAIL.
+  std::string consequence;
 };
 
 // The finding of a deferral: `steps` cut to the ones that run now, `deferral.later` after.

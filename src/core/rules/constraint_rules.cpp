@@ -82,6 +82,33 @@ std::string pk_not_null_helper(const Operation &op) {
   return named.empty() ? op.constraint_name.str() + "_not_null" : named;
 }
 
+// ADD UNIQUE / ADD PRIMARY KEY deferred (in a migration's transaction): nothing of the index
+// now.  After the commit the plain CREATE UNIQUE INDEX, which the guard builds CONCURRENTLY
+// (replacing what an interrupted build left), then the constraint taking it.  A PRIMARY KEY's
+// nullable columns (`not_null`: their four steps) get the helper CHECK NOT VALID now, so that
+// new rows are checked at once; validated, SET NOT NULL and dropped after the commit, before
+// the build.  Should a step fail for good, the worker removes what the deferral made: the
+// helper (NOT VALID, it refuses updates of the rows it does not hold for) and the index (an
+// INVALID unique index still refuses new duplicates; the migration's statement is run again).
+Deferral unique_deferral(const Operation &op, const std::vector<Step> &not_null,
+                         const std::string &attach_sql) {
+  Deferral deferral;
+  deferral.now_steps = not_null.empty() ? 0 : 1;
+  for (size_t i = 1; i < not_null.size(); ++i) deferral.later.push_back(not_null[i].sql);
+  deferral.later.push_back("CREATE UNIQUE INDEX " + op.index_name.str() + " ON " +
+                           op.table.name.str() + " (" + join(to_strings(op.key_columns), ", ") +
+                           ")");
+  deferral.later.push_back(attach_sql);
+  if (!not_null.empty()) deferral.undo_on_failure = not_null.front().undo_sql + ";\n";
+  deferral.undo_on_failure += "DROP INDEX CONCURRENTLY IF EXISTS " + op.index_qualified_name.str();
+  deferral.consequence =
+      "Until the worker has built it, " + op.table.name.str() + " has no " +
+      (op.kind == OpKind::AddPrimaryKey ? "primary key" : "unique constraint") + " on (" +
+      join(to_strings(op.key_columns), ", ") + "): duplicates are not refused, and ON CONFLICT, "
+      "foreign keys and USING INDEX cannot use it.";
+  return deferral;
+}
+
 }  // namespace
 
 RuleResult add_check_or_foreign_key(const RuleContext &ctx) {
@@ -218,7 +245,8 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
                               "EXCLUSIVE lock";
   const std::string detail = lock_detail(op, op.lock, "for the whole index build");
   std::vector<Step> steps;
-  if (pk && !op.nullable_key_columns.empty())
+  const bool nullable_keys = pk && !op.nullable_key_columns.empty();
+  if (nullable_keys)
     steps = not_null_steps(op, pk_not_null_helper(op), to_strings(op.nullable_key_columns));
   Step build;
   build.sql = "CREATE UNIQUE INDEX CONCURRENTLY " + op.index_name + " ON " + op.table.name +
@@ -249,7 +277,10 @@ RuleResult add_unique_or_primary_key(const RuleContext &ctx) {
                         outside_transaction_hint(ctx, steps_sql(steps)) +
                             "\nAdd the constraint's options to the CREATE UNIQUE INDEX and ADD "
                             "CONSTRAINT statements above.");
-  return rewrite_or_refuse(ctx, rule, problem, detail, steps);
+  const Deferral deferral = unique_deferral(
+      op, nullable_keys ? std::vector<Step>(steps.begin(), steps.begin() + 4) : std::vector<Step>{},
+      attach.sql);
+  return rewrite_or_refuse(ctx, rule, problem, detail, steps, &deferral);
 }
 
 RuleResult add_exclude(const RuleContext &ctx) {
