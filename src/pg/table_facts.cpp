@@ -112,7 +112,7 @@ NamedRelation named[kNamedRelations];
 int next_named = 0;
 bool named_callback_registered = false;
 
-void forget_named_relations(Datum, int, uint32) {
+void forget_named_relations(Datum, ZD_SYSCACHE_ID, uint32) {
   for (NamedRelation &n : named) n.relid = InvalidOid;
 }
 
