@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
 # The hook's cost in instructions, side by side: each stream runs in a single-user server under
-# callgrind, once with zero_downtime preloaded and once without.  Instruction counts are exact
-# and repeat to the last digit, where wall-clock ratios on this 2-core VM move by several
-# percent from run to run (bench/overhead_bench.sh).  A stream's cost a statement is the
-# difference between N and 2N statements, divided by N: what one more statement of a long
-# stream costs.  What is paid once (loading the library, the first guarded statement filling
-# caches) drops out of it and is reported on its own.  Streams:
+# callgrind, without the library, with it (the DDL journal and the schema drift policy off:
+# zero_downtime.journal_size = 0, zero_downtime.schema_drift = off), and with both on (the
+# journal, zero_downtime.schema_drift = refuse; the statements are the schema role's).
+# Instruction counts are exact and repeat to the last digit, where wall-clock ratios on this
+# 2-core VM move by several percent from run to run (bench/overhead_bench.sh).  A stream's cost
+# a statement is the difference between N and 2N statements, divided by N: what one more
+# statement of a long stream costs.  What is paid once (loading the library, the first guarded
+# statement filling caches) drops out of it and is reported on its own.  They count user space
+# only: the journal's write() calls (two a DDL transaction) are kernel time they omit.
+# Streams, run as the role migrator (owner of the tables, the schema role; the setup runs as the
+# superuser postgres, listed too):
 #   utility  SET / SHOW / RESET: no rule looks at them (the hook's fast path)
 #   guarded  ALTER TABLE tiny ALTER COLUMN v SET DEFAULT n: gathered, decided, lock capped
+#   comment  COMMENT ON TABLE tiny IS 'n': a cheap DDL no rule looks at (journaled, not gathered)
 #   dml      UPDATE t SET v = v + 1 WHERE id = n: the executor hook's check
 #   insert   INSERT INTO t2 VALUES (n, 0): the executor hooks (the sync trigger's column record)
 # Usage, as root: bash bench/instructions_bench.sh [N]     Results: bench/results/instructions.md
+# PG_CONFIG=...: build, install into and run that installation instead of Debian's 15 (then
+# scripts/install-deps.sh is not run).
 set -euo pipefail
 
 n=${1:-2000}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$repo/scripts/install-deps.sh"
-make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
+pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+[ -n "${PG_CONFIG:-}" ] || bash "$repo/scripts/install-deps.sh"
+make -C "$repo" -s PG_CONFIG="$pg_config" >/dev/null
+make -C "$repo" -s PG_CONFIG="$pg_config" install >/dev/null
 source "$repo/bench/lib.sh"
 trap 'rm -rf "$work"' EXIT
 
-setup='CREATE TABLE tiny (id int, v int); CREATE TABLE t (id int PRIMARY KEY, v int);
-INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g; CREATE TABLE t2 (id int PRIMARY KEY, v int);'
+setup='CREATE ROLE migrator; CREATE TABLE tiny (id int, v int); CREATE TABLE t (id int PRIMARY KEY, v int);
+INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g; CREATE TABLE t2 (id int PRIMARY KEY, v int);
+ALTER TABLE tiny OWNER TO migrator; ALTER TABLE t OWNER TO migrator; ALTER TABLE t2 OWNER TO migrator;
+SET ROLE migrator;'
 # stream NAME COUNT: the setup, then COUNT statements of that stream, in $work/NAME.COUNT.sql.
 stream() {
   local f="$work/$1.$2.sql" i
@@ -31,6 +43,7 @@ stream() {
       case $1 in
         utility) echo "SET application_name = 'bench';" ;;
         guarded) echo "ALTER TABLE tiny ALTER COLUMN v SET DEFAULT $i;" ;;
+        comment) echo "COMMENT ON TABLE tiny IS 'comment $i';" ;;
         dml) echo "UPDATE t SET v = v + 1 WHERE id = $(( i % 1000 + 1 ));" ;;
         insert) echo "INSERT INTO t2 VALUES ($i, 0);" ;;
       esac
@@ -39,15 +52,21 @@ stream() {
   chown postgres: "$f"
 }
 
-# instructions FILE LIBRARY: the total callgrind count for that file ("" or the library).
+# The same settings named in both configurations with the library (PostgreSQL's own SET costs
+# more with more of them set).
+off=(-c shared_preload_libraries=zero_downtime -c zero_downtime.journal_size=0
+     -c zero_downtime.schema_roles=migrator,postgres -c zero_downtime.schema_drift=off)
+on=(-c shared_preload_libraries=zero_downtime -c zero_downtime.journal_size=16MB
+    -c zero_downtime.schema_roles=migrator,postgres -c zero_downtime.schema_drift=refuse)
+
+# instructions FILE [SETTINGS...]: the total callgrind count for that file.
 instructions() {
-  local data="$work/data"
+  local data="$work/data" file=$1
+  shift
   rm -rf "$data"
   as_pg "$bindir/initdb" -D "$data" >/dev/null 2>&1
-  local preload=()
-  [ -n "$2" ] && preload=(-c "shared_preload_libraries=$2")
   as_pg valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bindir/postgres" --single \
-    -D "$data" "${preload[@]}" -c synchronous_commit=off postgres <"$work/$1.sql" \
+    -D "$data" "$@" -c synchronous_commit=off postgres <"$work/$file.sql" \
     >/dev/null 2>"$work/cg.err"
   grep -oE "Collected : [0-9]+" "$work/cg.err" | grep -oE "[0-9]+"
 }
@@ -57,24 +76,30 @@ out="$repo/bench/results/instructions.md"
   echo "# Hook overhead in instructions"
   echo
   echo "Command: \`bash bench/instructions_bench.sh $n\` ($(date -u +%Y-%m-%d), $("$bindir/postgres" --version))."
-  echo "Single-user server under callgrind, with the library preloaded and without. A statement's"
-  echo "cost is (instructions of $((2 * n)) statements - instructions of $n) / $n: one more statement of a"
-  echo "long stream. \"once\": what the library adds that does not grow with the stream (loading it,"
-  echo "the first statement's caches), in thousands of instructions."
+  echo "Single-user server under callgrind, without the library, with it (the DDL journal and the"
+  echo "schema drift policy off), and with both on (\`schema_drift = refuse\`, the statements the"
+  echo "schema role's). A statement's cost is (instructions of $((2 * n)) statements - instructions of"
+  echo "$n) / $n: one more statement of a long stream. \"once\": what the library adds that does not"
+  echo "grow with the stream (loading it, the first statement's caches), in thousands of"
+  echo "instructions. User space only: the journal's two write() calls a DDL transaction are kernel"
+  echo "time not counted here."
   echo
-  echo "| stream | instructions a statement, plain | with zero_downtime | ratio | once (k) |"
-  echo "|---|---|---|---|---|"
-  for s in utility guarded dml insert; do
+  echo "| stream | plain | zero_downtime | ratio | once (k) | + journal and policy | ratio to zero_downtime |"
+  echo "|---|---|---|---|---|---|---|"
+  for s in utility guarded comment dml insert; do
     stream "$s" "$n"
     stream "$s" "$((2 * n))"
-    p1=$(instructions "$s.$n" "")
-    p2=$(instructions "$s.$((2 * n))" "")
-    z1=$(instructions "$s.$n" zero_downtime)
-    z2=$(instructions "$s.$((2 * n))" zero_downtime)
-    awk -v s="$s" -v p1="$p1" -v p2="$p2" -v z1="$z1" -v z2="$z2" -v n="$n" \
-      'BEGIN { a = (p2 - p1) / n; b = (z2 - z1) / n;
+    p1=$(instructions "$s.$n")
+    p2=$(instructions "$s.$((2 * n))")
+    z1=$(instructions "$s.$n" "${off[@]}")
+    z2=$(instructions "$s.$((2 * n))" "${off[@]}")
+    j1=$(instructions "$s.$n" "${on[@]}")
+    j2=$(instructions "$s.$((2 * n))" "${on[@]}")
+    awk -v s="$s" -v p1="$p1" -v p2="$p2" -v z1="$z1" -v z2="$z2" -v j1="$j1" -v j2="$j2" -v n="$n" \
+      'BEGIN { a = (p2 - p1) / n; b = (z2 - z1) / n; c = (j2 - j1) / n;
                once = (z1 - n * b) - (p1 - n * a);
-               printf "| %s | %.0f | %.0f | %.4f | %.0f |\n", s, a, b, b / a, once / 1000 }'
+               printf "| %s | %.0f | %.0f | %.4f | %.0f | %.0f | %.4f |\n", s, a, b, b / a,
+                      once / 1000, c, c / b }'
   done
 } >"$out"
 cat "$out"

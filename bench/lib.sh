@@ -2,7 +2,8 @@
 # it, and the application's latency over a window from pgbench's per-transaction log.
 # Source it after setting `repo`; then call start_bench_server EXTRA_CONF.
 
-bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+# PG_CONFIG: another installation (a copy of Debian's in /tmp, say); Debian's 15 by default.
+bindir=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
 work=$(mktemp -d /tmp/zd-bench.XXXXXX)
 chown postgres: "$work"
 as_pg() { runuser -u postgres -- "$@"; }

@@ -4,7 +4,8 @@
 CREATE EXTENSION zero_downtime;
 \pset format unaligned
 \pset fieldsep ' | '
-SELECT guard, node_tag, statement, locks FROM zd_statement_kinds() ORDER BY guard, node_tag;
+SELECT guard, node_tag, statement, changes_schema, locks FROM zd_statement_kinds()
+ ORDER BY guard, node_tag;
 SELECT subtype, judged_as, rules, spelling FROM zd_alter_table_subcommands();
 SELECT name, looks_at FROM zd_rules();
 \pset format aligned

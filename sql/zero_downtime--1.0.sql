@@ -41,7 +41,7 @@ SET search_path = pg_catalog, pg_temp;
 -- Every kind of utility statement and what the guard does with it: gathered (rules and lock
 -- cap), or why it passes (the locks PostgreSQL takes for it, and where).
 CREATE FUNCTION zd_statement_kinds(OUT node_tag text, OUT statement text, OUT guard text,
-                                   OUT locks text)
+                                   OUT locks text, OUT changes_schema text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'zd_statement_kinds'
 LANGUAGE C STRICT IMMUTABLE
@@ -516,3 +516,64 @@ LEFT JOIN @extschema@.zd_backfill_progress b
 WHERE pg_catalog.pg_get_userbyid(m.started_by) OPERATOR(pg_catalog.=) current_user
    OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE');
 GRANT SELECT ON zd_migrations TO PUBLIC;
+
+-- The DDL journal: every statement that changes the schema, refused ones included, with who
+-- ran it, the guard's decision, its locks and whether it committed (README: *Schema drift*).
+-- Superusers and pg_read_all_stats only (also checked inside: it shows every database's).
+CREATE FUNCTION zd_journal(
+    OUT at timestamptz,
+    OUT database text,
+    OUT role text,
+    OUT session_role text,
+    OUT application_name text,
+    OUT client_addr text,
+    OUT tool text,
+    OUT command text,
+    OUT object text,
+    OUT statement text,
+    OUT policy text,
+    OUT decision text,
+    OUT rule text,
+    OUT by_schema_role boolean,
+    OUT locks text,
+    OUT lock_wait_ms double precision,
+    OUT lock_hold_ms double precision,
+    OUT outcome text,
+    OUT ended_at timestamptz,
+    OUT pid integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'zd_journal'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION zd_journal() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION zd_journal() TO pg_read_all_stats;
+
+-- The drift report: this database's schema changes by roles outside
+-- zero_downtime.schema_roles, refused attempts included, since `since`, or by default since the
+-- last change a schema role committed; per object, oldest first.  What to check before the
+-- next migration.
+CREATE FUNCTION zd_schema_drift(since timestamptz DEFAULT NULL)
+RETURNS TABLE (object text, at timestamptz, role text, session_role text,
+               application_name text, client_addr text, command text, statement text,
+               policy text, decision text, outcome text, lock_wait_ms double precision,
+               lock_hold_ms double precision)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH journal AS (
+        SELECT * FROM @extschema@.zd_journal() j
+         WHERE j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()::pg_catalog.text
+    ), last_migration AS (
+        SELECT pg_catalog.max(j.at) AS at FROM journal j
+         WHERE j.by_schema_role AND j.outcome OPERATOR(pg_catalog.=) 'committed'
+    )
+    SELECT j.object, j.at, j.role, j.session_role, j.application_name, j.client_addr, j.command,
+           j.statement, j.policy, j.decision, j.outcome, j.lock_wait_ms, j.lock_hold_ms
+      FROM journal j
+     WHERE NOT j.by_schema_role
+       AND j.at OPERATOR(pg_catalog.>) COALESCE($1, (SELECT l.at FROM last_migration l),
+                                                '-infinity'::pg_catalog.timestamptz)
+     ORDER BY j.object NULLS LAST, j.at
+$$;
+REVOKE ALL ON FUNCTION zd_schema_drift(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION zd_schema_drift(timestamptz) TO pg_read_all_stats;

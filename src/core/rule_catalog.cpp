@@ -230,6 +230,17 @@ const RuleInfo kRules[] = {
          "comparisons, ~45 instructions a query)",
      "commit the DDL, then `zd_backfill` (the hint has the call with the statement's clauses) "
          "or batched `DELETE`s"},
+    // Judges statements, not operations (src/core/drift.cpp, called from the hook for every
+    // statement that changes the schema): no operation kind, no check function.
+    {"schema-drift",
+     "DDL from a role outside zero_downtime.schema_roles (zero_downtime.schema_drift)",
+     kStatementLevel, nullptr,
+     "a statement that changes the schema (see *Schema drift*) run by a role that is not a "
+         "member of a role in `zero_downtime.schema_roles`, on objects that are not temporary nor "
+         "created in the same transaction: the next migration fails where it passed in staging",
+     "with `zero_downtime.schema_drift = warn`: a WARNING; `refuse`: refuse (`ZD006`); both "
+         "recorded in the journal and the drift report",
+     "put the change in a migration run as a schema role"},
     {"long-under-held-lock",
      "VALIDATE or REFRESH CONCURRENTLY scans under a blocking lock the transaction holds",
      kAllKinds, rules::long_under_held_lock,

@@ -16,6 +16,9 @@ using RuleCheck = rules::RuleResult (*)(const rules::RuleContext &);
 
 constexpr uint64_t bit(OpKind kind) { return uint64_t{1} << (int) kind; }
 constexpr uint64_t kAllKinds = ~uint64_t{0};
+// A rule about whole statements (schema-drift), decided outside decide(): it looks at no
+// operation and has no check function.
+constexpr uint64_t kStatementLevel = 0;
 
 struct RuleInfo {
   const char *name;

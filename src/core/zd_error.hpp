@@ -15,6 +15,7 @@ inline constexpr const char *kSidesDisagree = "ZD003";    // a write set both si
 inline constexpr const char *kMigrationOwned = "ZD004";    // DDL on a column an active migration owns
 inline constexpr const char *kWrongPhase = "55000";        // object_not_in_prerequisite_state
 inline constexpr const char *kDeferredFailed = "ZD005";   // zd_deferred_wait: a deferred statement failed
+inline constexpr const char *kSchemaDrift = "ZD006";  // DDL from a role outside zero_downtime.schema_roles
 inline constexpr const char *kInvalidArgument = "22023";    // invalid_parameter_value
 inline constexpr const char *kInternal = "XX000";           // internal_error
 inline constexpr const char *kLockNotAvailable = "55P03";   // lock_not_available

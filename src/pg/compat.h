@@ -46,6 +46,30 @@
 #define ZD_RELATION_OWNERCHECK(relid, role) pg_class_ownercheck((relid), (role))
 #endif
 
+// 16: pg_namespace_aclcheck became object_aclcheck of any catalog (utils/acl.h,
+// catalog/pg_namespace.h).
+#if PG_VERSION_NUM >= 160000
+#define ZD_NAMESPACE_ACLCHECK(nspid, role, mode) \
+  object_aclcheck(NamespaceRelationId, (nspid), (role), (mode))
+#else
+#define ZD_NAMESPACE_ACLCHECK(nspid, role, mode) pg_namespace_aclcheck((nspid), (role), (mode))
+#endif
+
+// 19: standard_conforming_strings is always on (only its check hook is left, refusing off);
+// before, a session may turn it off (parser/parser.h).
+#if PG_VERSION_NUM >= 190000
+#define ZD_STANDARD_CONFORMING_STRINGS true
+#else
+#define ZD_STANDARD_CONFORMING_STRINGS standard_conforming_strings
+#endif
+
+// 19: a syscache invalidation callback gets the cache's id as an enum (utils/inval.h).
+#if PG_VERSION_NUM >= 190000
+#define ZD_SYSCACHE_ID SysCacheIdentifier
+#else
+#define ZD_SYSCACHE_ID int
+#endif
+
 // 17: the local transaction id moved into PGPROC's vxid (storage/proc.h).
 #if PG_VERSION_NUM >= 170000
 #define ZD_MY_LXID (MyProc->vxid.lxid)

@@ -6,9 +6,11 @@
 #include "pg/gather.hpp"
 #include "pg/guc.hpp"
 #include "pg/held_locks.hpp"
+#include "pg/journal.hpp"
 #include "pg/lock_cap.hpp"
 #include "pg/plan.hpp"
 #include "pg/rewrite.hpp"
+#include "pg/schema_target.hpp"
 #include "pg/statement_kinds.hpp"
 #include "pg/stats.hpp"
 #include "pg/table_facts.hpp"
@@ -16,8 +18,13 @@
 #include "pg/utility_hook.hpp"
 
 extern "C" {
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "commands/tablecmds.h"
+#include "lib/stringinfo.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -158,6 +165,59 @@ void note_locks_taken(const zd::StatementFacts *facts) {
       note_held_lock(op.table.oid, (LOCKMODE) op.lock, op.table.name.c_str(), facts->sql.c_str());
 }
 
+// For the journal, the wait for the statement's first lock: the guard takes that lock itself,
+// just before PostgreSQL would, and notes when it is granted.  Only where that lock is known
+// exactly and taken first by PostgreSQL's own code, on a relation the caller owns (no role may
+// lock what it could not alter): CREATE INDEX (DefineIndex's RangeVarGetRelidExtended) and
+// ALTER TABLE (AlterTableLookupRelation, at AlterTableGetLockLevel of its subcommands).
+struct MeasuredRun {
+  UtilityCall *call;
+  Oid relid;
+  LOCKMODE mode;
+};
+
+void run_measured(void *arg) {
+  const MeasuredRun *m = (const MeasuredRun *) arg;
+  if (OidIsValid(m->relid)) {
+    LockRelationOid(m->relid, m->mode);
+    journal_lock_granted(journal_current);
+  }
+  run_original(m->call);
+}
+
+MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts,
+                     Oid known_owned = InvalidOid) {
+  MeasuredRun m{call, InvalidOid, NoLock};
+  if (journal_current == nullptr || facts->ops.size() == 0) return m;
+  const Node *stmt = call->pstmt->utilityStmt;
+  const zd::Operation &op = facts->ops[0];
+  if (op.further_lock || op.through_other_object || !op.table.exists || op.table.oid == 0) return m;
+  LOCKMODE mode = NoLock;
+  if (IsA(stmt, IndexStmt))
+    mode = ((const IndexStmt *) stmt)->concurrent ? ShareUpdateExclusiveLock : ShareLock;
+  else if (IsA(stmt, AlterTableStmt) && ((const AlterTableStmt *) stmt)->objtype == OBJECT_TABLE)
+    mode = AlterTableGetLockLevel(((const AlterTableStmt *) stmt)->cmds);
+  // (Never a system catalog: PostgreSQL refuses to alter one only after the lock is granted
+  // to it, the caller's lock would block every session first.)
+  if (mode == NoLock || op.table.oid < FirstNormalObjectId ||
+      (op.table.oid != known_owned && !caller_owns_relation(op.table.oid)))
+    return m;
+  m.relid = op.table.oid;
+  m.mode = mode;
+  return m;
+}
+
+// A rewrite's locks: each step's.
+const char *rewrite_locks(const GuardPlan *plan) {
+  StringInfoData out;
+  initStringInfo(&out);
+  for (int i = 0; i < plan->n_steps; i++)
+    if (plan->steps[i].lock != zd::Lock::None)
+      appendStringInfo(&out, "%sstep %d: %s on %s", out.len > 0 ? ", " : "", i + 1,
+                       zd::lock_name(plan->steps[i].lock), plan->steps[i].locked_table);
+  return out.data;
+}
+
 // DeferEach: the ALTER TABLE's changes one by one, each as the statement of its own it was
 // split into, through the guard as if the migration had sent them so: every change is kept,
 // each gets its own verdict (run now, lock capped; or its brief part now and the rest
@@ -255,30 +315,43 @@ void guard_statement(MemoryContext facts_memory, PlannedStmt *pstmt, const char 
     const bool unknown = statement_kind(nodeTag(pstmt->utilityStmt)) == nullptr;
     CapTarget target{unknown ? zd::Lock::AccessExclusive : zd::Lock::None,
                      "the relations it locks", false, false, "lock-cap"};
+    journal_running(journal_current, "allowed", nullptr, nullptr, nullptr,
+                    commits_internally(pstmt->utilityStmt));
     run_with_lock_cap(target, run_original, &original);
     return;
   }
   // A deferred statement on the table failed: this DDL is told (the server log was).
   if (facts->ops.size() > 0) warn_if_deferral_failed(facts->ops[0].table.name.c_str());
+  const bool spans = commits_internally(pstmt->utilityStmt);
+  const char *rule = plan->n_findings > 0 ? plan->findings[0].rule : nullptr;
   switch (plan->verdict) {
     case zd::Verdict::Refuse:
+      journal_refused(journal_current, rule);
       guard_refuse(plan);
-    case zd::Verdict::Warn:
+    case zd::Verdict::Warn: {
+      journal_running(journal_current, "warned", rule, facts, journal_locks_of(facts), spans);
       guard_warn(plan);
-      run_original(&original);
+      MeasuredRun run = measured(&original, facts);
+      run_measured(&run);
       note_locks_taken(facts);
       return;
+    }
     case zd::Verdict::Rewrite:
+      journal_running(journal_current, "rewritten", rule, facts, rewrite_locks(plan), true);
       run_rewrite(plan);
       return;
     case zd::Verdict::Defer:
+      journal_running(journal_current, "deferred", rule, facts, journal_locks_of(facts), false);
       run_deferral(plan, facts, sent_statement != nullptr ? sent_statement : facts->sql.c_str());
       note_locks_taken(facts);
       return;
     case zd::Verdict::DeferEach:
+      // (One journal entry, the statement sent: its changes run below the hook.)
+      journal_running(journal_current, "deferred", rule, facts, journal_locks_of(facts), false);
       run_each_change(plan, facts, original);  // (each notes the locks it took)
       return;
     case zd::Verdict::Allow: {
+      journal_running(journal_current, "allowed", rule, facts, journal_locks_of(facts), spans);
       CapTarget target{plan->cap_lock, plan->capped_table, may_retry(tx, facts),
                        runs_in_subtransaction(pstmt->utilityStmt), "lock-cap",
                        lock_cap_applies(plan->cap_lock)
@@ -296,7 +369,9 @@ void guard_statement(MemoryContext facts_memory, PlannedStmt *pstmt, const char 
         CappedCall capped{&target, &original};
         expand::contract_by_drop(drop->migration, run_capped_original, &capped);
       } else {
-        run_with_lock_cap(target, run_original, &original);
+        // (sole_relid: a table the caller owns, checked already.)
+        MeasuredRun run = measured(&original, facts, target.sole_relid);
+        run_with_lock_cap(target, run_measured, &run);
       }
       note_locks_taken(facts);
       return;

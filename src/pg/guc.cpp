@@ -1,7 +1,11 @@
 // Definitions of the zero_downtime.* settings (see guc.hpp and the README's reference).
 #include "pg/guc.hpp"
 
+#include "core/drift.hpp"
 #include "core/rule_catalog.hpp"
+#include "pg/journal.hpp"
+#include "pg/schema_roles.hpp"
+#include "pg/schema_watch.hpp"
 
 #include <climits>
 #include <cstdlib>
@@ -39,6 +43,15 @@ const struct config_enum_entry kModeOptions[] = {
     {"enforce", kModeEnforce, false},
     {nullptr, 0, false},
 };
+
+const struct config_enum_entry kDriftOptions[] = {
+    {"off", (int) zd::DriftMode::Off, false},
+    {"warn", (int) zd::DriftMode::Warn, false},
+    {"refuse", (int) zd::DriftMode::Refuse, false},
+    {nullptr, 0, false},
+};
+
+char *guc_schema_roles = nullptr;
 
 const struct config_enum_entry kFaultOptions[] = {
     {"none", kFaultNone, false},
@@ -143,6 +156,31 @@ void define_gucs() {
       "default: until the worker is done, a deferred index (a unique one included) does not "
       "exist and a deferred constraint is not validated.",
       &guc_defer_in_transaction, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
+  DefineCustomStringVariable(
+      "zero_downtime.schema_roles",
+      "Roles allowed to change the schema (comma-separated; membership counts).",
+      "The migration tool's roles.  DDL from any other role (superusers included) is what "
+      "zero_downtime.schema_drift warns about or refuses.",
+      &guc_schema_roles, "", PGC_SUSET, GUC_LIST_INPUT, check_schema_roles, assign_schema_roles,
+      nullptr);
+
+  DefineCustomEnumVariable(
+      "zero_downtime.schema_drift",
+      "What happens to DDL from roles outside zero_downtime.schema_roles.",
+      "off: nothing; warn: a WARNING; refuse: an error (SQLSTATE ZD006).  Temporary objects and "
+      "objects created in the same transaction are exempt.",
+      &guc_schema_drift, (int) zd::DriftMode::Off, kDriftOptions, PGC_SUSET, 0, nullptr, nullptr,
+      nullptr);
+
+  DefineCustomIntVariable(
+      "zero_downtime.journal_size",
+      "How much of the DDL journal is kept (0, the default: no journal).",
+      "Two segments of half this size under the data directory (zero_downtime/journal and "
+      "journal.old): the oldest entries go first.  Off by default: recording costs each DDL "
+      "statement a write() and more than 1 % of the cheapest ones.",
+      &guc_journal_size_kb, 0, 0, 1024 * 1024, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr,
+      nullptr);
 
   DefineCustomStringVariable(
       "zero_downtime.client_version",

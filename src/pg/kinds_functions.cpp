@@ -39,10 +39,11 @@ ZD_SQL_FUNCTION(zd_statement_kinds) {
   ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
   for (size_t i = 0; i < kStatementKindCount; i++) {
     const StatementKind &k = kStatementKinds[i];
-    Datum values[4] = {CStringGetTextDatum(k.tag_name), CStringGetTextDatum(k.statement),
+    Datum values[5] = {CStringGetTextDatum(k.tag_name), CStringGetTextDatum(k.statement),
                        CStringGetTextDatum(handling_name(k.handling)),
-                       CStringGetTextDatum(k.locks)};
-    bool nulls[4] = {false, false, false, false};
+                       CStringGetTextDatum(k.locks),
+                       CStringGetTextDatum(schema_change_name(k.schema))};
+    bool nulls[5] = {false, false, false, false, false};
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
   return (Datum) 0;

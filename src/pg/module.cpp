@@ -7,6 +7,8 @@
 #include "pg/dml_hook.hpp"
 #include "pg/expand/expand.hpp"
 #include "pg/guc.hpp"
+#include "pg/journal.hpp"
+#include "pg/schema_roles.hpp"
 #include "pg/stats.hpp"
 #include "pg/utility_hook.hpp"
 
@@ -28,10 +30,12 @@ extern "C" void _PG_init(void) {
   zd::pg::install_utility_hook();
   zd::pg::install_dml_hook();
   zd::pg::install_deferred_object_explainer();
+  zd::pg::register_schema_role_callbacks();
   zd::pg::expand::install_insert_columns_hook();
   zd::pg::expand::install_usage_hooks();
   if (process_shared_preload_libraries_in_progress) {
     zd::pg::stats_install_hooks();
+    zd::pg::journal_install_hooks();
     zd::pg::register_deferral_launcher();
   }
 }

@@ -15,6 +15,14 @@ enum class StatementHandling {
   NotUtility,      // not a statement the ProcessUtility hook sees (DML, parts of statements)
 };
 
+// Whether a statement changes the schema: the schema drift policy judges it and the journal
+// records it (schema_watch.hpp; the README's *Schema drift* says which and why).
+enum class SchemaChange : uint8 {
+  No,      // data, maintenance, session state, configuration, cluster administration
+  Yes,     // creates, alters or drops an object of the database, its privileges, or a role
+  Secret,  // Yes, and its string constants may hold a secret: the journal shows them as '***'
+};
+
 struct StatementKind {
   NodeTag tag;
   const char *tag_name;   // "IndexStmt"
@@ -30,6 +38,7 @@ struct StatementKind {
   // Whether it can run inside a subtransaction, as a retry needs (PreventInTransactionBlock
   // refuses VACUUM, CLUSTER and REINDEX of many tables); nullptr: it can.
   bool (*in_subtransaction)(const Node *stmt);
+  SchemaChange schema;
 };
 
 // The entry for `tag`, or nullptr for a kind the table does not know.
@@ -39,5 +48,6 @@ extern const StatementKind kStatementKinds[];
 extern const size_t kStatementKindCount;
 
 const char *handling_name(StatementHandling handling);
+const char *schema_change_name(SchemaChange schema);
 
 }  // namespace zd::pg

@@ -112,7 +112,7 @@ NamedRelation named[kNamedRelations];
 int next_named = 0;
 bool named_callback_registered = false;
 
-void forget_named_relations(Datum, int, uint32) {
+void forget_named_relations(Datum, ZD_SYSCACHE_ID, uint32) {
   for (NamedRelation &n : named) n.relid = InvalidOid;
 }
 
@@ -194,6 +194,12 @@ const char *qualified_relation_name(Oid relid) {
   if (relname == nullptr) return "";  // gone, or never there: PostgreSQL reports it
   char *nspname = get_namespace_name(get_rel_namespace(relid));
   return quote_qualified_identifier(nspname, relname);
+}
+
+bool relation_is_private(Oid relid) {
+  if (!OidIsValid(relid)) return false;
+  if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP) return true;
+  return look_at_relation(relid, false, false).created_here;
 }
 
 bool is_table(Oid relid) {

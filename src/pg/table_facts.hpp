@@ -24,6 +24,9 @@ void fill_table_state(Oid relid, bool size, bool check_empty, bool with_inherito
 // "schema.name", quoted for SQL; "" when the relation does not exist.
 const char *qualified_relation_name(Oid relid);
 
+// Temporary, or created (or given new storage) by this transaction: nobody else sees it yet.
+bool relation_is_private(Oid relid);
+
 // A plain or partitioned table: what the table rules are about (not views, indexes, ...).
 bool is_table(Oid relid);
 

@@ -5,7 +5,11 @@
 #include "pg/boundary.hpp"
 #include "pg/guard.hpp"
 #include "pg/guc.hpp"
+#include "pg/journal.hpp"
+#include "pg/schema_target.hpp"
+#include "pg/schema_watch.hpp"
 #include "pg/selftest.hpp"
+#include "pg/statement_kinds.hpp"
 
 extern "C" {
 #include "commands/extension.h"
@@ -22,14 +26,34 @@ extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
                                    bool read_only_tree, ProcessUtilityContext context,
                                    ParamListInfo params, QueryEnvironment *query_env,
                                    DestReceiver *dest, QueryCompletion *qc) {
-  // Fast path: no catalog access, no allocation.  Statements the guard has no rule for
+  // A statement that changes the schema: the drift policy, then its journal entry (kept as
+  // journal_current while it runs, for the guard).  Not the parts of a statement PostgreSQL
+  // runs as statements of their own (SUBCOMMAND: a CREATE TABLE's indexes, a CREATE SCHEMA's
+  // elements), nor an extension's script, nor pg_upgrade's restore.
+  JournalEntry *const outer = journal_current;
+  JournalEntry *entry = nullptr;
+  if (schema_watch_on() && context != PROCESS_UTILITY_SUBCOMMAND && !IsBinaryUpgrade &&
+      !creating_extension) {
+    const StatementKind *kind = statement_kind(nodeTag(pstmt->utilityStmt));
+    if (kind == nullptr || kind->schema != SchemaChange::No)
+      entry = schema_watch_begin(pstmt, query_string,
+                                 kind != nullptr && kind->schema == SchemaChange::Secret);
+  }
+  journal_current = entry;
+
+  // Fast path: no catalog access, no allocation.  Statements the guard has no rules for
   // (transaction control, SET, SHOW, GRANT, ...) leave here after one switch on the node tag.
   // The steps of a rewrite run through the rest of the chain, below this hook, so they are not
   // guarded twice.
   if (guc_mode == kModeOff || IsBinaryUpgrade || creating_extension ||
       !guard_has_rules_for(pstmt->utilityStmt)) {
+    if (entry != nullptr)
+      journal_running(entry, "allowed", nullptr, nullptr, nullptr,
+                      commits_internally(pstmt->utilityStmt));
     call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
                               dest, qc);
+    journal_current = outer;
+    journal_ran(entry);
     return;
   }
   if (guc_debug_fault != kFaultNone)
@@ -37,6 +61,8 @@ extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
 
   guard_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
                         qc);
+  journal_current = outer;
+  journal_ran(entry);
 }
 
 }  // namespace

@@ -1,0 +1,493 @@
+#include "pg/journal.hpp"
+
+#include "pg/journal_format.hpp"
+#include "pg/migration_tool.hpp"
+#include "pg/schema_roles.hpp"
+#include "core/sql_normalize.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern "C" {
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "common/file_perm.h"
+#include "commands/dbcommands.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "port/atomics.h"
+#include "port/pg_crc32c.h"
+#include "parser/parser.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+}
+
+namespace zd::pg {
+
+namespace fmt = journal_format;
+
+JournalEntry *journal_current = nullptr;
+int guc_journal_size_kb = 0;
+
+struct JournalEntry {
+  uint32 seq;
+  TimestampTz started;    // when the statement reached the hook
+  TimestampTz locked_at;  // its first lock granted (0: not measured)
+  const char *command, *object, *policy;
+  // Its text: as sent, or (redacted) already normalized; the reader normalizes the rest.
+  const char *statement;
+  int statement_len;
+  bool normalized;
+  bool by_schema_role;
+  struct Pending *pending;  // once it runs
+};
+
+// A statement that ran, waiting for its transaction's end (in TopMemoryContext).
+struct Pending {
+  uint32 seq;
+  SubTransactionId subid;       // the (sub)transaction it ran in
+  LocalTransactionId lxid;      // the transaction it started in
+  TimestampTz from;             // its lock granted, or its start
+  int64 wait_us;                // -1: not measured
+  char *locks;                  // nullptr: not known
+  bool running;                 // still running: an internal commit is not its end
+  bool spans;
+};
+
+namespace {
+
+struct Shared {
+  pg_atomic_uint64 bytes;       // written to the current segment (about: for rotation)
+  pg_atomic_uint32 generation;  // bumped by each rotation: backends reopen the file
+};
+Shared *shared = nullptr;
+shmem_request_hook_type prev_shmem_request = nullptr;
+shmem_startup_hook_type prev_shmem_startup = nullptr;
+
+int fd = -1;
+uint32 fd_generation = 0;
+bool warned_write_failure = false;
+uint32 next_seq = 0;
+List *pending = NIL;  // of Pending *, in TopMemoryContext
+bool callbacks_registered = false;
+
+extern "C" void journal_shmem_request(void) {
+  if (prev_shmem_request) prev_shmem_request();
+  RequestAddinShmemSpace(sizeof(Shared));
+}
+
+extern "C" void journal_shmem_startup(void) {
+  if (prev_shmem_startup) prev_shmem_startup();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found;
+  shared = (Shared *) ShmemInitStruct("zero_downtime journal", sizeof(Shared), &found);
+  if (!found) {
+    // (Also after a crash restart: the file outlives shared memory, its size is the truth.)
+    struct stat st;
+    pg_atomic_init_u64(&shared->bytes, stat(fmt::kFile, &st) == 0 ? (uint64) st.st_size : 0);
+    pg_atomic_init_u32(&shared->generation, 0);
+    if (MakePGDirectory(fmt::kDirectory) < 0 && errno != EEXIST)
+      ereport(LOG, (errcode_for_file_access(),
+                    errmsg("zero_downtime: could not create directory \"%s\": %m",
+                           fmt::kDirectory)));
+  }
+  LWLockRelease(AddinShmemInitLock);
+}
+
+// ---- writing ----------------------------------------------------------------------------
+
+void warn_write_failure(const char *what) {
+  if (warned_write_failure) return;
+  warned_write_failure = true;  // once a backend: the statement goes on, unrecorded
+  ereport(WARNING, (errcode_for_file_access(),
+                    errmsg("zero_downtime: could not %s the DDL journal \"%s\": %m", what,
+                           fmt::kFile),
+                    errdetail("Schema changes of this session may be missing from the journal.")));
+}
+
+// The segment is half of zero_downtime.journal_size: the one before it is kept as .old, so
+// the journal holds between half and all of it.  One backend rotates (the one whose append
+// crosses the half); the others see the generation change and reopen.
+void rotate_if_full(uint64 before, size_t len) {
+  const uint64 half = (uint64) guc_journal_size_kb * 1024 / 2;
+  if (!(before < half && before + len >= half)) return;
+  if (rename(fmt::kFile, fmt::kOldFile) != 0) {
+    warn_write_failure("rotate");
+    return;
+  }
+  pg_atomic_write_u64(&shared->bytes, 0);
+  pg_atomic_fetch_add_u32(&shared->generation, 1);
+}
+
+void append(const char *data, size_t len) {
+  if (shared == nullptr || len == 0) return;
+  const uint32 generation = pg_atomic_read_u32(&shared->generation);
+  if (fd >= 0 && fd_generation != generation) {
+    close(fd);
+    fd = -1;
+  }
+  if (fd < 0) {
+    fd = BasicOpenFilePerm(fmt::kFile, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY,
+                           pg_file_create_mode);
+    if (fd < 0) {
+      warn_write_failure("open");
+      return;
+    }
+    fd_generation = generation;
+  }
+  ssize_t written;
+  do {
+    written = write(fd, data, len);
+  } while (written < 0 && errno == EINTR);
+  if (written != (ssize_t) len) {
+    if (written >= 0) errno = ENOSPC;
+    warn_write_failure("write to");
+    return;
+  }
+  rotate_if_full(pg_atomic_fetch_add_u64(&shared->bytes, len), len);
+}
+
+// ---- records ----------------------------------------------------------------------------
+
+// Records are made in one static buffer (no allocation on the statement's path) and written
+// with one write(); several end records at once while they fit.
+struct Buffer {
+  static constexpr size_t kSize = fmt::kHeaderSize + fmt::kMaxPayload;
+  char data[kSize];
+  size_t len = 0;
+  size_t start = 0;  // the record being made
+
+  void put_bytes(const void *p, size_t n) {
+    memcpy(data + len, p, n);
+    len += n;
+  }
+  template <typename T>
+  void put(T value) {
+    put_bytes(&value, sizeof value);
+  }
+  // At most `max` bytes of it, cut at a character boundary.  (The fields are bounded so that a
+  // record always fits: 8 kB of statement, 1 kB of each other text.)
+  void put_text(const char *text, size_t max = 1024) {
+    if (text == nullptr) {
+      put<uint32>(fmt::kNullText);
+      return;
+    }
+    put_text(text, strnlen(text, max + 1), max);
+  }
+  void put_text(const char *text, size_t n, size_t max) {
+    if (n > max) n = pg_mbcliplen(text, (int) n, (int) max);
+    put<uint32>((uint32) n);
+    put_bytes(text, n);
+  }
+  // Starts a record: its header is filled by end().
+  void begin(char type, uint32 seq, TimestampTz at) {
+    start = len;
+    put_bytes(fmt::kMagic, 4);
+    len += 8;  // length and CRC, below
+    put<char>(type);
+    put<int32>(MyProcPid);
+    put<int64>(MyStartTimestamp);
+    put<uint32>(seq);
+    put<int64>(at);
+  }
+  void end() {
+    const uint32 payload = (uint32) (len - start - fmt::kHeaderSize);
+    pg_crc32c crc;
+    INIT_CRC32C(crc);
+    COMP_CRC32C(crc, data + start + fmt::kHeaderSize, payload);
+    FIN_CRC32C(crc);
+    memcpy(data + start + 4, &payload, 4);
+    memcpy(data + start + 8, &crc, 4);
+  }
+  void flush() {
+    append(data, len);
+    len = 0;
+  }
+};
+Buffer buffer;
+
+// inet_client_addr() as text, "[local]" for a Unix socket, nullptr for a background worker.
+// (Through the SQL function: libpq-be.h's Port needs the GSSAPI headers of some builds.)
+const char *client_address() {
+  static char address[64];
+  static bool known = false;
+  if (known) return address[0] != '\0' ? address : nullptr;
+  known = true;
+  if (MyProcPort == nullptr) return nullptr;
+  LOCAL_FCINFO(fcinfo, 0);
+  InitFunctionCallInfoData(*fcinfo, nullptr, 0, InvalidOid, nullptr, nullptr);
+  const Datum inet = inet_client_addr(fcinfo);
+  strlcpy(address, fcinfo->isnull ? "[local]" : DatumGetCString(DirectFunctionCall1(inet_out, inet)),
+          sizeof address);
+  return address;
+}
+
+const char *database_name() {
+  static char name[NAMEDATALEN];
+  static Oid of = InvalidOid;
+  if (of != MyDatabaseId) {
+    const char *n = get_database_name(MyDatabaseId);
+    strlcpy(name, n != nullptr ? n : "?", sizeof name);
+    of = MyDatabaseId;
+  }
+  return name;
+}
+
+const char *tool_name(zd::MigrationTool tool) {
+  switch (tool) {
+    case zd::MigrationTool::Unknown: return nullptr;
+    case zd::MigrationTool::Psql: return "psql";
+    case zd::MigrationTool::Knex: return "Knex";
+    case zd::MigrationTool::NodePgMigrate: return "node-pg-migrate";
+    case zd::MigrationTool::Prisma: return "Prisma Migrate";
+    case zd::MigrationTool::Drizzle: return "Drizzle";
+  }
+  return nullptr;
+}
+
+// The tool, when the guard did not gather facts: looked for in a transaction block (once a
+// transaction while it is not found), by application_name alone in autocommit (as gather).
+const char *current_tool(const zd::StatementFacts *facts) {
+  if (facts != nullptr && facts->tx != zd::TxContext::Autocommit) return tool_name(facts->tool);
+  if (!IsTransactionBlock())
+    return application_name != nullptr && strcmp(application_name, "psql") == 0 ? "psql"
+                                                                                 : nullptr;
+  static LocalTransactionId found_in = InvalidLocalTransactionId;
+  static zd::MigrationTool found = zd::MigrationTool::Unknown;
+  if (found_in != ZD_MY_LXID || found == zd::MigrationTool::Unknown) {
+    found = detect_migration_tool();
+    found_in = ZD_MY_LXID;
+  }
+  return tool_name(found);
+}
+
+void write_statement(JournalEntry *e, uint64 xid, uint8 flags, const char *decision,
+                     const char *rule, const char *tool) {
+  Buffer &b = buffer;
+  b.len = 0;
+  b.begin('S', e->seq, e->started);
+  b.put<uint64>(xid);
+  b.put<uint8>(flags | (e->by_schema_role ? fmt::kBySchemaRole : 0) |
+                (e->normalized ? fmt::kNormalized : 0) |
+                (ZD_STANDARD_CONFORMING_STRINGS ? 0 : fmt::kBackslashQuotes));
+  b.put_text(database_name());
+  b.put_text(role_name(GetUserId()));
+  b.put_text(role_name(GetSessionUserId()));
+  b.put_text(application_name);
+  b.put_text(client_address());
+  b.put_text(tool);
+  b.put_text(e->command);
+  b.put_text(e->object);
+  b.put_text(e->statement, e->statement_len, fmt::kMaxStatement);
+  b.put_text(e->policy);
+  b.put_text(decision);
+  b.put_text(rule);
+  b.end();
+  b.flush();
+}
+
+// An end record is at most this long (its locks text is cut at 1 kB).
+constexpr size_t kMaxEndRecord = fmt::kHeaderSize + 64 + 1024;
+
+void add_end_record(const Pending *p, TimestampTz now, uint8 outcome) {
+  Buffer &b = buffer;
+  if (b.len + kMaxEndRecord > Buffer::kSize) b.flush();
+  b.begin('E', p->seq, now);
+  b.put<uint8>(outcome);
+  b.put<int64>(p->wait_us);
+  b.put<int64>(now - p->from);
+  b.put_text(p->locks);
+  b.end();
+}
+
+enum class Which { All, NotRunning, Subtransaction };
+
+// Writes the end records of the pending statements that `which` selects, in one write.
+void finish(Which which, SubTransactionId subid, uint8 outcome, uint8 spans_outcome) {
+  if (pending == NIL) return;
+  buffer.len = 0;
+  const TimestampTz now = GetCurrentTimestamp();
+  ListCell *lc;
+  foreach (lc, pending) {
+    Pending *p = (Pending *) lfirst(lc);
+    const bool ends = which == Which::All || (which == Which::NotRunning && !p->running) ||
+                      (which == Which::Subtransaction && p->subid == subid);
+    if (!ends) continue;
+    add_end_record(p, now, p->spans ? spans_outcome : outcome);
+    if (p->locks != nullptr) pfree(p->locks);
+    pfree(p);
+    pending = foreach_delete_current(pending, lc);
+  }
+  buffer.flush();
+}
+
+extern "C" void journal_xact_callback(XactEvent event, void *) {
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+      // (A statement still running committed a transaction of its own: not its end.)
+      finish(Which::NotRunning, InvalidSubTransactionId, fmt::kCommitted, fmt::kCommitted);
+      break;
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+      journal_current = nullptr;
+      finish(Which::All, InvalidSubTransactionId, fmt::kRolledBack, fmt::kFailed);
+      break;
+    case XACT_EVENT_PREPARE:
+      finish(Which::All, InvalidSubTransactionId, fmt::kPrepared, fmt::kPrepared);
+      break;
+    default:
+      break;
+  }
+}
+
+extern "C" void journal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+                                         SubTransactionId parentSubid, void *) {
+  if (pending == NIL) return;
+  if (event == SUBXACT_EVENT_ABORT_SUB) {
+    finish(Which::Subtransaction, mySubid, fmt::kRolledBack, fmt::kFailed);
+  } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+    ListCell *lc;
+    foreach (lc, pending) {
+      Pending *p = (Pending *) lfirst(lc);
+      if (p->subid == mySubid) p->subid = parentSubid;
+    }
+  }
+}
+
+}  // namespace
+
+bool journal_enabled() { return shared != nullptr && guc_journal_size_kb > 0; }
+
+void journal_install_hooks() {
+  prev_shmem_request = shmem_request_hook;
+  shmem_request_hook = journal_shmem_request;
+  prev_shmem_startup = shmem_startup_hook;
+  shmem_startup_hook = journal_shmem_startup;
+}
+
+JournalEntry *journal_open(const char *command, const char *object, const char *text,
+                           int length, bool redact, bool by_schema_role, const char *policy) {
+  JournalEntry *e = (JournalEntry *) palloc0(sizeof(JournalEntry));
+  e->seq = ++next_seq;
+  e->started = GetCurrentTimestamp();
+  e->command = command;
+  e->object = object;
+  e->policy = policy;
+  e->by_schema_role = by_schema_role;
+  if (length > fmt::kMaxStatement) length = fmt::kMaxStatement;
+  // Normalized here only when a secret must not reach the file; otherwise by the reader (the
+  // text as sent costs nothing to keep, its normalization ~20 instructions a byte).
+  if (redact) {
+    char *normalized = (char *) palloc(zd::normalized_capacity(length));
+    e->statement_len = (int) zd::normalize_statement(text, length, normalized, true,
+                                                     ZD_STANDARD_CONFORMING_STRINGS);
+    e->statement = normalized;
+    e->normalized = true;
+  } else {
+    e->statement = text;
+    e->statement_len = length;
+  }
+  return e;
+}
+
+void journal_refused(JournalEntry *entry, const char *rule) {
+  if (entry == nullptr || !journal_enabled()) return;
+  write_statement(entry, 0, fmt::kRefused, "refused", rule, current_tool(nullptr));
+}
+
+void journal_running(JournalEntry *entry, const char *decision, const char *rule,
+                     const zd::StatementFacts *facts, const char *locks, bool spans) {
+  if (entry == nullptr || !journal_enabled() || entry->pending != nullptr) return;
+  if (!callbacks_registered) {
+    RegisterXactCallback(journal_xact_callback, nullptr);
+    RegisterSubXactCallback(journal_subxact_callback, nullptr);
+    callbacks_registered = true;
+  }
+  // The transaction id the reader asks the commit log about if no end record follows.  The
+  // statement would take one anyway (it writes the catalog); not in a read-only transaction,
+  // where it fails, and has nothing to commit.  Nor for a statement that commits on its own
+  // (DROP INDEX CONCURRENTLY must be the first action of its transaction, before any id; and
+  // its first transaction's commit says nothing of its end): the reader asks whether its
+  // backend still runs instead.
+  uint64 xid = 0;
+  if (!spans && !XactReadOnly && !RecoveryInProgress() && !IsInParallelMode())
+    xid = U64FromFullTransactionId(GetCurrentFullTransactionId());
+  write_statement(entry, xid, spans ? fmt::kSpans : 0, decision, rule, current_tool(facts));
+
+  MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
+  Pending *p = (Pending *) palloc0(sizeof(Pending));
+  p->seq = entry->seq;
+  p->subid = GetCurrentSubTransactionId();
+  p->lxid = ZD_MY_LXID;
+  p->from = entry->started;
+  p->wait_us = -1;
+  p->locks = locks != nullptr ? pstrdup(locks) : nullptr;
+  p->running = true;
+  p->spans = spans;
+  pending = lappend(pending, p);
+  MemoryContextSwitchTo(caller);
+  entry->pending = p;
+}
+
+void journal_lock_granted(JournalEntry *entry) {
+  if (entry == nullptr || entry->pending == nullptr || entry->locked_at != 0) return;
+  entry->locked_at = GetCurrentTimestamp();
+  entry->pending->from = entry->locked_at;
+  entry->pending->wait_us = entry->locked_at - entry->started;
+}
+
+void journal_ran(JournalEntry *entry) {
+  if (entry == nullptr || entry->pending == nullptr) return;
+  Pending *p = entry->pending;
+  entry->pending = nullptr;
+  p->running = false;
+  // It committed transactions of its own (CONCURRENTLY, a rewrite) and got to its end: done.
+  if (p->lxid != ZD_MY_LXID || p->spans) {
+    p->subid = InvalidSubTransactionId;
+    finish(Which::Subtransaction, InvalidSubTransactionId, fmt::kCommitted, fmt::kCommitted);
+  }
+}
+
+const char *journal_locks_of(const zd::StatementFacts *facts) {
+  if (facts == nullptr || journal_current == nullptr) return nullptr;
+  // (A static buffer: journal_running copies it.  Cut at 1 kB, as the record would.)
+  static char out[1024];
+  size_t len = 0;
+  auto add = [&](const char *s) {
+    const size_t n = Min(strlen(s), sizeof out - 1 - len);
+    memcpy(out + len, s, n);
+    len += n;
+  };
+  int listed = 0;
+  for (size_t i = 0; i < facts->ops.size(); i++) {
+    const zd::Operation &op = facts->ops[i];
+    if (op.lock == zd::Lock::None || !op.table.exists) continue;
+    // The strongest lock on each relation, once.
+    bool stronger_elsewhere = false;
+    for (size_t j = 0; j < facts->ops.size() && !stronger_elsewhere; j++)
+      stronger_elsewhere = j != i && facts->ops[j].table.oid == op.table.oid &&
+                           (facts->ops[j].lock > op.lock || (facts->ops[j].lock == op.lock && j < i));
+    if (stronger_elsewhere) continue;
+    if (++listed > 8) {
+      add(", ...");
+      break;
+    }
+    if (len > 0) add(", ");
+    add(zd::lock_name(op.lock));
+    add(" on ");
+    add(op.table.name.c_str());
+  }
+  out[len] = '\0';
+  return out;
+}
+
+}  // namespace zd::pg
