@@ -28,10 +28,19 @@ exec 7>>"$dir.run.lock" && flock 7
 find "$dir/tmp" -maxdepth 1 -name 'zd-src.*' -mmin +1440 -exec rm -rf {} +
 src=$(mktemp -d "$dir/tmp/zd-src.XXXXXX")
 trap 'rm -rf "$src"' EXIT
-tar -C "$repo" -c --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
-    --exclude='*.d' --exclude=.built-for --exclude=node_modules --exclude=./build \
-    --exclude=./results --exclude=./tmp_check --exclude=./log --exclude=./output_iso . |
-  tar -C "$src" -x || { echo "chroot_run: copying the tree failed" >&2; exit 1; }
+# The source files only: the tree's own build and test outputs change while 15's run goes on
+# beside this one (tar: "file changed as we read it").  In a git checkout, the files git
+# tracks or would add; otherwise everything but build and test outputs.
+if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$repo" ls-files -z --cached --others --exclude-standard |
+    tar -C "$repo" -c --null --ignore-failed-read --exclude='node_modules' -T - |
+    tar -C "$src" -x || { echo "chroot_run: copying the tree failed" >&2; exit 1; }
+else
+  tar -C "$repo" -c --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+      --exclude='*.d' --exclude=.built-for --exclude=node_modules --exclude=./build \
+      --exclude=./results --exclude=./tmp_check --exclude=./log --exclude=./output_iso . |
+    tar -C "$src" -x || { echo "chroot_run: copying the tree failed" >&2; exit 1; }
+fi
 chmod -R a+rX "$src"
 inner=/tmp/${src##*/}
 
