@@ -5,6 +5,7 @@
 #include "pg/lock_cap.hpp"
 #include "pg/pinned_sql.hpp"
 #include "pg/rewrite.hpp"
+#include "pg/sql_tokens.hpp"
 #include "pg/stats.hpp"
 #include "pg/top_level.hpp"
 
@@ -99,18 +100,6 @@ void forget_rolled_back_objects(SubXactEvent event, SubTransactionId subxact, Su
   deferred_objects = kept;
 }
 
-const char *unquoted(const char *name) {
-  if (name[0] != '"') return pstrdup(name);
-  StringInfoData out;
-  initStringInfo(&out);
-  for (const char *p = name + 1; *p != '\0'; p++) {
-    if (*p == '"' && p[1] == '"') p++;
-    else if (*p == '"') break;
-    appendStringInfoChar(&out, *p);
-  }
-  return out.data;
-}
-
 void note_deferred_object(const zd::Operation &op) {
   const bool constraint = op.kind == zd::OpKind::AddUnique || op.kind == zd::OpKind::AddPrimaryKey;
   if ((op.kind != zd::OpKind::CreateIndex && !constraint) || op.index_name.empty()) return;
@@ -121,8 +110,8 @@ void note_deferred_object(const zd::Operation &op) {
   }
   MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
   DeferredObject *object = (DeferredObject *) palloc0(sizeof(DeferredObject));
-  object->index = unquoted(op.index_name.c_str());
-  object->constraint = constraint ? unquoted(op.constraint_name.c_str()) : nullptr;
+  object->index = unquoted_identifier(op.index_name.c_str());
+  object->constraint = constraint ? unquoted_identifier(op.constraint_name.c_str()) : nullptr;
   object->table = pstrdup(op.table.name.c_str());
   const char *relname = get_rel_name(op.table.oid);
   object->relname = pstrdup(relname != nullptr ? relname : "");
@@ -141,7 +130,7 @@ void note_deferred_object(const zd::Operation &op) {
   object->relid = op.table.oid;
   object->keys = (AttrNumber *) palloc0(sizeof(AttrNumber) * (op.key_columns.size() + 1));
   for (size_t i = 0; i < op.key_columns.size(); i++)
-    object->keys[object->n_keys++] = get_attnum(op.table.oid, unquoted(op.key_columns[i].c_str()));
+    object->keys[object->n_keys++] = get_attnum(op.table.oid, unquoted_identifier(op.key_columns[i].c_str()));
   object->subxact = GetCurrentSubTransactionId();
   deferred_objects = lappend(deferred_objects, object);
   MemoryContextSwitchTo(old);

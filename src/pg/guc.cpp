@@ -17,6 +17,34 @@ extern "C" {
 
 namespace zd::pg {
 
+bool check_name_list(char **newval, void **extra, bool (*valid)(const char *name)) {
+  char *raw = pstrdup(*newval);
+  List *names = NIL;
+  if (!SplitIdentifierString(raw, ',', &names)) {
+    GUC_check_errdetail("List syntax is invalid.");
+    return false;
+  }
+  size_t bytes = sizeof(char *) * (list_length(names) + 1) + strlen(*newval) + 1;
+  char **list = (char **) ZD_GUC_MALLOC(bytes);
+  if (list == nullptr) return false;
+  char *strings = (char *) (list + list_length(names) + 1);
+  int i = 0;
+  ListCell *lc;
+  foreach (lc, names) {
+    const char *name = (const char *) lfirst(lc);
+    if (valid != nullptr && !valid(name)) {
+      ZD_GUC_FREE(list);
+      return false;
+    }
+    strcpy(strings, name);
+    list[i++] = strings;
+    strings += strlen(name) + 1;
+  }
+  list[i] = nullptr;
+  *extra = list;
+  return true;
+}
+
 int guc_mode = kModeEnforce;
 int guc_debug_fault = kFaultNone;
 int guc_small_table_size_kb = 10 * 1024;
@@ -62,36 +90,16 @@ const struct config_enum_entry kFaultOptions[] = {
     {nullptr, 0, false},
 };
 
-// Parses and validates zero_downtime.allow once, when it is set, into an array of names in GUC
-// "extra" memory (ZD_GUC_MALLOC: the GUC machinery frees it).
+bool is_rule_name(const char *name) {
+  if (zd::find_rule(name) != nullptr) return true;
+  GUC_check_errdetail("\"%s\" is not a zero_downtime rule.", name);
+  GUC_check_errhint("See the rule catalogue in the README, or SELECT name FROM zd_rules().");
+  return false;
+}
+
+// Parses and validates zero_downtime.allow once, when it is set, into an array of names.
 bool check_allow(char **newval, void **extra, GucSource source) {
-  char *raw = pstrdup(*newval);
-  List *names = NIL;
-  if (!SplitIdentifierString(raw, ',', &names)) {
-    GUC_check_errdetail("List syntax is invalid.");
-    return false;
-  }
-  size_t bytes = sizeof(char *) * (list_length(names) + 1) + strlen(*newval) + 1;
-  char **list = (char **) ZD_GUC_MALLOC(bytes);
-  if (list == nullptr) return false;
-  char *strings = (char *) (list + list_length(names) + 1);
-  int i = 0;
-  ListCell *lc;
-  foreach (lc, names) {
-    const char *name = (const char *) lfirst(lc);
-    if (zd::find_rule(name) == nullptr) {
-      GUC_check_errdetail("\"%s\" is not a zero_downtime rule.", name);
-      GUC_check_errhint("See the rule catalogue in the README, or SELECT name FROM zd_rules().");
-      ZD_GUC_FREE(list);
-      return false;
-    }
-    strcpy(strings, name);
-    list[i++] = strings;
-    strings += strlen(name) + 1;
-  }
-  list[i] = nullptr;
-  *extra = list;
-  return true;
+  return check_name_list(newval, extra, is_rule_name);
 }
 
 void assign_allow(const char *newval, void *extra) {

@@ -32,6 +32,11 @@ extern int guc_contract_quiet_period_s;  // zero_downtime.contract_quiet_period
 // zero_downtime.allow, parsed once by its check hook: rule names, nullptr-terminated.
 const char *const *allowed_rules();
 
+// A check hook's work for a comma-separated list of names: parsed once (SplitIdentifierString),
+// each name passed to `valid` (nullptr: any; it sets GUC_check_errdetail when it says no), into
+// a nullptr-terminated array in GUC "extra" memory (ZD_GUC_MALLOC: the GUC machinery frees it).
+bool check_name_list(char **newval, void **extra, bool (*valid)(const char *name));
+
 void define_gucs();
 
 }  // namespace zd::pg

@@ -1,12 +1,13 @@
 #include "pg/schema_roles.hpp"
 
+#include "pg/guc.hpp"
+
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_authid.h"
 #include "utils/acl.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
-#include "utils/varlena.h"
 }
 
 namespace zd::pg {
@@ -38,29 +39,9 @@ void forget(Datum, ZD_SYSCACHE_ID, uint32) {
 }  // namespace
 
 bool check_schema_roles(char **newval, void **extra, GucSource source) {
-  char *raw = pstrdup(*newval);
-  List *names = NIL;
-  if (!SplitIdentifierString(raw, ',', &names)) {
-    GUC_check_errdetail("List syntax is invalid.");
-    return false;
-  }
   // A role need not exist yet (the setting may come before the role): unknown names match no
   // one.  (Nor can a check hook read the catalog: it also runs in the postmaster.)
-  size_t bytes = sizeof(char *) * (list_length(names) + 1) + strlen(*newval) + 1;
-  char **list = (char **) ZD_GUC_MALLOC(bytes);
-  if (list == nullptr) return false;
-  char *strings = (char *) (list + list_length(names) + 1);
-  int i = 0;
-  ListCell *lc;
-  foreach (lc, names) {
-    const char *name = (const char *) lfirst(lc);
-    strcpy(strings, name);
-    list[i++] = strings;
-    strings += strlen(name) + 1;
-  }
-  list[i] = nullptr;
-  *extra = list;
-  return true;
+  return check_name_list(newval, extra, nullptr);
 }
 
 void assign_schema_roles(const char *newval, void *extra) {

@@ -1,6 +1,7 @@
 #include "pg/sql_tokens.hpp"
 
 extern "C" {
+#include "lib/stringinfo.h"
 #include "parser/scanner.h"
 #include "utils/guc.h"
 // Exported by the server's flex scanner (scan.c) but not declared in scanner.h.
@@ -157,6 +158,18 @@ int offset_after_reindex_kind(const char *sql) {
     i++;
   }
   return i < n ? tokens[i].end : -1;
+}
+
+const char *unquoted_identifier(const char *name) {
+  if (name[0] != '"') return pstrdup(name);
+  StringInfoData out;
+  initStringInfo(&out);
+  for (const char *p = name + 1; *p != '\0'; p++) {
+    if (*p == '"' && p[1] == '"') p++;
+    else if (*p == '"') break;
+    appendStringInfoChar(&out, *p);
+  }
+  return out.data;
 }
 
 }  // namespace zd::pg

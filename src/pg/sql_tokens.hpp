@@ -41,6 +41,9 @@ int offset_of_list_item_end(const char *sql, int start);
 // text is not of that shape.
 List *split_alter_table(const char *sql);
 
+// A quoted identifier ("Odd ""Name""") as the name it stands for; an unquoted one as it is.
+const char *unquoted_identifier(const char *name);
+
 // REINDEX [ ( options ) ] { INDEX | TABLE | SCHEMA | DATABASE | SYSTEM }: the end of the kind
 // keyword, where CONCURRENTLY goes.
 int offset_after_reindex_kind(const char *sql);

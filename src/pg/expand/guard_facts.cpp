@@ -6,29 +6,13 @@
 
 #include "core/facts.hpp"
 #include "pg/deferral.hpp"
+#include "pg/sql_tokens.hpp"
 
 extern "C" {
-#include "lib/stringinfo.h"
 #include "utils/lsyscache.h"
 }
 
 namespace zd::pg::expand {
-namespace {
-
-// A quoted identifier ("Odd ""Name""") as the name it stands for.
-const char *unquoted(const char *name) {
-  if (name[0] != '"') return pstrdup(name);
-  StringInfoData out;
-  initStringInfo(&out);
-  for (const char *p = name + 1; *p != '\0'; p++) {
-    if (*p == '"' && p[1] == '"') p++;
-    else if (*p == '"') break;
-    appendStringInfoChar(&out, *p);
-  }
-  return out.data;
-}
-
-}  // namespace
 
 void fill_migration_facts(Oid relid, zd::Operation *op) {
   if (op->kind != zd::OpKind::DropColumn && op->kind != zd::OpKind::RenameColumn &&
@@ -39,7 +23,7 @@ void fill_migration_facts(Oid relid, zd::Operation *op) {
   if (!OidIsValid(schema) || !OidIsValid(get_relname_relid("zd_migration", schema))) return;
   zd::MigrationPhase phase;
   bool is_old;
-  const int64 id = migration_owning_column(relid, unquoted(op->column.c_str()), &phase, &is_old);
+  const int64 id = migration_owning_column(relid, unquoted_identifier(op->column.c_str()), &phase, &is_old);
   if (id == 0) return;
   op->migration = id;
   op->migration_phase = zd::phase_name(phase);
