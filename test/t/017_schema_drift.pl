@@ -103,9 +103,13 @@ $prepared->query_safe(q{SET ROLE migrator; BEGIN; CREATE TABLE prepared_then_com
                         PREPARE TRANSACTION 'drift'});
 my $entries_before = $node->safe_psql('postgres', 'SELECT count(*) FROM zd_journal()');
 my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
+my $log_offset = -s $node->logfile;
 kill 'KILL', $victim_pid;
 $victim->{run}->kill_kill;  # (its psql: the connection is gone)
 $prepared->{run}->kill_kill;
+# Until the postmaster has noticed the kill, a new connection may succeed and then be cut by the
+# crash restart: wait for the restart to finish.
+$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 $node->poll_query_until('postgres', 'SELECT true') or die 'the server never came back';
 like(slurp_file($node->logfile), qr/terminated by signal 9/, 'the postmaster restarted after the kill');
 
@@ -124,8 +128,11 @@ is($node->safe_psql('postgres',
 # A backend killed right after its DDL committed.
 my $after = $node->background_psql('postgres', on_error_stop => 1);
 $after->query_safe(q{SET ROLE migrator; CREATE TABLE committed_then_killed (a int)});
-kill 'KILL', $after->query_safe('SELECT pg_backend_pid()');
+my $after_pid = $after->query_safe('SELECT pg_backend_pid()');
+$log_offset = -s $node->logfile;
+kill 'KILL', $after_pid;
 $after->{run}->kill_kill;
+$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 $node->poll_query_until('postgres', 'SELECT true') or die 'the server never came back';
 is($node->safe_psql('postgres',
     q{SELECT outcome FROM zd_journal() WHERE object = 'committed_then_killed'}),
