@@ -290,10 +290,8 @@ void run_capped_original(void *arg) {
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
-  const StatementKind *kind = statement_kind(nodeTag(stmt));
-  if (kind == nullptr) return true;  // unknown: capped without knowing its locks (below)
-  return kind->gather != nullptr &&
-         (kind->worth_gathering == nullptr || kind->worth_gathering(stmt));
+  // (Unknown kinds: capped without knowing their locks, in guard_statement.)
+  return guard_has_rules_for(statement_kind(nodeTag(stmt)), stmt);
 }
 
 namespace {
