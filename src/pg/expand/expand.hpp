@@ -88,6 +88,11 @@ const char *normalized_sql(Relation rel, Node *expr);
 // the rights of whoever writes the row.
 Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target,
                          bool *untrusted);
+// The same for trigger `trigger`, from this backend's cache when it was prepared before and
+// nothing it was made from has changed since (sync_expressions.cpp); a copy in the current
+// memory context.
+Expr *prepared_sync_expression(Relation rel, Oid trigger, const char *normalized,
+                               AttrNumber target, bool *untrusted);
 
 // search_path = pg_catalog, pg_temp until restore_search_path(level): the text zero_downtime
 // writes (steps, expressions) is made and run under it, so that every name outside pg_catalog
