@@ -18,10 +18,17 @@
 //     contract drop the trigger; [not_null] SET NOT NULL, drop the CHECK
 //     abort    drop the trigger and the column (it is new: no value that existed before the
 //              expand is lost; what was written to it since goes with it)
+//
+// PostgreSQL 18+ (compat.h, ZD_NOT_NULL_NOT_VALID): the helper is the column's own NOT NULL
+// constraint, added NOT VALID and validated; contract then has no NOT NULL to set, only the
+// constraint's name to give back (the one PostgreSQL would have chosen).
 #include "pg/expand/expand.hpp"
+#include "pg/compat.h"
 
 extern "C" {
+#include "catalog/pg_constraint.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 }
 
 namespace zd::pg::expand {
@@ -31,6 +38,13 @@ const char *not_null_check_name(const Migration *m) {
 }
 
 namespace {
+
+// The name PostgreSQL gives a column's NOT NULL constraint (<table>_<column>_not_null, made
+// unique in the schema), for the helper at contract on 18+.
+const char *native_not_null_name(const Migration *m) {
+  return ChooseConstraintName(get_rel_name(m->relid), m->new_column, "not_null",
+                              get_rel_namespace(m->relid), NIL);
+}
 
 const char *kScan = "the scan (reads and writes go on; other DDL and VACUUM wait)";
 
@@ -63,7 +77,9 @@ List *fill_kind_steps(const Migration *m, StepPhase phase) {
         add_step(psprintf("%sADD COLUMN %s %s", a, col, m->new_type), zd::Lock::AccessExclusive,
                  kBriefLock);
       if (m->not_null)
-        add_step(psprintf("%sADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID", a, check, col),
+        add_step(psprintf(ZD_NOT_NULL_NOT_VALID ? "%sADD CONSTRAINT %s NOT NULL %s NOT VALID"
+                                                : "%sADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID",
+                          a, check, col),
                  zd::Lock::AccessExclusive, kBriefLock);
       // (Last, as the other kinds' trigger: an add column's expression is known only once its
       // column exists.)
@@ -90,7 +106,11 @@ List *fill_kind_steps(const Migration *m, StepPhase phase) {
       break;
     case StepPhase::Contract:
       if (fills) add_step(drop_trigger, zd::Lock::AccessExclusive, kBriefLock);
-      if (m->not_null) {
+      if (m->not_null && ZD_NOT_NULL_NOT_VALID) {
+        add_step(psprintf("%sRENAME CONSTRAINT %s TO %s", a, check,
+                          quote_identifier(native_not_null_name(m))),
+                 zd::Lock::AccessExclusive, kBriefLock);
+      } else if (m->not_null) {
         add_step(psprintf("%sALTER COLUMN %s SET NOT NULL", a, col), zd::Lock::AccessExclusive,
                  "milliseconds: the validated CHECK proves it, no scan");
         add_step(psprintf("%sDROP CONSTRAINT %s", a, check), zd::Lock::AccessExclusive,
