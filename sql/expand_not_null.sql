@@ -73,7 +73,8 @@ SELECT count(*) FILTER (WHERE email IS NULL) AS still_null,
 SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'accounts'::regclass
 ORDER BY conname;
 
--- Contract: NOT NULL, proved by the validated CHECK; the helpers go.
+-- Contract: NOT NULL, proved by the validated CHECK, the helpers go (18+: the validated NOT
+-- NULL constraint is the column's, it takes the name PostgreSQL gives one).
 SELECT zd_contract(:id);
 \d accounts
 INSERT INTO accounts (id) VALUES (1005);

@@ -61,11 +61,27 @@ ZD_SQL_FUNCTION(zd_expand_set_not_null) {
   Relation rel = relation_open(m->relid, AccessShareLock);
   const AttrNumber attnum = check_old_column(rel, m);
   Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-  if (att->attnotnull)
+  // (A column another migration owns: insert_migration refuses it, naming that migration.)
+  zd::MigrationPhase owner_phase;
+  bool owner_old;
+  if (att->attnotnull &&
+      migration_owning_column(m->relid, m->old_column, &owner_phase, &owner_old) == 0) {
+    // 18+: a NOT NULL constraint added NOT VALID (by hand, or by an interrupted safe form).
+    const char *not_valid = zd::pg::compat::column_not_null_not_valid(m->relid, attnum);
+    if (not_valid != nullptr)
+      ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                      errmsg("zero_downtime: column %s of %s has a NOT NULL constraint %s that "
+                             "is NOT VALID",
+                             quote_identifier(m->old_column), m->relation,
+                             quote_identifier(not_valid)),
+                      errhint("Nothing was changed.  Fill its NULL rows, then: ALTER TABLE %s "
+                              "VALIDATE CONSTRAINT %s;",
+                              m->relation, quote_identifier(not_valid))));
     ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                     errmsg("zero_downtime: column %s of %s is already NOT NULL",
                            quote_identifier(m->old_column), m->relation),
                     errhint("Nothing to do; nothing was changed.")));
+  }
   m->new_type = type_text(att->atttypid, att->atttypmod);
   // The fill expression as the caller wrote it (its search_path), stored qualified.
   m->up_sql = fill != nullptr
