@@ -70,6 +70,19 @@ INSERT INTO items (id, price_cents) VALUES (1006, 3);
 SELECT phase, next_call FROM zd_migrations WHERE id = :id;
 SELECT zd_migrate(:id);
 
+-- The fill expression is parsed and planned once per session, and again when what it names
+-- changes: a function replaced is used from the next statement on.
+CREATE FUNCTION item_code(i int) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'A' || i $$;
+SELECT zd_expand_add_column('items', 'code', 'text', 'item_code(id)') AS cid \gset
+INSERT INTO items (id, price_cents, total_cents) VALUES (2001, 1, 1);
+INSERT INTO items (id, price_cents, total_cents) VALUES (2002, 1, 1);
+CREATE OR REPLACE FUNCTION item_code(i int) RETURNS text LANGUAGE sql IMMUTABLE
+  AS $$ SELECT 'B' || i $$;
+INSERT INTO items (id, price_cents, total_cents) VALUES (2003, 1, 1);
+SELECT id, code FROM items WHERE id >= 2001 ORDER BY id;
+SELECT zd_abort(:cid) IS NOT NULL AS aborted;
+DROP FUNCTION item_code(int);
+
 -- Abort: the column goes (it was new); the table is as before the expand.
 SELECT zd_expand_add_column('items', 'label', 'text', $$name || ' x' || qty$$) AS lid \gset
 INSERT INTO items (id, price_cents, qty, name, total_cents) VALUES (1007, 1, 2, 'seven', 2);

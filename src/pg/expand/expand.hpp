@@ -1,7 +1,9 @@
 // Expand/contract migrations, the PostgreSQL side: the state rows (migration_state.cpp), the
 // expressions each way (expression.cpp), the steps each call runs and zd_plan shows
 // (steps.cpp), the SQL calls (expand_calls.cpp, lifecycle_calls.cpp), the sync trigger
-// (sync_trigger.cpp) and the columns each INSERT names (insert_columns.cpp).  The legal phase
+// (sync_trigger.cpp) and the columns each INSERT names (insert_columns.cpp).  The kinds that
+// retire no column (set not null, add column) have their own calls, steps and fill trigger
+// (kind_calls.cpp, kind_steps.cpp, fill_trigger.cpp).  The legal phase
 // transitions and the side a write is for are decided in the pure core
 // (core/migration_phase.hpp, core/sync_side.hpp).  Plain data in palloc memory: these frames
 // may longjmp.
@@ -103,6 +105,12 @@ const char *normalized_sql(Relation rel, Node *expr);
 // the rights of whoever writes the row.
 Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target,
                          bool *untrusted);
+
+// prepare_normalized's result for trigger `trigger` (`slot`: which of its expressions), kept
+// for the session (expression_cache.cpp) until its table, a function, operator, cast, type,
+// constraint or role changes.  The tree must not be modified (ExecInitExpr reads it).
+Expr *cached_expression(Relation rel, Oid trigger, int slot, const char *text, AttrNumber target,
+                        bool *untrusted);
 
 // search_path = pg_catalog, pg_temp until restore_search_path(level): the text zero_downtime
 // writes (steps, expressions) is made and run under it, so that every name outside pg_catalog

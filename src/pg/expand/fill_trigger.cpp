@@ -58,7 +58,7 @@ FillState *set_up(FunctionCallInfo fcinfo, TriggerData *td) {
                     errhint("SELECT zd_abort(%s) removes the migration.", s->id)));
   s->mode = strcmp(args[3], "when null") == 0 ? zd::FillMode::WhenNull
                                               : zd::FillMode::WhenNotWritten;
-  Expr *prepared = prepare_normalized(rel, args[2], s->attnum, &s->untrusted);
+  Expr *prepared = cached_expression(rel, trigger->tgoid, 0, args[2], s->attnum, &s->untrusted);
   pull_varattnos((Node *) prepared, 1, &s->reads);
   s->expr = ExecInitExpr(prepared, nullptr);
   s->owner = rel->rd_rel->relowner;

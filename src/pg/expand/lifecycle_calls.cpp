@@ -151,13 +151,21 @@ const char *unvalidated_check(const Migration *m) {
   const bool valid = HeapTupleIsValid(tup) && ((Form_pg_constraint) GETSTRUCT(tup))->convalidated;
   if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
   return valid ? nullptr
-               : psprintf("its check %s is not validated (a row still holds NULL?)",
+               : psprintf("its check %s is not validated yet (its VALIDATE failed or has not "
+                          "run: a row may still hold NULL)",
                           quote_identifier(name));
 }
 
 // Whether zd_migrate runs a backfill for it: always for a rename and a change of type; for
 // the other kinds, when it has a fill expression.
 bool has_backfill(const Migration *m) { return retires_old_column(m) || m->up_sql[0] != '\0'; }
+
+// What zd_migrate queues, in words.
+const char *queued_work(const Migration *m) {
+  if (retires_old_column(m)) return "the backfill, then the index and constraint copies";
+  if (!m->not_null) return "the backfill";
+  return has_backfill(m) ? "the backfill, then the VALIDATE" : "the VALIDATE";
+}
 
 const char *complete_message(const Migration *m) {
   switch (kind_of(m)) {
@@ -263,12 +271,7 @@ ZD_SQL_FUNCTION(zd_migrate) {
       "migration %lld: %d steps queued to run after this transaction commits (%s); "
       "CALL zd_deferred_wait() waits for them, SELECT * FROM zd_migrations WHERE id = %lld "
       "shows where they are",
-      (long long) m->id, n,
-      retires_old_column(m)         ? "the backfill, then the index and constraint copies"
-      : !m->not_null                ? "the backfill"
-      : has_backfill(m)             ? "the backfill, then the VALIDATE"
-                                    : "the VALIDATE",
-      (long long) m->id)));
+      (long long) m->id, n, queued_work(m), (long long) m->id)));
 }
 
 // The last queued step of zd_migrate: ready once the backfill is done and every index copy is

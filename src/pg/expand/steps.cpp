@@ -1,5 +1,6 @@
 // The SQL of every step of a migration, from the catalog: what the calls run and what zd_plan
-// shows are the same list, so the plan never differs from what runs.
+// shows are the same list, so the plan never differs from what runs.  A rename's and a change
+// of type's steps are here; a set-not-null's and an add-column's are in kind_steps.cpp.
 //
 //   expand   (caller's transaction)  ADD COLUMN new; its default; CHECKs on old copied to new
 //            NOT VALID; CHECK (new IS NOT NULL) NOT VALID when old is NOT NULL; the sync trigger
