@@ -98,6 +98,7 @@ struct Watched {
 };
 Watched *watched = nullptr;
 int n_watched = 0;
+int n_sync_triggers = 0;  // the sync triggers of this database (watched or not)
 int watched_room = 0;
 uint64 seen_generation = 0;  // the shared counter starts at 1: the first statement reads
 
@@ -184,6 +185,7 @@ void reload() {
   // Read before the scan: a bump during it makes the next statement read again.
   seen_generation = pg_atomic_read_u64(&shared->generation);
   n_watched = 0;
+  n_sync_triggers = 0;
   const Oid function = sync_trigger_function();
   if (!OidIsValid(function)) return;
   Relation triggers = table_open(TriggerRelationId, AccessShareLock);
@@ -192,7 +194,9 @@ void reload() {
   const TimestampTz now = GetCurrentTimestamp();
   while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
     Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tuple);
-    if (t->tgfoid != function || t->tgnargs != 7) continue;
+    if (t->tgfoid != function) continue;
+    n_sync_triggers++;
+    if (t->tgnargs != 7) continue;
     bool isnull;
     Datum value = heap_getattr(tuple, Anum_pg_trigger_tgargs, RelationGetDescr(triggers), &isnull);
     if (isnull) continue;
@@ -264,12 +268,12 @@ void executor_start(QueryDesc *query, int eflags) {
 }
 
 void at_transaction_end(XactEvent event, void *) {
+  // (Most transactions noted nothing: that test first, for every event of every transaction.)
+  if (n_pending == 0 && !changed_in_transaction) return;
   if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
       event != XACT_EVENT_PREPARE && event != XACT_EVENT_ABORT &&
       event != XACT_EVENT_PARALLEL_ABORT)
     return;
-  // (Most transactions noted nothing: no clock read, no shared lock at their commit.)
-  if (n_pending == 0 && !changed_in_transaction) return;
   const bool committed = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE;
   if (committed && shared != nullptr) {
     const TimestampTz now = GetCurrentTimestamp();
@@ -303,6 +307,13 @@ int recent_apps(const Slot &s, TimestampTz from, int *order) {
 }
 
 void add_pending(bool add, const Migration *m) {
+  // The commit callback, registered the first time this backend changes a migration (every
+  // transaction of every backend would call it).
+  static bool registered = false;
+  if (!registered) {
+    RegisterXactCallback(at_transaction_end, nullptr);
+    registered = true;
+  }
   changed_in_transaction = true;
   const AttrNumber attnum = get_attnum(m->relid, m->old_column);
   if (n_pending < kPending) pending[n_pending++] = Pending{add, m->id, m->relid, attnum};
@@ -314,6 +325,14 @@ bool watching() {
   if (shared == nullptr || MyBackendType != B_BACKEND || IsParallelWorker()) return false;
   if (pg_atomic_read_u64(&shared->generation) != seen_generation) reload();
   return n_watched > 0;
+}
+
+bool sync_triggers_may_exist() {
+  // Without shared memory (not preloaded) nothing tells: assume so.  A transaction that creates
+  // or drops one sees its own change before the counter moves (at its commit).
+  if (shared == nullptr || changed_in_transaction) return true;
+  if (pg_atomic_read_u64(&shared->generation) != seen_generation) reload();
+  return n_sync_triggers > 0;
 }
 
 void note_copy(Oid relid, List *attlist) {
@@ -422,7 +441,7 @@ void check_contract_evidence(const Migration *m, bool force) {
 void install_usage_hooks() {
   prev_executor_start = ExecutorStart_hook;
   ExecutorStart_hook = executor_start;
-  RegisterXactCallback(at_transaction_end, nullptr);
+  // (The commit callback: when this backend first changes a migration, add_pending.)
   if (process_shared_preload_libraries_in_progress) {
     prev_shmem_request = shmem_request_hook;
     shmem_request_hook = usage_shmem_request;
