@@ -1,11 +1,12 @@
 -- Expand/contract: adding a column filled from an expression to a live table.  Expand adds the
 -- column (nullable, no default: no rewrite) and a trigger that computes it for every write
--- that does not name it (old code does not know it): an INSERT, an UPDATE of a column the
--- expression reads; a write that names it (new code) keeps its value.  Migrate fills the
--- existing rows through zd_backfill after commit (and validates the NOT NULL check when
--- asked); contract drops the trigger and sets NOT NULL (proved by the validated check).  Abort
--- drops the column: it is new, so no value that existed before the expand is lost.  The
--- expression is stored qualified and evaluated with search_path pinned (expand_security.sql).
+-- that does not give it a value (old code does not know it): an INSERT leaving it NULL, an
+-- UPDATE of a column the expression reads; a write that gives it a value (new code) keeps
+-- it.  Migrate fills the existing rows through zd_backfill after commit (and validates the
+-- NOT NULL check when asked); contract drops the trigger and sets NOT NULL (proved by the
+-- validated check).  Abort drops the column: it is new, so no value that existed before the
+-- expand is lost.  The expression is stored qualified and evaluated with search_path pinned
+-- (expand_security.sql).
 CREATE EXTENSION zero_downtime;
 SET client_min_messages = warning;
 
@@ -36,6 +37,7 @@ COMMIT;
 
 -- Old code (never names the column): computed on INSERT, recomputed when an UPDATE changes
 -- what the expression reads, kept by an UPDATE of other columns.  New code writes it: kept.
+-- (An INSERT's value counts as written when it is not NULL: the column has no default.)
 INSERT INTO items (id, price_cents, qty) VALUES (1001, 250, 4);
 INSERT INTO items (id, price_cents, qty, total_cents) VALUES (1002, 100, 1, 99);
 UPDATE items SET qty = 10 WHERE id = 1001;
@@ -45,8 +47,10 @@ COPY items (id, price_cents) FROM stdin;
 1003	700
 \.
 SELECT id, price_cents, qty, total_cents FROM items WHERE id > 1000 ORDER BY id;
--- New writes must not leave it NULL (the check, NOT VALID: old rows are not scanned).
+-- An INSERT of NULL gets the expression too; new writes must not leave it NULL (the check,
+-- NOT VALID: old rows are not scanned).
 INSERT INTO items (id, price_cents, total_cents) VALUES (1004, 1, NULL);
+UPDATE items SET total_cents = NULL WHERE id = 1004;
 SELECT count(*) AS old_rows_null FROM items WHERE total_cents IS NULL;
 
 SELECT step, phase, call, runs, lock, blocks, done FROM zd_plan(:id);

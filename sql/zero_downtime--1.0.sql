@@ -386,7 +386,8 @@ AS 'MODULE_PATHNAME', 'zd_sync_trigger'
 LANGUAGE C;
 
 -- The fill trigger of a set-not-null or add-column migration: computes its column from the
--- migration's expression when a write leaves it NULL / does not name it (C, no SPI per row).
+-- migration's expression when a write leaves it NULL / does not give it a value (C, no SPI per
+-- row).
 CREATE FUNCTION zd_fill_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'zd_fill_trigger'
@@ -424,8 +425,8 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 -- Add column_name of type_name filled from fill_expr (an expression over the row): the column
 -- (nullable, no default: no rewrite) and a trigger computing it for every write that does not
--- name it (old code); migrate fills the existing rows; contract drops the trigger and, with
--- not_null, sets NOT NULL as zd_expand_set_not_null.  Abort drops the column.
+-- give it a value (old code); migrate fills the existing rows; contract drops the trigger and,
+-- with not_null, sets NOT NULL as zd_expand_set_not_null.  Abort drops the column.
 CREATE FUNCTION zd_expand_add_column(relation regclass, column_name name, type_name text,
                                      fill_expr text, not_null boolean DEFAULT false)
 RETURNS bigint

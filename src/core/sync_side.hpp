@@ -47,16 +47,18 @@ StatedSide stated_side(const std::string &client_version, const std::string &mig
 //   - WhenNull (make NOT NULL, a fill expression given): a write that leaves the column NULL
 //     gets the fill value; any other value is kept.
 //   - WhenNotWritten (add a column): old code does not know the column, so a write that does
-//     not name it gets the expression's value: an INSERT always, an UPDATE only when it
+//     not give it a value gets the expression's: an INSERT always, an UPDATE only when it
 //     changed a column the expression reads (an UPDATE of other columns keeps what is there,
-//     which new code may have written).  A write that names the column keeps its value.
+//     which new code may have written).  A write that gives the column its value keeps it (the
+//     trigger counts an INSERT's non-NULL value, an UPDATE's SET of the column).
 enum class FillMode { WhenNull, WhenNotWritten };
 enum class FillAction { Keep, Compute };
 
 struct FillFacts {
   FillMode mode = FillMode::WhenNull;
   bool is_insert = false;
-  bool written = false;         // the statement names the column (INSERT list, UPDATE SET)
+  bool written = false;         // the write gave the column its value (INSERT: not NULL;
+                                // UPDATE: in its SET list)
   bool is_null = false;         // the column's value in the row being written
   bool inputs_changed = false;  // an UPDATE set a column the expression reads
 };

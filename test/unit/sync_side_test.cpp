@@ -89,8 +89,8 @@ TEST(FillTrigger, WhenNullFillsOnlyANull) {
 }
 
 TEST(FillTrigger, WhenNotWrittenComputesWhatOldCodeLeavesOut) {
-  // An old client's INSERT never names the new column: computed, even when its value is not
-  // NULL (a default).
+  // A write that gave the column no value (an old client's INSERT): computed, whatever is in
+  // the row.
   EXPECT_EQ(fill_action(fill(FillMode::WhenNotWritten, true, false, false, false)),
             FillAction::Compute);
   EXPECT_EQ(fill_action(fill(FillMode::WhenNotWritten, true, false, true, false)),

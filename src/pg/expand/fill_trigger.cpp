@@ -98,16 +98,14 @@ Datum evaluate(FillState *s, HeapTuple tuple, bool *isnull, Relation rel) {
   return value;
 }
 
-// Whether the write names the column: an INSERT's column list (when not known, as for a COPY
-// we did not see: a value that is there was written), an UPDATE's SET list.
-bool written(TriggerData *td, bool insert, AttrNumber attnum, HeapTuple tuple) {
-  const int member = attnum - FirstLowInvalidHeapAttributeNumber;
-  if (!insert) return bms_is_member(member, td->tg_updatedcols);
-  const Bitmapset *inserted = inserted_columns(RelationGetRelid(td->tg_relation));
-  if (inserted != nullptr) return bms_is_member(member, inserted);
-  bool isnull;
-  (void) heap_getattr(tuple, attnum, RelationGetDescr(td->tg_relation), &isnull);
-  return !isnull;
+// Whether the write gave the column its value: an UPDATE's SET list names it; an INSERT (or
+// COPY) left a value in it.  (The column is new and has no default: an INSERT of old code
+// leaves it NULL.  New code inserting NULL in it gets the expression too: the column is
+// filled from it until contract.  So the trigger needs no record of the INSERT's column list,
+// which is kept only while a sync trigger exists.)
+bool written(TriggerData *td, bool insert, AttrNumber attnum, bool is_null) {
+  if (insert) return !is_null;
+  return bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, td->tg_updatedcols);
 }
 
 }  // namespace
@@ -140,7 +138,7 @@ extern "C" Datum zd_fill_trigger(PG_FUNCTION_ARGS) {
   f.is_insert = insert;
   (void) heap_getattr(tuple, s->attnum, RelationGetDescr(rel), &f.is_null);
   if (s->mode == zd::FillMode::WhenNotWritten) {
-    f.written = written(td, insert, s->attnum, tuple);
+    f.written = written(td, insert, s->attnum, f.is_null);
     // (A whole-row reference reads every column.)
     f.inputs_changed = !insert && (bms_overlap(s->reads, td->tg_updatedcols) ||
                                    bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, s->reads));

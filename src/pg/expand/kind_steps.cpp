@@ -13,7 +13,7 @@
 //     abort    [f] drop the trigger; drop the CHECK (rows the backfill filled keep their value)
 //   add column (column c of type t, expression e, not_null)
 //     expand   ADD COLUMN c t (no default: no rewrite); [not_null] CHECK (c IS NOT NULL) NOT
-//              VALID; the fill trigger (a write that does not name c gets e)
+//              VALID; the fill trigger (a write that gives c no value gets e)
 //     migrate  zd_backfill c = e where c IS NULL; [not_null] VALIDATE; zd_migration_ready
 //     contract drop the trigger; [not_null] SET NOT NULL, drop the CHECK
 //     abort    drop the trigger and the column (it is new: no value that existed before the
