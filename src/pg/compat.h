@@ -103,6 +103,16 @@
 #define ZD_GENERATED_STORED(constraint) true
 #endif
 
+// 18: a column's NOT NULL is a constraint that can be added NOT VALID and validated later
+// (ALTER TABLE ... ADD CONSTRAINT name NOT NULL col NOT VALID; VALIDATE CONSTRAINT name): once
+// validated it is the column's NOT NULL.  Before 18 a CHECK (col IS NOT NULL) NOT VALID stands
+// in for it until SET NOT NULL, which the validated CHECK proves without a scan.
+#if PG_VERSION_NUM >= 180000
+#define ZD_NOT_NULL_NOT_VALID true
+#else
+#define ZD_NOT_NULL_NOT_VALID false
+#endif
+
 // 18: PortalRun lost run_once (tcop/pquery.h).
 #if PG_VERSION_NUM >= 180000
 #define ZD_PORTAL_RUN(portal, count, top_level, dest, altdest, qc) \

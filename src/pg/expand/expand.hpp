@@ -1,7 +1,9 @@
 // Expand/contract migrations, the PostgreSQL side: the state rows (migration_state.cpp), the
 // expressions each way (expression.cpp), the steps each call runs and zd_plan shows
 // (steps.cpp), the SQL calls (expand_calls.cpp, lifecycle_calls.cpp), the sync trigger
-// (sync_trigger.cpp) and the columns each INSERT names (insert_columns.cpp).  The legal phase
+// (sync_trigger.cpp) and the columns each INSERT names (insert_columns.cpp).  The kinds that
+// retire no column (set not null, add column) have their own calls, steps and fill trigger
+// (kind_calls.cpp, kind_steps.cpp, fill_trigger.cpp).  The legal phase
 // transitions and the side a write is for are decided in the pure core
 // (core/migration_phase.hpp, core/sync_side.hpp).  Plain data in palloc memory: these frames
 // may longjmp.
@@ -29,7 +31,8 @@ struct Migration {
   int64 id;
   Oid relid;
   const char *relation;    // qualified, quoted
-  const char *kind;        // "rename column", "change type"
+  const char *kind;        // zd::kind_name: "rename column", "change type", "set not null",
+                           // "add column"
   const char *old_column;  // unquoted names
   const char *new_column;
   const char *new_type;
@@ -40,9 +43,24 @@ struct Migration {
   Oid started_by;
   const char *trigger_name;
   const char *backfill_name;
+  bool not_null;  // set not null: always; add column: NOT NULL at contract when asked
 };
 
 bool is_rename(const Migration *m);
+zd::MigrationKind kind_of(const Migration *m);
+// Rename and change of type: an old and a new column, the sync trigger, the old column
+// dropped at contract.  Otherwise (set not null, add column): one column (old_column =
+// new_column), the fill trigger (only with an expression), nothing dropped at contract.
+bool retires_old_column(const Migration *m);
+
+// --- the expand calls' shared checks (expand_calls.cpp) ---
+
+// The migration being started on the table of argument 0, column of argument 1: checks that
+// the caller owns a plain table (not partitioned, no inheritance), refusing with a clear error.
+Migration *new_migration(FunctionCallInfo fcinfo, const char *kind);
+// The old column: an ordinary column of the table (not a system, identity or generated one).
+AttrNumber check_old_column(Relation rel, const Migration *m);
+void check_new_name_free(const Migration *m);
 
 // --- state (zd_migration, zd_migration_object), written as its owner, search_path pinned ---
 
@@ -94,6 +112,12 @@ Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target
 Expr *prepared_sync_expression(Relation rel, Oid trigger, const char *normalized,
                                AttrNumber target, bool *untrusted);
 
+// prepare_normalized's result for trigger `trigger` (`slot`: which of its expressions), kept
+// for the session (expression_cache.cpp) until its table, a function, operator, cast, type,
+// constraint or role changes.  The tree must not be modified (ExecInitExpr reads it).
+Expr *cached_expression(Relation rel, Oid trigger, int slot, const char *text, AttrNumber target,
+                        bool *untrusted);
+
 // search_path = pg_catalog, pg_temp until restore_search_path(level): the text zero_downtime
 // writes (steps, expressions) is made and run under it, so that every name outside pg_catalog
 // is qualified and no schema on someone's search_path can shadow what it means.  An error
@@ -130,6 +154,16 @@ struct Step {
 // over yet: a key or unique constraint, a foreign key or a generated column on the old column.
 List *steps_for(const Migration *m, StepPhase phase);
 const char *step_phase_name(StepPhase phase);
+
+// <source>_zd<id>, cut to fit a name: the names of copies and helpers a migration makes.
+const char *copy_name(const char *source, int64 id);
+Step *make_step(StepPhase phase, const char *sql, zd::Lock lock, const char *duration);
+extern const char *const kBriefLock;  // how long an ACCESS EXCLUSIVE of a step holds it
+
+// The steps of a migration that makes a column NOT NULL or adds one (kind_steps.cpp), made
+// under the pinned search_path; and the name of its helper CHECK (col IS NOT NULL).
+List *fill_kind_steps(const Migration *m, StepPhase phase);
+const char *not_null_check_name(const Migration *m);
 
 // Runs one DDL step of `m` in the current transaction, below the guard, its lock capped (a
 // lock not granted names the sessions that hold the table).
