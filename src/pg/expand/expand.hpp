@@ -106,15 +106,10 @@ const char *normalized_sql(Relation rel, Node *expr);
 // the rights of whoever writes the row.
 Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target,
                          bool *untrusted);
-// The same for trigger `trigger`, from this backend's cache when it was prepared before and
-// nothing it was made from has changed since (sync_expressions.cpp); a copy in the current
-// memory context.
-Expr *prepared_sync_expression(Relation rel, Oid trigger, const char *normalized,
-                               AttrNumber target, bool *untrusted);
 
 // prepare_normalized's result for trigger `trigger` (`slot`: which of its expressions), kept
 // for the session (expression_cache.cpp) until its table, a function, operator, cast, type,
-// constraint or role changes.  The tree must not be modified (ExecInitExpr reads it).
+// constraint or role changes; a copy in the current memory context.
 Expr *cached_expression(Relation rel, Oid trigger, int slot, const char *text, AttrNumber target,
                         bool *untrusted);
 

@@ -1,7 +1,8 @@
-// The planned expressions of the fill triggers, kept for the session: parsing and planning an
+// The planned expressions of the fill and sync triggers, kept for the session: parsing and planning an
 // expression (search_path pinned, prepare_normalized) once per trigger instead of once per
 // statement, so a stream of one-row INSERTs pays for it once.  Each statement still builds its
-// own ExprState from the kept tree (cheap; the executor's per-query state never outlives it).
+// own ExprState from a copy of the kept tree (cheap; the executor's per-query state never
+// outlives it).
 // An entry is dropped when anything its meaning or its trust decision depends on may have
 // changed: its table (relcache: a column's type, the triggers, the owner), any function,
 // operator, cast, type or domain constraint (the names it was bound to, the owners that make
@@ -39,8 +40,10 @@ struct Entry {
 };
 
 HTAB *cache = nullptr;
+uint64 generation = 0;  // moves at every invalidation that may concern an entry
 
 void forget_relation(Datum, Oid relid) {
+  generation++;
   HASH_SEQ_STATUS scan;
   hash_seq_init(&scan, cache);
   for (Entry *e; (e = (Entry *) hash_seq_search(&scan)) != nullptr;)
@@ -48,6 +51,7 @@ void forget_relation(Datum, Oid relid) {
 }
 
 void forget_all(Datum, ZD_SYSCACHE_ID, uint32) {
+  generation++;
   HASH_SEQ_STATUS scan;
   hash_seq_init(&scan, cache);
   for (Entry *e; (e = (Entry *) hash_seq_search(&scan)) != nullptr;) e->valid = false;
@@ -58,7 +62,7 @@ void create_cache() {
   ctl.keysize = sizeof(Key);
   ctl.entrysize = sizeof(Entry);
   ctl.hcxt = CacheMemoryContext;
-  cache = hash_create("zero_downtime fill expressions", 16, &ctl,
+  cache = hash_create("zero_downtime trigger expressions", 16, &ctl,
                       HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
   CacheRegisterRelcacheCallback(forget_relation, (Datum) 0);
   for (const int id : {PROCOID, OPEROID, TYPEOID, CONSTROID, CASTSOURCETARGET, AUTHOID,
@@ -75,10 +79,16 @@ Expr *cached_expression(Relation rel, Oid trigger, int slot, const char *text, A
   Entry *e = (Entry *) hash_search(cache, &key, HASH_FIND, nullptr);
   if (e != nullptr && e->valid && e->relid == RelationGetRelid(rel) && strcmp(e->text, text) == 0) {
     *untrusted = e->untrusted;
-    return e->expr;
+    // A copy in the caller's memory: the ExprState built from it points into it (a constant's
+    // value), and the kept tree goes when a later statement prepares this entry again, perhaps
+    // while this one still runs (a nested statement writing the same table).
+    return (Expr *) copyObjectImpl(e->expr);
   }
-  // Prepared in the caller's memory first: an error leaves the cache as it was.
+  // Prepared in the caller's memory first: an error leaves the cache as it was.  An
+  // invalidation while it was prepared may concern what it was made from: not kept then.
+  const uint64 before = generation;
   Expr *planned = prepare_normalized(rel, text, target, untrusted);
+  if (generation != before) return planned;
   MemoryContext context =
       AllocSetContextCreate(CacheMemoryContext, "zero_downtime fill expression",
                             ALLOCSET_SMALL_SIZES);
@@ -95,7 +105,7 @@ Expr *cached_expression(Relation rel, Oid trigger, int slot, const char *text, A
   e->context = context;
   e->text = kept_text;
   e->expr = kept;
-  return kept;
+  return planned;
 }
 
 }  // namespace zd::pg::expand

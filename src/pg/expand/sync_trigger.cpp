@@ -2,7 +2,7 @@
 // keeps the old and the new column equal, so that old code (old column only) and new code (new
 // column only) both read what either wrote.  C, no SPI: it parses the migration's expressions
 // (carried in its arguments, search_path pinned) and plans them once per backend while nothing
-// they depend on changes (sync_expressions.cpp), and readies them per statement;
+// they depend on changes (expression_cache.cpp), and readies them per statement;
 // per row it decides which side the write is for (core/sync_side.hpp: the client's stated
 // version, else the columns the write names) and computes the other side from it.
 //   arguments: id, old column, new column, up_sql, down_sql, version ("" none), kind
@@ -89,9 +89,9 @@ SyncState *set_up(FunctionCallInfo fcinfo, TriggerData *td) {
     bool up_untrusted, down_untrusted;
     const Oid tgoid = trigger->tgoid;
     s->up = ExecInitExpr(
-        prepared_sync_expression(rel, tgoid, args[3], s->new_attnum, &up_untrusted), nullptr);
+        cached_expression(rel, tgoid, 1, args[3], s->new_attnum, &up_untrusted), nullptr);
     s->down = ExecInitExpr(
-        prepared_sync_expression(rel, tgoid, args[4], s->old_attnum, &down_untrusted), nullptr);
+        cached_expression(rel, tgoid, 2, args[4], s->old_attnum, &down_untrusted), nullptr);
     s->owner = rel->rd_rel->relowner;
     s->untrusted = up_untrusted || down_untrusted;
     s->econtext = CreateStandaloneExprContext();
