@@ -122,7 +122,10 @@ bool backfill_done(const Migration *m) {
   return done;
 }
 
-// The work zd_migrate queued and that has not run: skipped (the migration was aborted).
+// The work zd_migrate queued and that has not finished: skipped (the migration was aborted).
+// A step the worker is running meanwhile (a backfill of the column the abort drops) then fails
+// or ends, and stays skipped: deferral_worker.cpp's finish() leaves a skipped row as it is, so
+// no zd_deferred_wait() reports the abort as a failure.
 void skip_queued_work(const Migration *m) {
   Oid owner;
   const char *table = deferred_table(&owner);
@@ -134,7 +137,8 @@ void skip_queued_work(const Migration *m) {
                  psprintf("UPDATE %s SET state = 'skipped', finished_at = pg_catalog.now(), "
                           "error = 'the migration was aborted' "
                           "WHERE statement OPERATOR(pg_catalog.=) $1 "
-                          "AND state OPERATOR(pg_catalog.=) 'pending'",
+                          "AND state OPERATOR(pg_catalog.=) ANY "
+                          "('{pending,running}'::pg_catalog.text[])",
                           table),
                  1, types, values, nullptr, false);
   SPI_finish();
