@@ -69,6 +69,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 }
 
@@ -201,6 +202,14 @@ void add_watched(Oid relid, AttrNumber attnum, int64 migration, int slot) {
 }
 
 // Reads the sync triggers of this database: their tables, old columns and migrations.
+bool column_exists(Oid relid, AttrNumber attnum) {
+  HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+  if (!HeapTupleIsValid(tuple)) return false;
+  const bool dropped = ((Form_pg_attribute) GETSTRUCT(tuple))->attisdropped;
+  ReleaseSysCache(tuple);
+  return !dropped;
+}
+
 // The tables and columns of no migration watched in this database; frees the slots of those
 // dropped meanwhile.
 void reload_tracked() {
@@ -220,7 +229,7 @@ void reload_tracked() {
   for (int i = 0; i < n; i++) {
     const Entry &e = entries[i];
     const bool exists = e.attnum == 0 ? get_rel_relkind(e.relid) != '\0'
-                                      : get_attname(e.relid, e.attnum, true) != nullptr;
+                                      : column_exists(e.relid, e.attnum);
     if (exists) {
       add_watched(e.relid, e.attnum, 0, e.slot);
       continue;
@@ -425,8 +434,8 @@ AttrNumber tracked_attnum(FunctionCallInfo fcinfo, Oid relid) {
   const AttrNumber attnum = get_attnum(relid, column);
   if (attnum <= 0)
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                    errmsg("zero_downtime: column %s of relation with OID %u does not exist",
-                           quote_identifier(column), relid)));
+                    errmsg("zero_downtime: column %s of %s does not exist",
+                           quote_identifier(column), get_rel_name(relid))));
   return attnum;
 }
 
@@ -505,8 +514,9 @@ void fill_usage_evidence(Oid relid, AttrNumber attnum, zd::Operation *op) {
   if (full)
     op->usage_unavailable = psprintf("%d tables and columns are recorded already (zd_untrack "
                                      "lets go of one)", kTrackedSlots);
-  // Once the DROP commits, its slot is free (a refused one's transaction ends in an abort).
-  add_pending_tracked(false, relid, attnum, false);
+  // Once the DROP commits, every backend reads the list again and lets go of what is gone
+  // (not freed here: a refused DROP in a subtransaction ends in the outer one's commit).
+  changed_in_transaction = true;
   if (!found) return;
   op->usage_tracked = true;
   op->usage_since_creation = copy.since_creation;
