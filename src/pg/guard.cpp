@@ -149,7 +149,7 @@ Oid sole_locked_table(const Node *stmt, const zd::StatementFacts *facts) {
   const Oid relid = facts->ops[0].table.oid;
   for (const zd::Operation &op : facts->ops)
     if (op.table.oid != relid) return InvalidOid;
-  if (!OidIsValid(relid) || !caller_owns_relation(relid) || relation_has_subclass(relid))
+  if (!OidIsValid(relid) || !caller_owns_gathered_relation(relid) || relation_has_subclass(relid))
     return InvalidOid;
   return relid;
 }
@@ -200,7 +200,7 @@ MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts,
   // (Never a system catalog: PostgreSQL refuses to alter one only after the lock is granted
   // to it, the caller's lock would block every session first.)
   if (mode == NoLock || op.table.oid < FirstNormalObjectId ||
-      (op.table.oid != known_owned && !caller_owns_relation(op.table.oid)))
+      (op.table.oid != known_owned && !caller_owns_gathered_relation(op.table.oid)))
     return m;
   m.relid = op.table.oid;
   m.mode = mode;
@@ -290,10 +290,8 @@ void run_capped_original(void *arg) {
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
-  const StatementKind *kind = statement_kind(nodeTag(stmt));
-  if (kind == nullptr) return true;  // unknown: capped without knowing its locks (below)
-  return kind->gather != nullptr &&
-         (kind->worth_gathering == nullptr || kind->worth_gathering(stmt));
+  // (Unknown kinds: capped without knowing their locks, in guard_statement.)
+  return guard_has_rules_for(statement_kind(nodeTag(stmt)), stmt);
 }
 
 namespace {

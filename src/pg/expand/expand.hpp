@@ -15,6 +15,7 @@ extern "C" {
 #include "nodes/pg_list.h"
 #include "nodes/primnodes.h"
 #include "utils/relcache.h"
+#include "tcop/utility.h"
 }
 
 namespace zd {
@@ -146,6 +147,11 @@ const char *schema_name();
 // (COPY, or no INSERT).  Columns as attnums offset by FirstLowInvalidHeapAttributeNumber.
 const Bitmapset *inserted_columns(Oid relid);
 void install_insert_columns_hook();
+// COPY: the rest of the ProcessUtility chain, with COPY FROM's columns recorded for the trigger
+// and COPY's use of a watched column noted (called by the hook, utility_hook.cpp).
+void run_copy(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
+              ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+              DestReceiver *dest, QueryCompletion *qc);
 
 // --- evidence of use for contract (usage.cpp) ---
 
@@ -154,6 +160,9 @@ void install_usage_hooks();
 // Whether this database has columns of active migrations to watch (for this backend, a client
 // backend): one read of a shared counter when none, a read of pg_trigger when it moved.
 bool watching();
+// Whether this database may have a sync trigger (an active migration), for any backend: one
+// read of the shared counter while it has not moved; true when the library is not preloaded.
+bool sync_triggers_may_exist();
 // COPY of relid naming attlist (NIL: every column), either direction.
 void note_copy(Oid relid, List *attlist);
 // When this transaction commits: m's old column is watched from then / is no longer watched.

@@ -119,6 +119,7 @@ struct Watched {
 };
 Watched *watched = nullptr;
 int n_watched = 0;
+int n_sync_triggers = 0;  // the sync triggers of this database (watched or not)
 int watched_room = 0;
 uint64 seen_generation = 0;  // the shared counter starts at 1: the first statement reads
 
@@ -247,6 +248,7 @@ void reload() {
   // Read before the scan: a bump during it makes the next statement read again.
   seen_generation = pg_atomic_read_u64(&shared->generation);
   n_watched = 0;
+  n_sync_triggers = 0;
   reload_tracked();
   const Oid function = sync_trigger_function();
   if (!OidIsValid(function)) return;
@@ -256,7 +258,9 @@ void reload() {
   const TimestampTz now = GetCurrentTimestamp();
   while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
     Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tuple);
-    if (t->tgfoid != function || t->tgnargs != 7) continue;
+    if (t->tgfoid != function) continue;
+    n_sync_triggers++;
+    if (t->tgnargs != 7) continue;
     bool isnull;
     Datum value = heap_getattr(tuple, Anum_pg_trigger_tgargs, RelationGetDescr(triggers), &isnull);
     if (isnull) continue;
@@ -338,12 +342,12 @@ void executor_start(QueryDesc *query, int eflags) {
 }
 
 void at_transaction_end(XactEvent event, void *) {
+  // (Most transactions noted nothing: that test first, for every event of every transaction.)
+  if (n_pending == 0 && !changed_in_transaction) return;
   if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
       event != XACT_EVENT_PREPARE && event != XACT_EVENT_ABORT &&
       event != XACT_EVENT_PARALLEL_ABORT)
     return;
-  // (Most transactions noted nothing: no clock read, no shared lock at their commit.)
-  if (n_pending == 0 && !changed_in_transaction) return;
   const bool committed = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE;
   if (committed && shared != nullptr) {
     const TimestampTz now = GetCurrentTimestamp();
@@ -377,14 +381,26 @@ int recent_apps(const Slot &s, TimestampTz from, int *order) {
   }
 }
 
-void add_pending(bool add, const Migration *m) {
+// This transaction changes what is watched: the commit callback bumps the generation (and
+// applies the pending changes).  The callback is registered the first time this backend
+// changes something (every transaction of every backend would call it).
+void note_change_at_commit() {
+  static bool registered = false;
+  if (!registered) {
+    RegisterXactCallback(at_transaction_end, nullptr);
+    registered = true;
+  }
   changed_in_transaction = true;
+}
+
+void add_pending(bool add, const Migration *m) {
+  note_change_at_commit();
   const AttrNumber attnum = get_attnum(m->relid, m->old_column);
   if (n_pending < kPending) pending[n_pending++] = Pending{add, m->id, m->relid, attnum, false};
 }
 
 void add_pending_tracked(bool add, Oid relid, AttrNumber attnum, bool since_creation) {
-  changed_in_transaction = true;
+  note_change_at_commit();
   if (n_pending < kPending) pending[n_pending++] = Pending{add, 0, relid, attnum, since_creation};
 }
 
@@ -445,6 +461,14 @@ bool watching() {
   if (shared == nullptr || MyBackendType != B_BACKEND || IsParallelWorker()) return false;
   if (pg_atomic_read_u64(&shared->generation) != seen_generation) reload();
   return n_watched > 0;
+}
+
+bool sync_triggers_may_exist() {
+  // Without shared memory (not preloaded) nothing tells: assume so.  A transaction that creates
+  // or drops one sees its own change before the counter moves (at its commit).
+  if (shared == nullptr || changed_in_transaction) return true;
+  if (pg_atomic_read_u64(&shared->generation) != seen_generation) reload();
+  return n_sync_triggers > 0;
 }
 
 void note_copy(Oid relid, List *attlist) {
@@ -516,7 +540,7 @@ void fill_usage_evidence(Oid relid, AttrNumber attnum, zd::Operation *op) {
                                      "lets go of one)", kTrackedSlots);
   // Once the DROP commits, every backend reads the list again and lets go of what is gone
   // (not freed here: a refused DROP in a subtransaction ends in the outer one's commit).
-  changed_in_transaction = true;
+  note_change_at_commit();
   if (!found) return;
   op->usage_tracked = true;
   op->usage_since_creation = copy.since_creation;
@@ -619,7 +643,8 @@ void install_usage_hooks() {
   ExecutorStart_hook = executor_start;
   prev_object_access = object_access_hook;
   object_access_hook = object_access;
-  RegisterXactCallback(at_transaction_end, nullptr);
+  // (The commit callback: when this backend first changes a migration or a record of use,
+  // note_change_at_commit.)
   if (process_shared_preload_libraries_in_progress) {
     prev_shmem_request = shmem_request_hook;
     shmem_request_hook = usage_shmem_request;
