@@ -25,11 +25,12 @@ void fill_migration_facts(Oid relid, zd::Operation *op) {
     return;
   if (!OidIsValid(relid) || op->column.empty()) return;
   const Oid schema = extension_schema();
-  if (!OidIsValid(schema) || !OidIsValid(get_relname_relid("zd_migration", schema))) return;
   zd::MigrationPhase phase;
-  bool is_old;
+  bool is_old = false;
   const char *column = unquoted_identifier(op->column.c_str());
-  const int64 id = migration_owning_column(relid, column, &phase, &is_old);
+  const int64 id = OidIsValid(schema) && OidIsValid(get_relname_relid("zd_migration", schema))
+                       ? migration_owning_column(relid, column, &phase, &is_old)
+                       : 0;
   if (id == 0) {
     // Not a migration's: a DROP COLUMN is judged on the record of its use.
     const AttrNumber attnum = get_attnum(relid, column);
