@@ -61,9 +61,15 @@ std::string evidence_hint(const Operation &op, const std::string &what) {
   if (op.usage_idle_s >= 0 && op.usage_idle_s < op.usage_quiet_s)
     return "Deploy code that no longer uses " + what + "; once nothing has used it for " +
            quiet + ", this statement runs as written.\n";
-  return "If nothing uses " + what + ", this statement runs as written once its use has been "
-         "recorded for " + quiet + " (zero_downtime.contract_quiet_period) with none: run it "
-         "again then (" + op.usage_show_call.str() + " shows the record).\n";
+  std::string hint = "If nothing uses " + what + ", this statement runs as written once its use "
+                     "has been recorded for " + quiet + " (zero_downtime.contract_quiet_period) "
+                     "with none: run it again then (" + op.usage_show_call.str() +
+                     " shows the record).\n";
+  if (!op.usage_tracked)  // (recording started only now: how it could have started earlier)
+    hint += "To record ahead of a drop: " + op.usage_track_call.str() +
+            "; or, for a fresh install's migrations, zero_downtime.track_new_tables = on "
+            "records each table from its creation.\n";
+  return hint;
 }
 
 // "First " alone, or after the evidence's way through: "...\nOr first ".
