@@ -484,6 +484,29 @@ AS 'MODULE_PATHNAME', 'zd_migration_usage'
 LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
+-- The record of use of tables and columns of no migration, for drop-table and drop-column: a
+-- DROP of what no application used for zero_downtime.contract_quiet_period (and was recorded
+-- that long) runs.  zd_track starts recording a table (column_name NULL) or a column (a
+-- refused DROP does too) and returns since when; zd_untrack stops it; zd_usage shows it (for
+-- the table's owner and pg_read_all_stats).  Shared memory only: a restart forgets it.
+CREATE FUNCTION zd_track(relation regclass, column_name name DEFAULT NULL)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'zd_track'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION zd_untrack(relation regclass, column_name name DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'zd_untrack'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION zd_usage(relation regclass, column_name name DEFAULT NULL,
+    OUT tracked_since timestamptz, OUT since_creation boolean, OUT last_used timestamptz,
+    OUT used_by text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'zd_usage'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
 -- What comes next for a migration in a phase: the SQL call, and what it waits for.
 CREATE FUNCTION zd_migration_next(migration bigint, phase text, kind text,
                                   OUT call text, OUT note text)

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/rule_catalog.hpp"
+#include "core/rules/rules.hpp"
 #include "core/pg_free.hpp"
 
 namespace zd {
@@ -152,7 +153,12 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
       d.findings.push_back(std::move(*finding));
     }
   }
-  if (d.findings.empty()) return d;
+  if (d.findings.empty()) {
+    for (const Operation &op : facts.ops)
+      if (rules::becomes_migration(rules::RuleContext{facts, op, policy}))
+        d.start_migration = true;
+    return d;
+  }
 
   if (policy.mode == Mode::Warn) {
     d.verdict = Verdict::Warn;

@@ -69,6 +69,9 @@ struct Decision {
   std::string deferred_undo;              // Defer: run by the worker if that fails for good
   Lock cap_lock = Lock::None;     // cap lock_timeout when this lock blocks the application
   Text capped_table;  // the table whose lock is capped (the facts' text: no copy)
+  // Allow: the statement's one change (a RENAME COLUMN or rewriting ALTER COLUMN TYPE) starts
+  // an expand/contract migration in its place (zero_downtime.orm_renames = migrate).
+  bool start_migration = false;
 
   const Finding *primary() const { return findings.empty() ? nullptr : &findings.front(); }
 };

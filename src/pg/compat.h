@@ -54,6 +54,12 @@
 #else
 #define ZD_NAMESPACE_ACLCHECK(nspid, role, mode) pg_namespace_aclcheck((nspid), (role), (mode))
 #endif
+#if PG_VERSION_NUM >= 160000
+#define ZD_PROC_ACLCHECK(proc, role, mode) \
+  object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
+#else
+#define ZD_PROC_ACLCHECK(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
+#endif
 
 // 19: standard_conforming_strings is always on (only its check hook is left, refusing off);
 // before, a session may turn it off (parser/parser.h).

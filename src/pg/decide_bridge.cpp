@@ -31,6 +31,7 @@ zd::Policy current_policy(bool as_enforce) {
   if (as_enforce) policy.mode = zd::Mode::Enforce;
   policy.small_table_bytes = static_cast<int64_t>(guc_small_table_size_kb) * 1024;
   policy.lock_timeout_ms = guc_lock_timeout_ms;
+  policy.orm_renames_migrate = guc_orm_renames == kOrmRenamesMigrate;
   for (const char *const *rule = allowed_rules(); *rule != nullptr; ++rule)
     policy.allowed_rules.emplace_back(*rule);
   return policy;
@@ -69,6 +70,7 @@ GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
   for (size_t i = 0; i < d.deferred_sql.size(); ++i)
     plan->deferred_sql[i] = copy_text(d.deferred_sql[i]);
   plan->deferred_undo = copy_text(d.deferred_undo);
+  plan->start_migration = d.start_migration;
   return plan;
 }
 

@@ -360,7 +360,10 @@ void guard_statement(MemoryContext facts_memory, PlannedStmt *pstmt, const char 
       // each time (transformCreateStmt rewrites parts of it in place, in memory the failed
       // attempt's subtransaction frees).  Not on the fast path, which runs it once.
       target.retries_need_fresh_tree = &original.read_only_tree;
-      if (const zd::Operation *drop = retiring_drop(facts)) {
+      if (plan->start_migration) {
+        // zero_downtime.orm_renames = migrate: an expand/contract migration in its place.
+        expand::run_as_migration(facts);
+      } else if (const zd::Operation *drop = retiring_drop(facts)) {
         // DROP COLUMN of a migration's old column, allowed because it may contract: the
         // contract runs around it (trigger dropped first, the new column's NOT NULL and
         // names after), and the migration is complete.

@@ -42,6 +42,7 @@ struct GuardPlan {
   const char **deferred_sql;  // Defer: what runs after the commit
   int n_deferred;
   const char *deferred_undo;  // Defer: what the worker runs if that fails for good ("": none)
+  bool start_migration;       // Decision::start_migration
 };
 
 // Decides on `facts` under the current zero_downtime.* settings (through the boundary).

@@ -22,6 +22,7 @@ extern "C" {
 
 namespace zd {
 struct Operation;
+struct StatementFacts;
 }
 
 namespace zd::pg::expand {
@@ -205,5 +206,16 @@ void usage_forget_at_commit(const Migration *m);
 // zero_downtime.contract_quiet_period, naming the applications, or has not been watched for
 // that long; `force` (allowed to a role that may SET that setting) skips the check.
 void check_contract_evidence(const Migration *m, bool force);
+// DROP TABLE (attnum 0) or DROP COLUMN of relid: what the record of its use shows, into op's
+// usage_* facts (for drop-table and drop-column); starts recording it when nothing did.
+void fill_usage_evidence(Oid relid, AttrNumber attnum, zd::Operation *op);
+
+// --- an ORM's own RENAME COLUMN / ALTER COLUMN TYPE as a migration (orm_change.cpp) ---
+
+// zero_downtime.orm_renames = migrate, and the rules let the statement's one change become a
+// migration (core rules::becomes_migration): starts it, as zd_expand_rename_column or
+// zd_expand_change_type would, in place of the statement (Decision::start_migration); tells its
+// id and the next call in a NOTICE.
+void run_as_migration(const zd::StatementFacts *facts);
 
 }  // namespace zd::pg::expand
