@@ -189,7 +189,7 @@ FailureReport describe_failed_rewrite(const std::string &rule, const std::vector
                                       size_t failed, bool left) {
   FailureReport r;
   Step bad = steps.at(failed);
-  if (!left && !bad.leftover_index.empty()) {
+  if (!left && (!bad.leftover_index.empty() || bad.leftover_ccnew)) {
     bad.leaves_on_failure.clear();
     bad.retry_needs_cleanup = false;
   }

@@ -63,7 +63,8 @@ GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
                                                                   : step.locked_table),
                               copy_text(r.detail), copy_text(r.hint),
                               copy_text(step.leftover_index), copy_text(clean.detail),
-                              copy_text(clean.hint), copy_text(step.only_if_invalid_index)};
+                              copy_text(clean.hint), copy_text(step.only_if_invalid_index),
+                              step.leftover_ccnew, (Oid) step.leftover_ccnew_table};
   }
   plan->n_deferred = static_cast<int>(d.deferred_sql.size());
   plan->deferred_sql = zeroed_array<const char *>(d.deferred_sql.size());

@@ -20,6 +20,8 @@ struct PlanStep {
   const char *clean_failure_detail;
   const char *clean_failure_hint;
   const char *only_if_invalid_index;  // Step::only_if_invalid_index ("" = always runs)
+  bool leftover_ccnew;                // Step::leftover_ccnew, on leftover_ccnew_table
+  Oid leftover_ccnew_table;
 };
 
 struct PlanFinding {
