@@ -107,6 +107,7 @@ struct Operation {
   // `column` is its old side (the one its contract drops).
   int64_t migration = 0;
   Text migration_phase;
+  Text migration_kind;  // "rename column", "change type", "set not null", "add column"
   bool migration_old_column = false;
   // DROP TABLE / DROP COLUMN: what the server's record of use shows (src/pg/expand/usage.cpp),
   // for drop-table and drop-column: the table (or column) is not in use when the server has

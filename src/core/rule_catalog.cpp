@@ -56,7 +56,8 @@ const RuleInfo kRules[] = {
      "`SET NOT NULL` scans under ACCESS EXCLUSIVE",
      "rewrite: `CHECK (c IS NOT NULL) NOT VALID`, `VALIDATE`, `SET NOT NULL`, drop the check "
          "(PostgreSQL 18+: `ADD CONSTRAINT ... NOT NULL c NOT VALID`, `VALIDATE`); allowed when a "
-         "valid check already implies it",
+         "valid check already implies it; with `NULL`s to fill while old code still writes them: "
+         "`zd_expand_set_not_null(table, column, fill_expr)` (expand/contract)",
      "the same statements",
      "18+: PostgreSQL's own `NOT NULL ... NOT VALID` and `VALIDATE`, no helper CHECK"},
     {"add-unique",

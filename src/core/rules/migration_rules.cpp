@@ -10,6 +10,25 @@
 #include "core/pg_free.hpp"
 
 namespace zd::rules {
+namespace {
+
+// What the migration does with the column, by its kind.
+std::string owned_detail(const Operation &op, const std::string &id) {
+  const std::string column = op.column.str();
+  const std::string kind = op.migration_kind.str();
+  const char *breaks = "; changing it from outside would break writes of old or new code.";
+  if (kind == "set not null")
+    return "Migration " + id + " (set not null) makes " + column +
+           " NOT NULL: its check (and fill trigger, if any) hold every write to it" + breaks;
+  if (kind == "add column")
+    return "Migration " + id + " (add column) fills " + column +
+           " from its expression through its trigger for writes that leave it out" + breaks;
+  return "Migration " + id + " keeps " + column + " " +
+         (op.migration_old_column ? "(its old column)" : "(its new column)") +
+         " in step with the other side through its trigger" + breaks;
+}
+
+}  // namespace
 
 RuleResult migration_owned(const RuleContext &ctx) {
   const Operation &op = ctx.op;
@@ -41,10 +60,7 @@ RuleResult migration_owned(const RuleContext &ctx) {
       "migration-owned: " + what + " " + op.column.str() + " on " + op.table.name.str() +
           ": the column belongs to expand/contract migration " + id + " (" +
           op.migration_phase.str() + ")",
-      "Migration " + id + " keeps " + op.column.str() + " " +
-          (op.migration_old_column ? "(its old column)" : "(its new column)") +
-          " in step with the other side through its trigger; changing it from outside would "
-          "break writes of old or new code.",
+      owned_detail(op, id),
       hint);
   f.sqlstate = sqlstate::kMigrationOwned;
   return f;

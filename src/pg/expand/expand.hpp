@@ -78,9 +78,10 @@ Migration *load_migration(int64 id);
 void save_phase(const Migration *m, zd::MigrationPhase phase);
 // The objects of `kind` it owns: a List of char *[2] {name, source}.
 List *owned_objects(const Migration *m, const char *kind);
-// The active migration owning column `column` of `relid`, or 0.
+// The active migration owning column `column` of `relid`, or 0; `kind` (when not nullptr): its
+// kind ("rename column", "change type", "set not null", "add column").
 int64 migration_owning_column(Oid relid, const char *column, zd::MigrationPhase *phase,
-                              bool *is_old_column);
+                              bool *is_old_column, const char **kind = nullptr);
 
 // Takes the migration's lock for this transaction, without waiting: another session moving it
 // gets 55P03 naming this one (its pid, application_name and query).

@@ -27,9 +27,10 @@ void fill_migration_facts(Oid relid, zd::Operation *op) {
   const Oid schema = extension_schema();
   zd::MigrationPhase phase;
   bool is_old = false;
+  const char *kind = "";
   const char *column = unquoted_identifier(op->column.c_str());
   const int64 id = OidIsValid(schema) && OidIsValid(get_relname_relid("zd_migration", schema))
-                       ? migration_owning_column(relid, column, &phase, &is_old)
+                       ? migration_owning_column(relid, column, &phase, &is_old, &kind)
                        : 0;
   if (id == 0) {
     // Not a migration's: a DROP COLUMN is judged on the record of its use.
@@ -40,6 +41,7 @@ void fill_migration_facts(Oid relid, zd::Operation *op) {
   op->migration = id;
   op->migration_phase = zd::phase_name(phase);
   op->migration_old_column = is_old;
+  op->migration_kind = kind;
 }
 
 }  // namespace zd::pg::expand

@@ -273,13 +273,15 @@ List *owned_objects(const Migration *m, const char *kind) {
 }
 
 int64 migration_owning_column(Oid relid, const char *column, zd::MigrationPhase *phase,
-                              bool *is_old_column) {
+                              bool *is_old_column, const char **kind) {
+  MemoryContext outer_context = CurrentMemoryContext;
   Oid types[2] = {OIDOID, NAMEOID};
   Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(column))};
   // (Only a rename's or a change of type's old column is retired: the guard lets DROP COLUMN
   // of it run the contract.  The one column of a set-not-null or add-column migration is not.)
   if (run_state_sql("SELECT m.id, m.phase, m.old_column OPERATOR(pg_catalog.=) $2 "
-                    "AND m.kind OPERATOR(pg_catalog.=) ANY ('{rename column,change type}') "
+                    "AND m.kind OPERATOR(pg_catalog.=) ANY ('{rename column,change type}'), "
+                    "m.kind "
                     "FROM {o} o JOIN {m} m ON m.id OPERATOR(pg_catalog.=) o.migration "
                     "WHERE o.relation OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
                     "AND o.kind OPERATOR(pg_catalog.=) 'column' "
@@ -294,6 +296,11 @@ int64 migration_owning_column(Oid relid, const char *column, zd::MigrationPhase 
     *phase = zd::phase_from_name(SPI_getvalue(row, SPI_tuptable->tupdesc, 2))
                  .value_or(zd::MigrationPhase::Aborted);
     *is_old_column = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
+    if (kind != nullptr) {
+      // (In the caller's memory: SPI's goes at SPI_finish.)
+      const char *k = SPI_getvalue(row, SPI_tuptable->tupdesc, 4);
+      *kind = MemoryContextStrdup(outer_context, k != nullptr ? k : "");
+    }
   }
   SPI_finish();
   return id;
