@@ -5,6 +5,7 @@
 #include "core/lock.hpp"
 #include "core/text.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
