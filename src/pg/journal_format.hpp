@@ -15,6 +15,12 @@
 //   'E' its end, written when its transaction (or subtransaction) ends:
 //       pid i32, backend start i64, seq u32 | at i64 | outcome u8 | wait_us i64 (-1: not
 //       measured) | hold_us i64 | locks
+//   'C' a statement and its end in one record, written when its transaction ends (outside a
+//       transaction block: one write() a statement), or just before it commits (outcome
+//       kCommitting: the commit log says; an 'E' record after it says otherwise):
+//       pid i32, backend start i64, seq u32 | at i64 | flags u8 | the texts of 'S' |
+//       xid u64 (full, top transaction; 0: none) | ended at i64 | outcome u8 | wait_us i64 |
+//       hold_us i64 | locks
 #pragma once
 
 #include <cstdint>
@@ -45,6 +51,7 @@ enum Outcome : uint8_t {
   kRolledBack = 2,
   kPrepared = 3,  // PREPARE TRANSACTION: the xid's fate tells the rest
   kFailed = 4,    // a statement of kSpans that failed part way
+  kCommitting = 5,  // written just before the commit: the commit log says whether it did
 };
 
 }  // namespace zd::pg::journal_format
