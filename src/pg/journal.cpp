@@ -45,7 +45,9 @@ struct JournalEntry {
   TimestampTz started;    // when the statement reached the hook
   TimestampTz wait_from;  // the guard asked for its lock (0: not measured)
   TimestampTz locked_at;  // its lock granted (0: not measured)
-  const char *command, *object, *policy;
+  CommandTag command;
+  uint8 policy;  // journal_format::kPolicies
+  const char *object;
   // Its text: as sent, or (redacted) already normalized; the reader normalizes the rest.
   const char *statement;
   int statement_len;
@@ -328,6 +330,15 @@ const char *current_tool(const zd::StatementFacts *facts) {
   return tool_name(found);
 }
 
+// The code of a policy's or decision's name (journal_format's tables; 0 when not one of them):
+// by its first letters, the names being few and fixed.
+uint8 code_of(const char *name, const char *const *names, int n) {
+  for (int i = 0; i < n; i++)
+    if (name[0] == names[i][0] && name[1] == names[i][1] && name[2] == names[i][2])
+      return (uint8) i;
+  return 0;
+}
+
 // A statement's fields after its key (and, in an 'S' record, its transaction id).
 void put_statement(Writer &w, const JournalEntry *e, uint8 flags, const char *decision,
                    const char *rule, const char *tool) {
@@ -336,11 +347,11 @@ void put_statement(Writer &w, const JournalEntry *e, uint8 flags, const char *de
                (ZD_STANDARD_CONFORMING_STRINGS ? 0 : fmt::kBackslashQuotes));
   put_who(w);
   w.put_text(tool);
-  w.put_text(e->command);
+  w.put<uint16>((uint16) e->command);
   w.put_text(e->object);
   w.put_text(e->statement, e->statement_len, fmt::kMaxStatement);
-  w.put_text(e->policy);
-  w.put_text(decision);
+  w.put<uint8>(e->policy);
+  w.put<uint8>(code_of(decision, fmt::kDecisions, fmt::kNumDecisions));
   w.put_text(rule);
 }
 
@@ -500,7 +511,7 @@ void journal_install_hooks() {
   shmem_startup_hook = journal_shmem_startup;
 }
 
-JournalEntry *journal_open(const char *command, const Node *stmt, const char *text, int length,
+JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *text, int length,
                            bool redact, bool by_schema_role, const char *policy) {
   JournalEntry *e = (JournalEntry *) palloc(sizeof(JournalEntry));
   e->seq = ++next_seq;
@@ -515,7 +526,7 @@ JournalEntry *journal_open(const char *command, const Node *stmt, const char *te
   e->locked_at = 0;
   e->command = command;
   e->object = journal_object(stmt);
-  e->policy = policy;
+  e->policy = code_of(policy, fmt::kPolicies, fmt::kNumPolicies);
   e->by_schema_role = by_schema_role;
   e->pending = nullptr;
   if (length > fmt::kMaxStatement) length = fmt::kMaxStatement;

@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "storage/lockdefs.h"
+#include "tcop/cmdtag.h"
 }
 
 namespace zd::pg {
@@ -35,9 +36,9 @@ void journal_install_hooks();
 
 // Who and what, when the statement `stmt` reaches the hook.  `text`/`length`: the statement's
 // own text; `redact`: its string constants are replaced (a password may be among them).
-// `policy`: what the schema drift policy did ("schema role", "exempt", "warned", "refused",
-// "off").  palloc'd in the statement's memory.
-JournalEntry *journal_open(const char *command, const Node *stmt, const char *text, int length,
+// `policy`: what the schema drift policy did (journal_format::kPolicies: "schema role",
+// "exempt", "warned", "refused", "off").  palloc'd in the statement's memory.
+JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *text, int length,
                            bool redact, bool by_schema_role, const char *policy);
 
 // The object `stmt` acts on, as the journal names it: a relation schema-qualified and quoted

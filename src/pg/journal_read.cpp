@@ -20,6 +20,7 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
+#include "tcop/cmdtag.h"
 }
 
 namespace zd::pg {
@@ -40,7 +41,7 @@ struct Statement {
   TimestampTz at;
   uint64 xid;
   uint8 flags;
-  const char *text[12];  // database ... rule, as in the format
+  const char *text[12];  // database ... rule, as zd_journal() shows them
 };
 
 struct End {
@@ -137,7 +138,16 @@ void parse(const StringInfo buf, List **statements, HTAB *ends) {
       s->at = at;
       if (type == 'S') s->xid = c.get<uint64>();
       s->flags = c.get<uint8>();
-      for (const char *&t : s->text) t = c.text();
+      const char **t = s->text;
+      for (int i = 0; i < 6; i++) *t++ = c.text();  // database ... tool
+      const uint16 tag = c.get<uint16>();
+      *t++ = tag < COMMAND_TAG_NEXTTAG ? GetCommandTagName((CommandTag) tag) : "?";
+      *t++ = c.text();  // object
+      *t++ = c.text();  // statement
+      const uint8 policy = c.get<uint8>(), decision = c.get<uint8>();
+      *t++ = policy < fmt::kNumPolicies ? fmt::kPolicies[policy] : "?";
+      *t++ = decision < fmt::kNumDecisions ? fmt::kDecisions[decision] : "?";
+      *t++ = c.text();  // rule
       End e{};
       if (type == 'C') {  // its end too
         s->xid = c.get<uint64>();
