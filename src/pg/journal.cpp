@@ -85,6 +85,13 @@ Shared *shared = nullptr;
 shmem_request_hook_type prev_shmem_request = nullptr;
 shmem_startup_hook_type prev_shmem_startup = nullptr;
 
+// The entries of the statements running now (nested ones: a function's DDL inside a DDL):
+// taken from here rather than palloc'd.  One is free again when its statement returns, all at a
+// transaction's abort (a statement that failed never returned); should they all be taken, palloc.
+constexpr int kEntries = 8;
+JournalEntry entries[kEntries];
+bool entry_taken[kEntries];
+
 int fd = -1;
 uint32 fd_generation = 0;
 bool warned_write_failure = false;
@@ -479,6 +486,7 @@ extern "C" void journal_xact_callback(XactEvent event, void *) {
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
       journal_current = nullptr;
+      memset(entry_taken, 0, sizeof entry_taken);
       finish(Which::All, InvalidSubTransactionId, fmt::kRolledBack, fmt::kFailed);
       break;
     case XACT_EVENT_PREPARE:
@@ -513,7 +521,13 @@ void journal_install_hooks() {
 
 JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *text, int length,
                            bool redact, bool by_schema_role, const char *policy) {
-  JournalEntry *e = (JournalEntry *) palloc(sizeof(JournalEntry));
+  JournalEntry *e = nullptr;
+  for (int i = 0; i < kEntries && e == nullptr; i++)
+    if (!entry_taken[i]) {
+      entry_taken[i] = true;
+      e = &entries[i];
+    }
+  if (e == nullptr) e = (JournalEntry *) palloc(sizeof(JournalEntry));
   e->seq = ++next_seq;
   // When it reached the hook: outside a transaction block, the statement's own start
   // (PostgreSQL's, already taken: no clock read), else the clock's.  Never before the one
@@ -617,6 +631,7 @@ void journal_lock_granted(JournalEntry *entry) {
 }
 
 void journal_ran(JournalEntry *entry) {
+  if (entry >= entries && entry < entries + kEntries) entry_taken[entry - entries] = false;
   if (entry == nullptr || entry->pending == nullptr) return;
   Pending *p = entry->pending;
   entry->pending = nullptr;
