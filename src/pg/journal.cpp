@@ -473,6 +473,9 @@ void finish(Which which, SubTransactionId subid, uint8 outcome, uint8 spans_outc
 }
 
 extern "C" void journal_xact_callback(XactEvent event, void *) {
+  // (Every transaction of the backend comes here once it has journaled a statement: the ones
+  // with nothing pending leave at once.)
+  if (n_pending == 0 && event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT) return;
   switch (event) {
     case XACT_EVENT_PRE_COMMIT:
     case XACT_EVENT_PARALLEL_PRE_COMMIT:
