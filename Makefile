@@ -19,7 +19,10 @@ ISOLATION_OPTS = --inputdir=test/isolation --temp-config=test/regress.conf
 
 PG_CPPFLAGS = -I$(srcdir)/src -std=c++17 -Wall -Wextra -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-cast-function-type -Wno-register
-SHLIB_LINK  = -lstdc++
+# -Bsymbolic: the library's calls to its own functions and reads of its own globals bind inside
+# it (direct calls, no PLT or GOT indirection): the hooks run for every statement of the
+# cluster, and that indirection was a measurable part of their cost (bench/instructions_bench.sh).
+SHLIB_LINK  = -lstdc++ -Wl,-Bsymbolic
 
 # Debian's PGXS is configured --with-llvm and would emit LLVM bitcode for JIT inlining with
 # clang-14.  Inlining an extension's C++ into JIT-compiled expressions buys nothing here (the

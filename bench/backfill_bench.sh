@@ -18,6 +18,8 @@
 #    ZD_BENCH_PAIRS: repeated pairs, default 4; ZD_BENCH_ZD_ARGS: more arguments of the CALL,
 #    e.g. ", target_batch_duration => '30ms'")
 #   Results: bench/results/backfill.md and bench/results/backfill_latency.png
+#   (PG_CONFIG: the server, Debian's 15 by default; zero_downtime is installed into it.
+#    ZD_BENCH_PER_MAJOR=1: backfill-pgMAJOR.md and backfill_latency-pgMAJOR.png instead)
 set -euo pipefail
 
 rows=${1:-5000000}
@@ -149,8 +151,8 @@ load_ratios=$(pair_ratios load plpgsql_loop)
 idle_ratios=$(pair_ratios idle one_update)
 size=$(psql -At -c "SELECT pg_size_pretty(pg_relation_size('bf_template'))")
 
-out="$repo/bench/results/backfill.md"
-plot="$repo/bench/results/backfill_latency.png"
+out=$(result_file backfill)
+plot="$repo/bench/results/backfill_latency${ZD_BENCH_PER_MAJOR:+-pg$major}.png"
 mkdir -p "$(dirname "$out")"
 gnuplot <<GP
 set terminal png size 1000,500 noenhanced
@@ -194,6 +196,6 @@ GP
          printf "- zd_backfill / one UPDATE, application max latency under load: %.3f\n", m["zd_backfill_load"] / m["one_update_load"];
        }' "$results"
   echo
-  echo "![latency over time](backfill_latency.png)"
+  echo "![latency over time]($(basename "$plot"))"
 } >"$out"
 cat "$out"

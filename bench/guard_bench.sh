@@ -11,6 +11,8 @@
 # (The hook's overhead on cheap statements and plain DML: bench/overhead_bench.sh.)
 #
 # Usage, as root: bash bench/guard_bench.sh [ROWS]     Results: bench/results/guard.md
+#   (PG_CONFIG: the server, Debian's 15 by default; zero_downtime is installed into it.
+#    ZD_BENCH_PER_MAJOR=1: results in guard-pgMAJOR.md, for majors side by side)
 set -euo pipefail
 
 rows=${1:-3000000}
@@ -92,7 +94,7 @@ for mode in off enforce; do
   psql -c "SET zero_downtime.mode = off" -c "ALTER TABLE bench_t ALTER COLUMN v DROP NOT NULL"
 done
 
-out="$repo/bench/results/guard.md"
+out=$(result_file guard)
 mkdir -p "$(dirname "$out")"
 {
   echo "# Guard benchmark"

@@ -2,8 +2,17 @@
 # it, and the application's latency over a window from pgbench's per-transaction log.
 # Source it after setting `repo`; then call start_bench_server EXTRA_CONF.
 
-# PG_CONFIG: another installation (a copy of Debian's in /tmp, say); Debian's 15 by default.
+# PG_CONFIG: another installation (a copy of Debian's in /tmp, say, or a build of another
+# major); Debian's 15 by default.
 bindir=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
+major=$("$bindir/postgres" --version | sed -E 's/.* ([0-9]+)[.a-z].*/\1/')
+
+# result_file NAME: where a benchmark writes its report: bench/results/NAME.md, or, with
+# ZD_BENCH_PER_MAJOR=1 (runs of several majors side by side), NAME-pgMAJOR.md.
+result_file() {
+  if [ -n "${ZD_BENCH_PER_MAJOR:-}" ]; then echo "$repo/bench/results/$1-pg$major.md"
+  else echo "$repo/bench/results/$1.md"; fi
+}
 work=$(mktemp -d /tmp/zd-bench.XXXXXX)
 chown postgres: "$work"
 as_pg() { runuser -u postgres -- "$@"; }

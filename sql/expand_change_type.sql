@@ -60,7 +60,26 @@ SELECT id, phase, next_call FROM zd_migrations ORDER BY id;
 SELECT zd_migrate(:note_id);
 \d orders
 
+-- The trigger's planned expressions are kept between statements until what they are made of
+-- changes: a replaced function is used from the next statement on, and so is a changed table.
+CREATE TABLE prices (id int PRIMARY KEY, cents int);
+CREATE FUNCTION to_big(v int) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT v::bigint * 10';
+SELECT zd_expand_change_type('prices', 'cents', 'bigint', 'to_big(cents)', 'cents::integer',
+                             new_column => 'cents_big') AS price_id \gset
+INSERT INTO prices VALUES (1, 1);
+INSERT INTO prices VALUES (2, 2);
+CREATE OR REPLACE FUNCTION to_big(v int) RETURNS bigint LANGUAGE sql IMMUTABLE
+  AS 'SELECT v::bigint * 100';
+INSERT INTO prices VALUES (3, 3);
+ALTER TABLE prices ADD COLUMN note text;
+INSERT INTO prices (id, cents, note) VALUES (4, 4, 'after the table changed');
+INSERT INTO prices (id, cents_big) VALUES (5, 50);
+SELECT id, cents, cents_big, note FROM prices ORDER BY id;
+SELECT zd_abort(:price_id);
+
 SET zero_downtime.mode = off;
 DROP TABLE orders;
+DROP TABLE prices;
+DROP FUNCTION to_big(int);
 RESET zero_downtime.mode;
 DROP EXTENSION zero_downtime;

@@ -12,7 +12,10 @@
 --      ACCESS EXCLUSIVE on it);
 --   5. a migration mallory did not create: every call refused before its lock is taken,
 --      the view shows her none of it, a leaky function sees nothing;
---   6. a relation squatting the name of an index copy: never taken for the copy.
+--   6. a relation squatting the name of an index copy: never taken for the copy;
+--   7. the fill expressions of set-not-null and add-column migrations: alice's keep their
+--      meaning for writers under a hostile search_path and in the worker's backfill; mallory's
+--      fill function runs as mallory for a superuser's and alice's writes.
 CREATE EXTENSION zero_downtime;
 SET client_min_messages = warning;
 SET zero_downtime.mode = off;   -- the setup's DDL is not what is tested here
@@ -232,6 +235,63 @@ SELECT zd_migration_ready(:s_id);
 SELECT zd_contract(:s_id);
 SELECT zd_abort(:s_id) IS NOT NULL AS aborted;
 RESET ROLE;
+SELECT * FROM xtrapped;
+
+-- 7. Fill expressions (zd_expand_add_column, zd_expand_set_not_null): alice's, stored
+--    qualified, keep their meaning in the fill trigger for writers under a search_path where
+--    mallory's int * int comes first (a superuser among them), and in the worker's backfill;
+--    mallory's fill function runs as mallory (security-restricted, search_path pinned), never
+--    with the rights of whoever writes the row.
+SET ROLE regress_xalice;
+CREATE TABLE xalice.stock (id integer PRIMARY KEY, units integer NOT NULL, note text);
+INSERT INTO xalice.stock SELECT g, g, NULL FROM generate_series(1, 200) g;
+GRANT SELECT, INSERT, UPDATE ON xalice.stock TO regress_xmallory;
+SELECT zd_expand_add_column('xalice.stock', 'dozens', 'integer', 'units * 12',
+                            not_null => true) AS k_add \gset
+SELECT zd_expand_set_not_null('xalice.stock', 'note', $$'n' || (id * 2)$$) AS k_nn \gset
+SELECT kind, up_sql FROM zd_migrations WHERE id IN (:k_add, :k_nn) ORDER BY id;
+RESET ROLE;
+TRUNCATE xtrap_calls;
+SET ROLE regress_xmallory;
+SET search_path = xshared, pg_catalog, public;
+INSERT INTO xalice.stock (id, units) VALUES (1001, 2);
+UPDATE xalice.stock SET units = 3 WHERE id = 1;
+RESET search_path;
+RESET ROLE;
+SET search_path = xshared, pg_catalog, public;
+INSERT INTO xalice.stock (id, units) VALUES (1002, 4);
+RESET search_path;
+SET ROLE regress_xalice;
+SET search_path = xshared, pg_catalog, public;
+SELECT zd_migrate(:k_add) IS NOT NULL AS queued, zd_migrate(:k_nn) IS NOT NULL AS queued;
+RESET search_path;
+CALL zd_deferred_wait('60s');
+SELECT id, phase FROM zd_migrations WHERE id IN (:k_add, :k_nn) ORDER BY id;
+SELECT count(*) FILTER (WHERE dozens IS DISTINCT FROM units * 12) AS dozens_differ,
+       count(*) FILTER (WHERE note IS DISTINCT FROM 'n' || (id * 2)) AS notes_differ
+FROM xalice.stock;
+SELECT zd_contract(:k_add) IS NOT NULL AS contracted, zd_contract(:k_nn) IS NOT NULL AS contracted;
+\d xalice.stock
+RESET ROLE;
+SELECT count(*) AS trap_calls FROM xtrap_calls;
+SET ROLE regress_xmallory;
+CREATE FUNCTION xmal.fill(i integer) RETURNS text LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM xmal.trap('fill() as ' || current_user); RETURN 'f' || i; END $$;
+CREATE TABLE xmal.f (id integer PRIMARY KEY, tag text);
+GRANT SELECT, INSERT, UPDATE ON xmal.f TO PUBLIC;
+SELECT zd_expand_set_not_null('xmal.f', 'tag', 'xmal.fill(id)') AS f_nn \gset
+CREATE TABLE xmal.g (id integer PRIMARY KEY);
+GRANT SELECT, INSERT, UPDATE ON xmal.g TO PUBLIC;
+SELECT zd_expand_add_column('xmal.g', 'tag', 'text', 'xmal.fill(id)') AS f_add \gset
+RESET ROLE;
+INSERT INTO xmal.f (id) VALUES (1);
+INSERT INTO xmal.g (id) VALUES (1);
+SET ROLE regress_xalice;
+INSERT INTO xmal.f (id, tag) VALUES (2, NULL);
+INSERT INTO xmal.g (id) VALUES (2);
+RESET ROLE;
+SELECT by_role, what, count(*) FROM xtrap_calls GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT 'f' AS t, id, tag FROM xmal.f UNION ALL SELECT 'g', id, tag FROM xmal.g ORDER BY 1, 2;
 SELECT * FROM xtrapped;
 
 SET zero_downtime.mode = off;

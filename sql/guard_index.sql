@@ -68,6 +68,25 @@ DROP INDEX CONCURRENTLY orders_note_idx;
 REINDEX INDEX orders_customer;
 REINDEX (VERBOSE false) TABLE orders;
 REINDEX TABLE CONCURRENTLY orders;
+-- A rewritten REINDEX that fails reports what the catalog shows was left, and each leftover's
+-- DROP as it can be pasted: the index's function now fails on every row.
+CREATE FUNCTION fragile(v int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT v';
+CREATE INDEX orders_fragile ON orders (fragile(id));
+CREATE OR REPLACE FUNCTION fragile(v int) RETURNS int LANGUAGE sql IMMUTABLE
+  AS 'SELECT 1 / (v - v)';
+REINDEX INDEX orders_fragile;
+SELECT indexrelid::regclass AS index FROM pg_index WHERE NOT indisvalid ORDER BY 1;
+DROP INDEX CONCURRENTLY public.orders_fragile_ccnew;
+DROP INDEX CONCURRENTLY orders_fragile;
+DROP FUNCTION fragile(int);
+-- PostgreSQL refuses a schema's REINDEX to a role that does not own it: nothing was left.
+CREATE ROLE zd_reindexer;
+GRANT USAGE ON SCHEMA public TO zd_reindexer;
+SET ROLE zd_reindexer;
+REINDEX SCHEMA public;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA public FROM zd_reindexer;
+DROP ROLE zd_reindexer;
 
 -- refresh-materialized-view: CONCURRENTLY needs a unique index.
 CREATE MATERIALIZED VIEW order_counts AS

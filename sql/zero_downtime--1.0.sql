@@ -328,19 +328,24 @@ LANGUAGE C;
 
 -- ---------------------------------------------------------------------------------------------
 -- Expand/contract migrations (src/pg/expand/): rename a column or change its type on a live
--- table while old and new application code both run.  One row per migration; written only by
+-- table while old and new application code both run; make a column NOT NULL, add a column
+-- filled from an expression.  One row per migration; written only by
 -- the zd_* functions below (as this table's owner, search_path pinned), in the transaction of
 -- the call, so a migration's DDL and its state commit together.  Kept by pg_dump.
 CREATE TABLE zd_migration (
     id bigserial PRIMARY KEY,
     relation regclass NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('rename column', 'change type')),
-    old_column name NOT NULL,          -- what old code uses; dropped at contract
+    kind text NOT NULL
+        CHECK (kind IN ('rename column', 'change type', 'set not null', 'add column')),
+    old_column name NOT NULL,          -- what old code uses; dropped at contract (set not
+                                       -- null, add column: the one column, dropped never)
     new_column name NOT NULL,          -- what new code uses (a change of type: renamed to
                                        -- old_column at contract)
     new_type text NOT NULL,            -- the new column's type, as format_type prints it
     up_sql text NOT NULL,              -- the new value from the row (names outside pg_catalog
-    down_sql text NOT NULL,            -- qualified); the old value from the row
+    down_sql text NOT NULL,            -- qualified); the old value from the row (set not
+                                       -- null, add column: up_sql fills, '' none; no down)
+    not_null boolean NOT NULL DEFAULT false, -- set not null; add column with not_null
     version text,                      -- the application version that uses the new column
     phase text NOT NULL DEFAULT 'expanded'
         CHECK (phase IN ('expanded', 'migrating', 'ready', 'complete', 'aborted')),
@@ -380,6 +385,14 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'zd_sync_trigger'
 LANGUAGE C;
 
+-- The fill trigger of a set-not-null or add-column migration: computes its column from the
+-- migration's expression when a write leaves it NULL / does not give it a value (C, no SPI per
+-- row).
+CREATE FUNCTION zd_fill_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'zd_fill_trigger'
+LANGUAGE C;
+
 -- Expand: in the caller's transaction (its DDL and its state row commit together).  Adds the
 -- new column, copies CHECK constraints NOT VALID, creates the sync trigger.  Returns the id.
 -- No pinned search_path: the type and expressions resolve as the caller wrote them (and are
@@ -398,6 +411,26 @@ CREATE FUNCTION zd_expand_change_type(relation regclass, column_name name, new_t
                                       new_column name DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'zd_expand_change_type'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- Make column_name NOT NULL on a live table: CHECK (column_name IS NOT NULL) NOT VALID now (new
+-- writes must satisfy it), and with fill_expr (an expression over the row) a trigger that
+-- fills a NULL a write leaves; migrate fills the rows holding NULL with fill_expr and
+-- validates the CHECK; contract sets NOT NULL (the validated CHECK proves it: no scan).
+CREATE FUNCTION zd_expand_set_not_null(relation regclass, column_name name,
+                                       fill_expr text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'zd_expand_set_not_null'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- Add column_name of type_name filled from fill_expr (an expression over the row): the column
+-- (nullable, no default: no rewrite) and a trigger computing it for every write that does not
+-- give it a value (old code); migrate fills the existing rows; contract drops the trigger and,
+-- with not_null, sets NOT NULL as zd_expand_set_not_null.  Abort drops the column.
+CREATE FUNCTION zd_expand_add_column(relation regclass, column_name name, type_name text,
+                                     fill_expr text, not_null boolean DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'zd_expand_add_column'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 -- Migrate: queues the backfill, the CONCURRENTLY index copies and the VALIDATEs to run after
@@ -451,8 +484,32 @@ AS 'MODULE_PATHNAME', 'zd_migration_usage'
 LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
+-- The record of use of tables and columns of no migration, for drop-table and drop-column: a
+-- DROP of what no application used for zero_downtime.contract_quiet_period (and was recorded
+-- that long) runs.  zd_track starts recording a table (column_name NULL) or a column (a
+-- refused DROP does too) and returns since when; zd_untrack stops it; zd_usage shows it (for
+-- the table's owner and pg_read_all_stats).  Shared memory only: a restart forgets it.
+CREATE FUNCTION zd_track(relation regclass, column_name name DEFAULT NULL)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'zd_track'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION zd_untrack(relation regclass, column_name name DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'zd_untrack'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION zd_usage(relation regclass, column_name name DEFAULT NULL,
+    OUT tracked_since timestamptz, OUT since_creation boolean, OUT last_used timestamptz,
+    OUT used_by text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'zd_usage'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
 -- What comes next for a migration in a phase: the SQL call, and what it waits for.
-CREATE FUNCTION zd_migration_next(migration bigint, phase text, OUT call text, OUT note text)
+CREATE FUNCTION zd_migration_next(migration bigint, phase text, kind text,
+                                  OUT call text, OUT note text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'zd_migration_next'
 LANGUAGE C STRICT IMMUTABLE
@@ -505,11 +562,13 @@ SELECT m.id,
        m.created_at,
        m.migrate_at,
        m.ready_at,
-       m.finished_at
+       m.finished_at,
+       m.not_null
 FROM @extschema@.zd_migration m
-CROSS JOIN LATERAL @extschema@.zd_migration_next(m.id, m.phase) n
+CROSS JOIN LATERAL @extschema@.zd_migration_next(m.id, m.phase, m.kind) n
 LEFT JOIN LATERAL @extschema@.zd_migration_usage(m.id, m.relation, m.old_column) u
        ON m.phase OPERATOR(pg_catalog.=) ANY ('{expanded,migrating,ready}'::text[])
+      AND m.kind OPERATOR(pg_catalog.=) ANY ('{rename column,change type}'::text[])
 LEFT JOIN @extschema@.zd_backfill_progress b
        ON b.name OPERATOR(pg_catalog.=) m.backfill_name
       AND b.started_by OPERATOR(pg_catalog.=) pg_catalog.pg_get_userbyid(m.started_by)

@@ -5,15 +5,17 @@
 #   2. isolation         test/isolation/specs/*.spec (pg_isolation_regress)      } major
 #   3. TAP               test/t/*.pl (PostgreSQL::Test::Cluster: restart, crash, standby)
 #   4. unit              test/unit/*.cpp (GoogleTest through CMake and ctest)     }
-#   5. core              PostgreSQL 15's own regression suite, plain vs warn vs enforce
-#                        (test/core_suite/run.sh; its three checks count here)
+#   5. core              PostgreSQL's own regression suite of the major, plain vs warn vs
+#                        enforce (test/core_suite/run.sh; its checks count here): on 15 and
+#                        18, whose source is here (17's and 19's is not on the mirror); in
+#                        the background while that major's other layers run
 #   6. cassert           1 and 2 against a PostgreSQL 15 built with --enable-cassert
 #   7. valgrind          1 and 2 with that server's processes under valgrind's memcheck
 #                        (6 and 7: test/memcheck/run.sh; the server is built once and cached)
 #   8. clients           the real migration tools (Knex, node-pg-migrate, Drizzle Kit and
 #                        drizzle-orm, Prisma Migrate, psql) against a guarded server:
 #                        test/clients/t/*.pl, their npm packages installed by npm ci
-# 5 to 8 run on 15 only (Debian 12's server), when 15 is among the majors.
+# 6 to 8 run on 15 only (Debian 12's server), when 15 is among the majors.
 #
 # The majors (ZD_PG_VERSIONS="15 17 18 19", the default as root; a subset such as "15 18" for
 # development) and where each server comes from:
@@ -25,8 +27,10 @@
 #           the extension built there by that suite's compiler
 # A major other than these is built by build_server.sh when its source can be fetched.
 # Without ZD_PG_VERSIONS, PG_CONFIG=<a pg_config> runs every layer asked for against that one
-# server (as the chroot runs do); with it, PG_CONFIG replaces the server of its own major.  Not
-# as root, the default is 15 and the majors already built.
+# server (as the chroot runs do); with it, PG_CONFIG replaces the server of its own major, as
+# does each of ZD_PG_CONFIGS="<pg_config> ..." (copies in /tmp, say, to test a work tree
+# without installing into Debian's 15 or the cached 18).  Not as root, the default is 15 and
+# the majors already built.
 #
 # As root it first installs the packages it needs and builds and installs the extension; the
 # servers then run as the OS user `postgres` (PostgreSQL refuses to run as root).
@@ -39,7 +43,23 @@ layers=${ZD_TEST_LAYERS:-"regress isolation tap unit core cassert valgrind clien
 per_major_layers="regress isolation tap unit"
 
 if [ "$(id -u)" -eq 0 ] && [ "${ZD_INSTALL_DEPS:-1}" != 0 ]; then
-  bash "$repo/scripts/install-deps.sh" || exit 1
+  bash "$repo/scripts/install-deps.sh" ccache || exit 1
+fi
+
+# The builds of this machine (the extension per major, the unit tests, test/memcheck's copy)
+# go through ccache when it is installed (as root, above), its cache in
+# /var/cache/zero_downtime/ccache: each major rebuilds the whole tree for its headers, and an
+# unchanged tree then costs a few seconds instead of a compile per major (ZD_CCACHE=0:
+# without).  CCACHE_NOHASHDIR: the unit tests and test/memcheck build in a new directory each
+# run, which would otherwise be part of every key (-g); only the debug information's
+# compilation directory can then name an older run's directory.  Only the builds get these
+# variables (and test/memcheck's servers, which compile nothing).
+cc_env=()
+if [ "${ZD_CCACHE:-1}" != 0 ] && command -v ccache >/dev/null && [ -d /usr/lib/ccache ]; then
+  ccache_dir=${ZD_CCACHE_DIR:-/var/cache/zero_downtime/ccache}
+  if mkdir -p "$ccache_dir" 2>/dev/null && [ -w "$ccache_dir" ]; then
+    cc_env=(env PATH="/usr/lib/ccache:$PATH" CCACHE_DIR="$ccache_dir" CCACHE_NOHASHDIR=1)
+  fi
 fi
 
 # The majors to run, and whether this run is the single-server form (PG_CONFIG alone).
@@ -69,10 +89,10 @@ fi
 passed=0
 failed=0
 layer_started=$SECONDS
-count() {  # count LAYER PASSED FAILED: a layer's figures on the current major ($major)
+count() {  # count LAYER PASSED FAILED [SECONDS]: a layer's figures on the current major ($major)
   echo "-- $major $1: $2 passed, $3 failed"
-  echo "   ($major $1: $((SECONDS - layer_started)) s)"
-  layer_started=$SECONDS
+  echo "   ($major $1: ${4:-$((SECONDS - layer_started))} s)"
+  [ -n "${4:-}" ] || layer_started=$SECONDS
   passed=$((passed + $2))
   failed=$((failed + $3))
 }
@@ -124,12 +144,26 @@ run_tap() {
   run_prove TAP tap "$repo/test" "$perl_lib" "${ZD_TAP_JOBS:-2}"
 }
 
+# wait_below N PID...: waits until fewer than N of these background processes still run.
+wait_below() {
+  local n=$1 p live
+  shift
+  while :; do
+    live=()
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && live+=("$p"); done
+    [ "${#live[@]}" -lt "$n" ] && return
+    wait -n "${live[@]}" 2>/dev/null
+  done
+}
+
 # run_prove LAYER NAME DIR PERL_LIB: each DIR/t/*.pl through prove, in DIR, as postgres.
 run_prove() {  # run_prove LAYER NAME DIR PERL_LIB [JOBS]
-  local layer=$1 name=$2 dir=$3 perl_lib=$4 jobs=${5:-1} t ok=0 bad=0 log o b running=0
+  local layer=$1 name=$2 dir=$3 perl_lib=$4 jobs=${5:-1} t ok=0 bad=0 log o b pids=()
   "${as_pg[@]}" mkdir -p "$vwork/$name"
   # JOBS scripts at a time, each with its own servers (PostgreSQL::Test::Cluster reserves
-  # their ports); the results are read in name order once all have ended.
+  # their ports); the results are read in name order once all have ended.  Only these
+  # scripts are waited for, not the other background jobs (the chroot runs, the core suite):
+  # a bare `wait` made 15's TAP layer last until both chroot runs had ended.
   for t in "$dir"/t/*.pl; do
     [ -e "$t" ] || continue
     log="$vwork/$name/$(basename "$t" .pl).log"
@@ -140,10 +174,10 @@ run_prove() {  # run_prove LAYER NAME DIR PERL_LIB [JOBS]
         PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" REPO="$repo" \
         prove -v -I "$perl_lib" -I "$dir" "t/$(basename "$t")") >"$log" 2>&1
       echo $? >"$log.status" ) &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+    pids+=($!)
+    wait_below "$jobs" "${pids[@]}"
   done
-  wait
+  wait "${pids[@]}"
   for t in "$dir"/t/*.pl; do
     [ -e "$t" ] || continue
     log="$vwork/$name/$(basename "$t" .pl).log"
@@ -194,8 +228,8 @@ run_clients() {
 run_unit() {
   echo "== unit (GoogleTest)"
   local build="$vwork/build" line total bad
-  if ! cmake -S "$repo" -B "$build" -DPG_CONFIG="$pg_config" >"$vwork/cmake.log" 2>&1 ||
-     ! cmake --build "$build" -j"$(nproc)" >>"$vwork/cmake.log" 2>&1; then
+  if ! "${cc_env[@]}" cmake -S "$repo" -B "$build" -DPG_CONFIG="$pg_config" >"$vwork/cmake.log" 2>&1 ||
+     ! "${cc_env[@]}" cmake --build "$build" -j"$(nproc)" >>"$vwork/cmake.log" 2>&1; then
     tail -n 40 "$vwork/cmake.log"
     count unit 0 1
     return
@@ -208,22 +242,34 @@ run_unit() {
   count unit $((total - bad)) "$bad"
 }
 
-run_core() {
-  echo "== PostgreSQL core regression suite"
+# core: started in the background once the major's build is installed (start_core), as it
+# needs nothing the other layers touch (its own servers, the installed library); its output and
+# figures are shown after the major's other layers (collect_core).  Two of its runs at a time
+# fill the time the TAP scripts spend waiting (timeouts, retries, servers starting).
+start_core() {
+  echo "== PostgreSQL $major core regression suite: in the background (test/core_suite/run.sh)"
+  ( started=$SECONDS
+    ZD_CORE_BUILD=0 PG_CONFIG="$pg_config" bash "$repo/test/core_suite/run.sh" >"$vwork/core.log" 2>&1
+    echo $((SECONDS - started)) >"$vwork/core.time" ) &
+  core_pid=$!
+}
+collect_core() {
+  echo "== PostgreSQL $major core regression suite"
   local line
-  ZD_CORE_BUILD=0 bash "$repo/test/core_suite/run.sh" >"$work/core.log" 2>&1
+  wait "$core_pid"
   # Its own closing line is counted here, not repeated: the run has one closing line.
-  grep -vE '^core-suite: [0-9]+ passed, [0-9]+ failed' "$work/core.log" | tail -n 40
-  line=$(grep -E '^core-suite: [0-9]+ passed, [0-9]+ failed' "$work/core.log" | tail -n 1)
-  if [ -z "$line" ]; then count core 0 1; return; fi
-  count core $(sed -E 's/^core-suite: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$line")
+  grep -vE '^core-suite: [0-9]+ passed, [0-9]+ failed' "$vwork/core.log" | tail -n 40
+  line=$(grep -E '^core-suite: [0-9]+ passed, [0-9]+ failed' "$vwork/core.log" | tail -n 1)
+  if [ -z "$line" ]; then count core 0 1 "$(cat "$vwork/core.time")"; return; fi
+  count core $(sed -E 's/^core-suite: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$line") \
+    "$(cat "$vwork/core.time")"
 }
 
 # cassert, valgrind: its tests and checks count here; its closing line is not repeated.
 run_memcheck() {  # run_memcheck LAYER
   echo "== $1 (test/memcheck/run.sh)"
   local line
-  bash "$repo/test/memcheck/run.sh" "$1" >"$work/$1.log" 2>&1
+  "${cc_env[@]}" bash "$repo/test/memcheck/run.sh" "$1" >"$work/$1.log" 2>&1
   grep -vE "^$1: [0-9]+ passed, [0-9]+ failed" "$work/$1.log" | head -n 400
   line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$work/$1.log" | tail -n 1)
   if [ -z "$line" ]; then count "$1" 0 1; return; fi
@@ -233,10 +279,13 @@ run_memcheck() {  # run_memcheck LAYER
 # The server of a major on this machine: PG_CONFIG's in the single-server form, Debian 12's 15,
 # else a build from source (test/versions/build_server.sh).  Empty when there is none.
 host_pg_config() {  # host_pg_config MAJOR
-  if [ -n "$single" ]; then echo "$single"
-  elif [ -n "${PG_CONFIG:-}" ] && [ "$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')" = "$1" ]
-  then echo "$PG_CONFIG"  # PG_CONFIG names the server of its own major
-  elif [ "$1" = 15 ]; then echo /usr/lib/postgresql/15/bin/pg_config
+  local p
+  if [ -n "$single" ]; then echo "$single"; return; fi
+  # PG_CONFIG and ZD_PG_CONFIGS name servers of their own majors.
+  for p in ${PG_CONFIG:-} ${ZD_PG_CONFIGS:-}; do
+    [ "$("$p" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')" = "$1" ] && { echo "$p"; return; }
+  done
+  if [ "$1" = 15 ]; then echo /usr/lib/postgresql/15/bin/pg_config
   else bash "$repo/test/versions/build_server.sh" "$1" | tail -n 1
   fi
 }
@@ -245,14 +294,16 @@ host_pg_config() {  # host_pg_config MAJOR
 # the mirror, their binary packages are.
 in_chroot() { [ -z "$single" ] && { [ "$1" = 17 ] || [ "$1" = 19 ]; }; }
 
-# The layers asked for that run on MAJOR: the per-major ones everywhere, the others on 15 (or
-# on the one server of the single-server form).
+# The layers asked for that run on MAJOR: the per-major ones everywhere, core on the majors of
+# this machine (their source is here), the others on 15 (or on the one server of the
+# single-server form).
 layers_of() {  # layers_of MAJOR
   local layer mine=
   for layer in $layers; do
     case " $per_major_layers " in
       *" $layer "*) mine+=" $layer" ;;
-      *) { [ "$1" = 15 ] || [ -n "$single" ]; } && mine+=" $layer" ;;
+      *) if [ "$1" = 15 ] || [ -n "$single" ] || { [ "$layer" = core ] && ! in_chroot "$1"; }
+         then mine+=" $layer"; fi ;;
     esac
   done
   echo "$mine"
@@ -318,7 +369,7 @@ for major in "${host_majors[@]}"; do
 
   echo "== build and install against $("$pg_config" --version)"
   build_started=$SECONDS
-  if ! make -C "$repo" -s -j"$(nproc)" PG_CONFIG="$pg_config" >"$vwork/build.log" 2>&1 ||
+  if ! "${cc_env[@]}" make -C "$repo" -s -j"$(nproc)" PG_CONFIG="$pg_config" >"$vwork/build.log" 2>&1 ||
      ! make -C "$repo" -s PG_CONFIG="$pg_config" install >>"$vwork/build.log" 2>&1; then
     grep -E 'error|\*\*\*' "$vwork/build.log" | head -n 40
     count build 0 1
@@ -327,18 +378,21 @@ for major in "${host_majors[@]}"; do
   echo "   ($major build: $((SECONDS - build_started)) s)"
   layer_started=$SECONDS
 
+  core_pid=
+  [[ " $mine " == *" core "* ]] && start_core
   for layer in $mine; do
     case "$layer" in
       regress) run_regress ;;
       isolation) run_isolation ;;
       tap) run_tap ;;
       unit) run_unit ;;
-      core) run_core ;;
+      core) ;;  # in the background: collected below
       cassert|valgrind) run_memcheck "$layer" ;;
       clients) run_clients ;;
       *) echo "unknown layer $layer"; failed=$((failed + 1)) ;;
     esac
   done
+  [ -n "$core_pid" ] && collect_core
 done
 
 if [ ${#chroot_majors[@]} -gt 0 ]; then

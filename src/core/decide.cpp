@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/rule_catalog.hpp"
+#include "core/rules/rules.hpp"
 #include "core/pg_free.hpp"
 
 namespace zd {
@@ -152,7 +153,12 @@ Decision decide(const StatementFacts &facts, const Policy &policy) {
       d.findings.push_back(std::move(*finding));
     }
   }
-  if (d.findings.empty()) return d;
+  if (d.findings.empty()) {
+    for (const Operation &op : facts.ops)
+      if (rules::becomes_migration(rules::RuleContext{facts, op, policy}))
+        d.start_migration = true;
+    return d;
+  }
 
   if (policy.mode == Mode::Warn) {
     d.verdict = Verdict::Warn;
@@ -183,7 +189,7 @@ FailureReport describe_failed_rewrite(const std::string &rule, const std::vector
                                       size_t failed, bool left) {
   FailureReport r;
   Step bad = steps.at(failed);
-  if (!left && !bad.leftover_index.empty()) {
+  if (!left && (!bad.leftover_index.empty() || bad.leftover_ccnew)) {
     bad.leaves_on_failure.clear();
     bad.retry_needs_cleanup = false;
   }

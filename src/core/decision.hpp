@@ -25,6 +25,10 @@ enum class Verdict {
   DeferEach,
 };
 
+// In a step's cleanup_sql: replaced by one DROP INDEX CONCURRENTLY of each leftover
+// <index>_ccnew index the catalog shows after the failure (Step::leftover_ccnew).
+inline constexpr const char *kCcnewDrops = "DROP INDEX CONCURRENTLY <each INVALID _ccnew index>";
+
 // One step of a rewrite, and what to tell the user if it, or a later step, fails.
 struct Step {
   std::string sql;
@@ -39,6 +43,12 @@ struct Step {
   // read, and leaves_on_failure / cleanup_sql are reported only when that index is there and
   // INVALID.  "" = leaves_on_failure is reported as it stands.
   std::string leftover_index;
+  // REINDEX ... CONCURRENTLY: its failure may leave INVALID indexes named <index>_ccnew, on
+  // table leftover_ccnew_table (0: any table: a schema's or database's).  After a failure the
+  // catalog is read: leaves_on_failure is reported only when there are such indexes, and
+  // kCcnewDrops in cleanup_sql becomes one DROP INDEX CONCURRENTLY of each.
+  bool leftover_ccnew = false;
+  uint32_t leftover_ccnew_table = 0;
   // The step runs only while this index (schema-qualified) is INVALID, checked under a SHARE
   // UPDATE EXCLUSIVE lock on its table (a DROP of a leftover never drops an index a concurrent
   // build has made valid meanwhile).  "" = always runs.
@@ -69,6 +79,9 @@ struct Decision {
   std::string deferred_undo;              // Defer: run by the worker if that fails for good
   Lock cap_lock = Lock::None;     // cap lock_timeout when this lock blocks the application
   Text capped_table;  // the table whose lock is capped (the facts' text: no copy)
+  // Allow: the statement's one change (a RENAME COLUMN or rewriting ALTER COLUMN TYPE) starts
+  // an expand/contract migration in its place (zero_downtime.orm_renames = migrate).
+  bool start_migration = false;
 
   const Finding *primary() const { return findings.empty() ? nullptr : &findings.front(); }
 };

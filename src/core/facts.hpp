@@ -108,6 +108,21 @@ struct Operation {
   int64_t migration = 0;
   Text migration_phase;
   bool migration_old_column = false;
+  // DROP TABLE / DROP COLUMN: what the server's record of use shows (src/pg/expand/usage.cpp),
+  // for drop-table and drop-column: the table (or column) is not in use when the server has
+  // recorded its use long enough and no application used it within the quiet period.
+  int64_t usage_quiet_s = 0;         // zero_downtime.contract_quiet_period; 0: not consulted
+  Text usage_unavailable;            // why there is no record ("" = there can be one)
+  bool usage_tracked = false;        // its use was recorded before this statement
+  bool usage_since_creation = false; // ... since the table was created: nothing went unseen
+  bool usage_track_started = false;  // this statement started recording it
+  int64_t usage_tracked_s = 0;       // for how long, in seconds
+  Text usage_tracked_since;          // since when (a timestamp, as text)
+  int64_t usage_idle_s = -1;         // seconds since an application last used it; -1: never
+  Text usage_last_used;              // when (a timestamp, as text)
+  Text usage_applications;           // who, within the quiet period: 'app' (at ...), ...
+  Text usage_track_call;             // the call that starts recording it: SELECT zd.zd_track(...)
+  Text usage_show_call;              // the query that shows the record: SELECT * FROM zd.zd_usage(...)
   Text column_type;            // format_type output: numeric(10,2)
   Text column_base_type;       // for a domain, its base type; else the same as column_type
   Text new_column_type;        // ALTER TYPE target

@@ -41,6 +41,37 @@ std::string call_sql(MigrationCall call, int64_t id) {
   return std::string("SELECT ") + call_name(call) + "(" + std::to_string(id) + ")";
 }
 
+const char *kind_name(MigrationKind kind) {
+  switch (kind) {
+    case MigrationKind::RenameColumn: return "rename column";
+    case MigrationKind::ChangeType: return "change type";
+    case MigrationKind::SetNotNull: return "set not null";
+    case MigrationKind::AddColumn: return "add column";
+  }
+  return "?";
+}
+
+std::optional<MigrationKind> kind_from_name(const std::string &name) {
+  for (MigrationKind k : {MigrationKind::RenameColumn, MigrationKind::ChangeType,
+                          MigrationKind::SetNotNull, MigrationKind::AddColumn})
+    if (name == kind_name(k)) return k;
+  return std::nullopt;
+}
+
+const char *expand_call_name(MigrationKind kind) {
+  switch (kind) {
+    case MigrationKind::RenameColumn: return "zd_expand_rename_column";
+    case MigrationKind::ChangeType: return "zd_expand_change_type";
+    case MigrationKind::SetNotNull: return "zd_expand_set_not_null";
+    case MigrationKind::AddColumn: return "zd_expand_add_column";
+  }
+  return "?";
+}
+
+bool kind_retires_old_column(MigrationKind kind) {
+  return kind == MigrationKind::RenameColumn || kind == MigrationKind::ChangeType;
+}
+
 bool phase_is_active(MigrationPhase phase) {
   return phase != MigrationPhase::Complete && phase != MigrationPhase::Aborted;
 }
@@ -55,7 +86,21 @@ Transition refused(const std::string &why) {
 
 }  // namespace
 
-Transition transition(MigrationPhase phase, MigrationCall call, int64_t id) {
+namespace {
+
+// What migrate does for a migration of `kind`, as the refusal of an early contract says it.
+std::string not_migrated_yet(MigrationKind kind) {
+  switch (kind) {
+    case MigrationKind::SetNotNull:
+      return "its rows holding NULL are not filled and its NOT NULL check is not validated yet";
+    case MigrationKind::AddColumn: return "its new column is not filled for the existing rows yet";
+    default: return "its new column is not filled yet";
+  }
+}
+
+}  // namespace
+
+Transition transition(MigrationPhase phase, MigrationCall call, int64_t id, MigrationKind kind) {
   const std::string migrate = call_sql(MigrationCall::Migrate, id);
   const std::string contract = call_sql(MigrationCall::Contract, id);
   const std::string abort = call_sql(MigrationCall::Abort, id);
@@ -65,7 +110,7 @@ Transition transition(MigrationPhase phase, MigrationCall call, int64_t id) {
       if (call == MigrationCall::Abort) return to(MigrationPhase::Aborted);
       if (call == MigrationCall::MarkReady)
         return refused("it is not migrating: " + migrate + " first");
-      return refused("its new column is not filled yet: " + migrate +
+      return refused(not_migrated_yet(kind) + ": " + migrate +
                      " first (or " + abort + " to undo the expand)");
     case MigrationPhase::Migrating:
       // Again: resumes work that was interrupted or failed (each queued step is idempotent).
@@ -87,9 +132,17 @@ Transition transition(MigrationPhase phase, MigrationCall call, int64_t id) {
   return refused("unknown phase");
 }
 
-NextStep next_step(MigrationPhase phase, int64_t id) {
+NextStep next_step(MigrationPhase phase, int64_t id, MigrationKind kind) {
   switch (phase) {
     case MigrationPhase::Expanded:
+      if (kind == MigrationKind::SetNotNull)
+        return {call_sql(MigrationCall::Migrate, id),
+                "fills the rows holding NULL (when a fill expression was given) and validates "
+                "the NOT NULL check after commit"};
+      if (kind == MigrationKind::AddColumn)
+        return {call_sql(MigrationCall::Migrate, id),
+                "fills the new column of the existing rows (and validates its NOT NULL check) "
+                "after commit"};
       return {call_sql(MigrationCall::Migrate, id),
               "fills the new column and copies its indexes and constraints after commit"};
     case MigrationPhase::Migrating:
@@ -98,6 +151,14 @@ NextStep next_step(MigrationPhase phase, int64_t id) {
               "background; if they failed, " + call_sql(MigrationCall::Migrate, id) +
                   " resumes them"};
     case MigrationPhase::Ready:
+      if (kind == MigrationKind::SetNotNull)
+        return {call_sql(MigrationCall::Contract, id),
+                "SET NOT NULL proved by the validated check (no scan); drops the check and "
+                "the fill trigger"};
+      if (kind == MigrationKind::AddColumn)
+        return {call_sql(MigrationCall::Contract, id),
+                "once every deployed code writes the column itself: drops the fill trigger "
+                "(and makes the column NOT NULL when asked)"};
       return {call_sql(MigrationCall::Contract, id),
               "once no deployed code uses the old column: drops it and the trigger"};
     case MigrationPhase::Complete:

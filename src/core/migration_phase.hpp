@@ -22,6 +22,21 @@ namespace zd {
 enum class MigrationPhase { Expanded, Migrating, Ready, Complete, Aborted };
 enum class MigrationCall { Migrate, MarkReady, Contract, Abort };
 
+// What a migration does.  A rename and a change of type keep an old and a new column in step
+// and retire the old one at contract (evidence-gated; DROP COLUMN of it runs the contract).
+// Making a column NOT NULL and adding a column filled from an expression retire nothing: their
+// trigger fills one column (zd_fill_trigger), their contract makes the NOT NULL final.
+enum class MigrationKind { RenameColumn, ChangeType, SetNotNull, AddColumn };
+
+// As zd_migration.kind stores it: "rename column", "change type", "set not null", "add column".
+const char *kind_name(MigrationKind kind);
+std::optional<MigrationKind> kind_from_name(const std::string &name);
+// The zd_expand_* function that starts a migration of `kind`.
+const char *expand_call_name(MigrationKind kind);
+// Whether its contract drops an old column that old code may still use (so: gated on evidence
+// of use, and DROP COLUMN of that column may run it).
+bool kind_retires_old_column(MigrationKind kind);
+
 const char *phase_name(MigrationPhase phase);
 std::optional<MigrationPhase> phase_from_name(const std::string &name);
 const char *call_name(MigrationCall call);
@@ -38,8 +53,10 @@ struct Transition {
   std::string why;                               // when not: why, and the call legal now
 };
 
-// What `call` does to migration `id` in `phase`.
-Transition transition(MigrationPhase phase, MigrationCall call, int64_t id);
+// What `call` does to migration `id` (of `kind`) in `phase`.  The phases and legal calls are
+// the same for every kind; what a refusal says it waits for is the kind's.
+Transition transition(MigrationPhase phase, MigrationCall call, int64_t id,
+                      MigrationKind kind = MigrationKind::RenameColumn);
 
 // What comes next for a migration in `phase`, as the SQL call to make ("" when nothing does),
 // and what the user waits for in the meantime.
@@ -47,6 +64,7 @@ struct NextStep {
   std::string sql;   // the call that moves it on
   std::string note;  // what it waits for, or what the call does
 };
-NextStep next_step(MigrationPhase phase, int64_t id);
+NextStep next_step(MigrationPhase phase, int64_t id,
+                   MigrationKind kind = MigrationKind::RenameColumn);
 
 }  // namespace zd

@@ -131,20 +131,23 @@ const RuleInfo kRules[] = {
      "`ALTER COLUMN TYPE` whose planned coercion is not a relabel (decided from the catalog as "
          "`tablecmds.c` does): rewrites and rebuilds indexes",
      "refuse; `varchar(n)`→`varchar(m≥n)`/`text`, `numeric(p,s)`→`numeric(p2≥p,s)`, "
-         "unconstrained domains pass",
+         "unconstrained domains pass; with `zero_downtime.orm_renames = migrate`, starts the "
+         "expand/contract migration instead",
      "`zd_expand_change_type` (expand/contract: new column, sync trigger, backfill, contract)"},
     {"drop-column",
      "DROP COLUMN breaks the code still using it",
      bit(OpKind::DropColumn), rules::drop_column,
      "`DROP COLUMN` on a table with rows breaks the code still using it",
-     "refuse",
+     "refuse, unless the server's record of use shows no application used the column for "
+         "`zero_downtime.contract_quiet_period` (recorded since a refused drop or `zd_track`)",
      "deploy code that no longer uses it, then `/* zero_downtime: allow drop-column */` before "
          "the statement"},
     {"rename-column",
      "RENAME COLUMN breaks the code still using the old name",
      bit(OpKind::RenameColumn), rules::rename_column,
      "`RENAME COLUMN` breaks the code using the old name",
-     "refuse",
+     "refuse; with `zero_downtime.orm_renames = migrate`, starts the expand/contract migration "
+         "instead",
      "`zd_expand_rename_column` (expand/contract), or allow once no code uses the old name"},
     {"rename-table",
      "RENAME of a table breaks the code still using the old name",
@@ -156,7 +159,9 @@ const RuleInfo kRules[] = {
      "DROP TABLE breaks the code still using it, and loses its rows",
      bit(OpKind::DropTable), rules::drop_table,
      "`DROP TABLE` on a table with rows breaks code and loses data",
-     "refuse",
+     "refuse, unless the server's record of use shows no application used the table for "
+         "`zero_downtime.contract_quiet_period` (recorded since a refused drop, `zd_track`, or "
+         "its creation with `zero_downtime.track_new_tables`)",
      "deploy code that no longer uses it, then allow once"},
     {"vacuum-full",
      "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE",

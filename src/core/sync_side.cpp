@@ -15,6 +15,12 @@ WriteSide side_of_write(const WriteFacts &w) {
   return w.stated == StatedSide::New ? WriteSide::New : WriteSide::Old;
 }
 
+FillAction fill_action(const FillFacts &f) {
+  if (f.mode == FillMode::WhenNull) return f.is_null ? FillAction::Compute : FillAction::Keep;
+  if (f.written) return FillAction::Keep;
+  return f.is_insert || f.inputs_changed ? FillAction::Compute : FillAction::Keep;
+}
+
 int compare_versions(const std::string &a, const std::string &b) {
   size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {

@@ -41,4 +41,28 @@ int compare_versions(const std::string &a, const std::string &b);
 // `migration_version` ("" for either: None).
 StatedSide stated_side(const std::string &client_version, const std::string &migration_version);
 
+// The fill trigger of a migration that makes a column NOT NULL or adds a column filled from an
+// expression (src/pg/expand/fill_trigger.cpp): per row, whether it computes the column from the
+// migration's expression.
+//   - WhenNull (make NOT NULL, a fill expression given): a write that leaves the column NULL
+//     gets the fill value; any other value is kept.
+//   - WhenNotWritten (add a column): old code does not know the column, so a write that does
+//     not give it a value gets the expression's: an INSERT always, an UPDATE only when it
+//     changed a column the expression reads (an UPDATE of other columns keeps what is there,
+//     which new code may have written).  A write that gives the column its value keeps it (the
+//     trigger counts an INSERT's non-NULL value, an UPDATE's SET of the column).
+enum class FillMode { WhenNull, WhenNotWritten };
+enum class FillAction { Keep, Compute };
+
+struct FillFacts {
+  FillMode mode = FillMode::WhenNull;
+  bool is_insert = false;
+  bool written = false;         // the write gave the column its value (INSERT: not NULL;
+                                // UPDATE: in its SET list)
+  bool is_null = false;         // the column's value in the row being written
+  bool inputs_changed = false;  // an UPDATE set a column the expression reads
+};
+
+FillAction fill_action(const FillFacts &f);
+
 }  // namespace zd

@@ -54,6 +54,12 @@
 #else
 #define ZD_NAMESPACE_ACLCHECK(nspid, role, mode) pg_namespace_aclcheck((nspid), (role), (mode))
 #endif
+#if PG_VERSION_NUM >= 160000
+#define ZD_PROC_ACLCHECK(proc, role, mode) \
+  object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
+#else
+#define ZD_PROC_ACLCHECK(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
+#endif
 
 // 19: standard_conforming_strings is always on (only its check hook is left, refusing off);
 // before, a session may turn it off (parser/parser.h).
@@ -101,6 +107,16 @@
   ((constraint)->generated_kind == ATTRIBUTE_GENERATED_STORED)
 #else
 #define ZD_GENERATED_STORED(constraint) true
+#endif
+
+// 18: a column's NOT NULL is a constraint that can be added NOT VALID and validated later
+// (ALTER TABLE ... ADD CONSTRAINT name NOT NULL col NOT VALID; VALIDATE CONSTRAINT name): once
+// validated it is the column's NOT NULL.  Before 18 a CHECK (col IS NOT NULL) NOT VALID stands
+// in for it until SET NOT NULL, which the validated CHECK proves without a scan.
+#if PG_VERSION_NUM >= 180000
+#define ZD_NOT_NULL_NOT_VALID true
+#else
+#define ZD_NOT_NULL_NOT_VALID false
 #endif
 
 // 18: PortalRun lost run_once (tcop/pquery.h).

@@ -31,6 +31,7 @@ zd::Policy current_policy(bool as_enforce) {
   if (as_enforce) policy.mode = zd::Mode::Enforce;
   policy.small_table_bytes = static_cast<int64_t>(guc_small_table_size_kb) * 1024;
   policy.lock_timeout_ms = guc_lock_timeout_ms;
+  policy.orm_renames_migrate = guc_orm_renames == kOrmRenamesMigrate;
   for (const char *const *rule = allowed_rules(); *rule != nullptr; ++rule)
     policy.allowed_rules.emplace_back(*rule);
   return policy;
@@ -62,13 +63,15 @@ GuardPlan *make_plan(const zd::StatementFacts *facts, bool as_enforce) {
                                                                   : step.locked_table),
                               copy_text(r.detail), copy_text(r.hint),
                               copy_text(step.leftover_index), copy_text(clean.detail),
-                              copy_text(clean.hint), copy_text(step.only_if_invalid_index)};
+                              copy_text(clean.hint), copy_text(step.only_if_invalid_index),
+                              step.leftover_ccnew, (Oid) step.leftover_ccnew_table};
   }
   plan->n_deferred = static_cast<int>(d.deferred_sql.size());
   plan->deferred_sql = zeroed_array<const char *>(d.deferred_sql.size());
   for (size_t i = 0; i < d.deferred_sql.size(); ++i)
     plan->deferred_sql[i] = copy_text(d.deferred_sql[i]);
   plan->deferred_undo = copy_text(d.deferred_undo);
+  plan->start_migration = d.start_migration;
   return plan;
 }
 

@@ -100,12 +100,18 @@ void forget_rolled_back_objects(SubXactEvent event, SubTransactionId subxact, Su
   deferred_objects = kept;
 }
 
+extern "C" void zd_note_on_conflict_target(ParseState *pstate, Query *query,
+                                           ZD_JUMBLE_STATE *jumble);
+
 void note_deferred_object(const zd::Operation &op) {
   const bool constraint = op.kind == zd::OpKind::AddUnique || op.kind == zd::OpKind::AddPrimaryKey;
   if ((op.kind != zd::OpKind::CreateIndex && !constraint) || op.index_name.empty()) return;
   if (!callbacks_registered) {
     RegisterXactCallback(forget_deferred_objects, nullptr);
     RegisterSubXactCallback(forget_rolled_back_objects, nullptr);
+    // Installed the first time: every statement of every backend is analysed, few defer.
+    prev_post_parse_analyze_hook = post_parse_analyze_hook;
+    post_parse_analyze_hook = zd_note_on_conflict_target;
     callbacks_registered = true;
   }
   MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
@@ -263,8 +269,9 @@ void run_deferral(const GuardPlan *plan, const zd::StatementFacts *facts,
   for (const zd::Operation &op : facts->ops) note_deferred_object(op);
 }
 
-// post_parse_analyze_hook: notes the ON CONFLICT target of a statement analysed while this
-// transaction has deferred objects (one pointer test otherwise).
+// post_parse_analyze_hook, from the first deferred object of this backend on: notes the ON
+// CONFLICT target of a statement analysed while this transaction has deferred objects (one
+// pointer test otherwise).
 extern "C" void zd_note_on_conflict_target(ParseState *pstate, Query *query,
                                            ZD_JUMBLE_STATE *jumble) {
   if (prev_post_parse_analyze_hook != nullptr) prev_post_parse_analyze_hook(pstate, query, jumble);
@@ -284,8 +291,7 @@ extern "C" void zd_note_on_conflict_target(ParseState *pstate, Query *query,
 void install_deferred_object_explainer() {
   prev_emit_log_hook = emit_log_hook;
   emit_log_hook = zd_explain_deferred_objects;
-  prev_post_parse_analyze_hook = post_parse_analyze_hook;
-  post_parse_analyze_hook = zd_note_on_conflict_target;
+  // (The post_parse_analyze_hook: when this backend first defers an object.)
 }
 
 void queue_deferred(const char *rule, const char *relation, const char *statement,

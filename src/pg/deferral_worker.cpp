@@ -180,8 +180,10 @@ void finish(const DeferredItem &item, const char *state, const char *error) {
   if (table != nullptr && SPI_connect() == SPI_OK_CONNECT) {
     const bool over = strcmp(state, "pending") != 0;
     run_pinned_sql(InvalidOid,
+                   // (A row skipped while it ran, its migration aborted, stays skipped.)
                    psprintf("UPDATE %s SET state = $2, error = $3, finished_at = %s "
-                            "WHERE id OPERATOR(pg_catalog.=) $1",
+                            "WHERE id OPERATOR(pg_catalog.=) $1 "
+                            "AND state OPERATOR(pg_catalog.<>) 'skipped'",
                             table, over ? "pg_catalog.now()" : "NULL"),
                    3, types, values, nulls, false);
     // A failed step: the later steps of its statement do not run (they depend on it).

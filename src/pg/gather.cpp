@@ -121,7 +121,7 @@ zd::StatementFacts *gather_statement(Node *statement, const char *query_string, 
     // (A table reached through another object the statement names, a schema dropped with
     // CASCADE or a domain validated, PostgreSQL acts on for the caller: it is judged.)
     if (OidIsValid(gathered->relid) && ops[i].table.exists &&
-        !ops[i].through_other_object && !caller_owns_relation(gathered->relid)) {
+        !ops[i].through_other_object && !caller_owns_gathered_relation(gathered->relid)) {
       ops[i].kind = zd::OpKind::OtherLocking;
       continue;  // (nor is it new: what the caller creates, the caller owns)
     }

@@ -351,7 +351,7 @@ void gather_alter_table(Gathering *g, AlterTableStmt *stmt) {
         already_in_tablespace(relid, linitial_node(AlterTableCmd, stmt->cmds)->name);
     return;
   }
-  if (!is_table(relid) || !caller_owns_relation(relid)) {
+  if (!is_table(relid) || !caller_owns_gathered_relation(relid)) {
     // ALTER TABLE also reaches views, indexes and sequences: no table rule applies to them,
     // only the lock cap.  Nor to a table the caller does not own: PostgreSQL refuses the
     // statement before it looks at the table, and so must gather (it would fold the table's

@@ -149,7 +149,7 @@ Oid sole_locked_table(const Node *stmt, const zd::StatementFacts *facts) {
   const Oid relid = facts->ops[0].table.oid;
   for (const zd::Operation &op : facts->ops)
     if (op.table.oid != relid) return InvalidOid;
-  if (!OidIsValid(relid) || !caller_owns_relation(relid) || relation_has_subclass(relid))
+  if (!OidIsValid(relid) || !caller_owns_gathered_relation(relid) || relation_has_subclass(relid))
     return InvalidOid;
   return relid;
 }
@@ -196,7 +196,7 @@ MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts,
   // (Never a system catalog: PostgreSQL refuses to alter one only after the lock is granted
   // to it, the caller's lock would block every session first.)
   if (mode == NoLock || op.table.oid < FirstNormalObjectId ||
-      (op.table.oid != known_owned && !caller_owns_relation(op.table.oid)))
+      (op.table.oid != known_owned && !caller_owns_gathered_relation(op.table.oid)))
     return m;
   m.relid = op.table.oid;
   m.mode = mode;
@@ -286,10 +286,8 @@ void run_capped_original(void *arg) {
 }  // namespace
 
 bool guard_has_rules_for(const Node *stmt) {
-  const StatementKind *kind = statement_kind(nodeTag(stmt));
-  if (kind == nullptr) return true;  // unknown: capped without knowing its locks (below)
-  return kind->gather != nullptr &&
-         (kind->worth_gathering == nullptr || kind->worth_gathering(stmt));
+  // (Unknown kinds: capped without knowing their locks, in guard_statement.)
+  return guard_has_rules_for(statement_kind(nodeTag(stmt)), stmt);
 }
 
 namespace {
@@ -358,7 +356,10 @@ void guard_statement(MemoryContext facts_memory, PlannedStmt *pstmt, const char 
       // each time (transformCreateStmt rewrites parts of it in place, in memory the failed
       // attempt's subtransaction frees).  Not on the fast path, which runs it once.
       target.retries_need_fresh_tree = &original.read_only_tree;
-      if (const zd::Operation *drop = retiring_drop(facts)) {
+      if (plan->start_migration) {
+        // zero_downtime.orm_renames = migrate: an expand/contract migration in its place.
+        expand::run_as_migration(facts);
+      } else if (const zd::Operation *drop = retiring_drop(facts)) {
         // DROP COLUMN of a migration's old column, allowed because it may contract: the
         // contract runs around it (trigger dropped first, the new column's NOT NULL and
         // names after), and the migration is complete.

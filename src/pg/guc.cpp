@@ -54,6 +54,8 @@ int guc_lock_retry_budget_ms = 60 * 1000;
 bool guc_defer_in_transaction = false;
 char *guc_client_version = nullptr;
 int guc_contract_quiet_period_s = 15 * 60;
+bool guc_track_new_tables = false;
+int guc_orm_renames = kOrmRenamesOff;
 
 namespace {
 char *guc_allow = nullptr;
@@ -69,6 +71,12 @@ const struct config_enum_entry kModeOptions[] = {
     {"off", kModeOff, false},
     {"warn", kModeWarn, false},
     {"enforce", kModeEnforce, false},
+    {nullptr, 0, false},
+};
+
+const struct config_enum_entry kOrmRenamesOptions[] = {
+    {"off", kOrmRenamesOff, false},
+    {"migrate", kOrmRenamesMigrate, false},
     {nullptr, 0, false},
 };
 
@@ -207,6 +215,25 @@ void define_gucs() {
       "A role that may SET it may also force a contract: zd_contract(id, force => true).",
       &guc_contract_quiet_period_s, 15 * 60, 0, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr,
       nullptr, nullptr);
+
+  DefineCustomBoolVariable(
+      "zero_downtime.track_new_tables",
+      "Record the use of every table created from now on, from its creation.",
+      "drop-table lets a DROP TABLE run when no application used the table for "
+      "zero_downtime.contract_quiet_period; a table recorded since its creation needs no "
+      "waiting for the record itself (a fresh install's migrations run through).  Off by "
+      "default: every query on a recorded table is looked at by the executor hook.",
+      &guc_track_new_tables, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
+  DefineCustomEnumVariable(
+      "zero_downtime.orm_renames",
+      "What a RENAME COLUMN or a rewriting ALTER COLUMN TYPE on a live table does.",
+      "off: it is refused (rename-column, alter-column-type); migrate: it starts an "
+      "expand/contract migration instead, as zd_expand_rename_column or zd_expand_change_type "
+      "would (both names work until its contract), so that an ORM's generated migration runs "
+      "unchanged; a NOTICE names the migration and the next call.",
+      &guc_orm_renames, kOrmRenamesOff, kOrmRenamesOptions, PGC_SUSET, 0, nullptr, nullptr,
+      nullptr);
 
   MarkGUCPrefixReserved("zero_downtime");
 }

@@ -28,6 +28,10 @@ extern int guc_lock_retry_budget_ms; // zero_downtime.lock_retry_budget
 extern bool guc_defer_in_transaction;  // zero_downtime.defer_in_transaction
 extern char *guc_client_version;       // zero_downtime.client_version ("": not stated)
 extern int guc_contract_quiet_period_s;  // zero_downtime.contract_quiet_period
+extern bool guc_track_new_tables;        // zero_downtime.track_new_tables
+// zero_downtime.orm_renames
+enum OrmRenames { kOrmRenamesOff = 0, kOrmRenamesMigrate = 1 };
+extern int guc_orm_renames;
 
 // zero_downtime.allow, parsed once by its check hook: rule names, nullptr-terminated.
 const char *const *allowed_rules();

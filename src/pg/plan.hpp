@@ -20,6 +20,8 @@ struct PlanStep {
   const char *clean_failure_detail;
   const char *clean_failure_hint;
   const char *only_if_invalid_index;  // Step::only_if_invalid_index ("" = always runs)
+  bool leftover_ccnew;                // Step::leftover_ccnew, on leftover_ccnew_table
+  Oid leftover_ccnew_table;
 };
 
 struct PlanFinding {
@@ -42,6 +44,7 @@ struct GuardPlan {
   const char **deferred_sql;  // Defer: what runs after the commit
   int n_deferred;
   const char *deferred_undo;  // Defer: what the worker runs if that fails for good ("": none)
+  bool start_migration;       // Decision::start_migration
 };
 
 // Decides on `facts` under the current zero_downtime.* settings (through the boundary).

@@ -5,11 +5,18 @@
 #include "pg/utility_hook.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/regproc.h"
@@ -58,15 +65,20 @@ void run_step(void *arg) {
   run_utility_sql(step->sql);
 }
 
-// After a failed step, whether the catalog holds its leftover: `qualified` as an INVALID index.
-// The failed transaction is over first (a new one reads the catalog as it is now).  Any error
-// here says "left" (the report then names what may be there) rather than losing the step's.
-bool leftover_in_catalog(const char *qualified, MemoryContext context) {
+// The failed transaction is over first: a new one reads the catalog as it is now.
+void fresh_transaction(MemoryContext context) {
   HOLD_INTERRUPTS();
   AbortCurrentTransaction();
   RESUME_INTERRUPTS();
   StartTransactionCommand();
   MemoryContextSwitchTo(context);
+}
+
+// After a failed step, whether the catalog holds its leftover: `qualified` as an INVALID index.
+// Any error here says "left" (the report then names what may be there) rather than losing the
+// step's.
+bool leftover_in_catalog(const char *qualified, MemoryContext context) {
+  fresh_transaction(context);
   volatile bool left = true;
   PG_TRY();
   {
@@ -85,14 +97,69 @@ bool leftover_in_catalog(const char *qualified, MemoryContext context) {
   return left;
 }
 
+// After a failed REINDEX ... CONCURRENTLY: one DROP INDEX CONCURRENTLY of each INVALID index
+// named *_ccnew (on `table`, or on any table), a line each; "" when the catalog shows none;
+// nullptr when it could not be read (the report then names what may be there).
+const char *ccnew_leftovers(Oid table, MemoryContext context) {
+  fresh_transaction(context);
+  const char *volatile drops = nullptr;
+  PG_TRY();
+  {
+    StringInfoData out;
+    initStringInfo(&out);
+    Relation indexes = table_open(IndexRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(table));
+    SysScanDesc scan = systable_beginscan(indexes, IndexIndrelidIndexId, OidIsValid(table),
+                                          nullptr, OidIsValid(table) ? 1 : 0, &key);
+    for (HeapTuple tuple; HeapTupleIsValid(tuple = systable_getnext(scan));) {
+      const Form_pg_index index = (Form_pg_index) GETSTRUCT(tuple);
+      const char *name = get_rel_name(index->indexrelid);
+      if (index->indisvalid || name == nullptr || strstr(name, "_ccnew") == nullptr) continue;
+      appendStringInfo(&out, "%sDROP INDEX CONCURRENTLY %s;", out.len > 0 ? "\n" : "",
+                       quote_qualified_identifier(
+                           get_namespace_name(get_rel_namespace(index->indexrelid)), name));
+    }
+    systable_endscan(scan);
+    table_close(indexes, AccessShareLock);
+    drops = out.data;
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(context);
+    FlushErrorState();
+    drops = nullptr;
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(context);
+  return drops;
+}
+
+// `text` with `marker` replaced by `by` (the first time), or `text` when it has none.
+const char *replaced(const char *text, const char *marker, const char *by) {
+  const char *at = strstr(text, marker);
+  if (at == nullptr) return text;
+  return psprintf("%.*s%s%s", (int) (at - text), text, by, at + strlen(marker));
+}
+
 void add_failure_report(const PlanStep &step, MemoryContext context) {
   MemoryContextSwitchTo(context);
   ErrorData *error = CopyErrorData();
   FlushErrorState();
-  const bool left =
-      step.leftover_index[0] == '\0' || leftover_in_catalog(step.leftover_index, context);
+  bool left = true;
+  const char *drops = nullptr;
+  if (step.leftover_index[0] != '\0') {
+    left = leftover_in_catalog(step.leftover_index, context);
+  } else if (step.leftover_ccnew) {
+    drops = ccnew_leftovers(step.leftover_ccnew_table, context);
+    left = drops == nullptr || drops[0] != '\0';
+  }
   const char *detail = left ? step.failure_detail : step.clean_failure_detail;
   const char *hint = left ? step.failure_hint : step.clean_failure_hint;
+  if (drops != nullptr && drops[0] != '\0')
+    hint = replaced(replaced(hint, psprintf("%s;", zd::kCcnewDrops), drops),
+                    psprintf("%s;", zd::kCcnewDrops), drops);
   error->detail = error->detail ? psprintf("%s\n%s", error->detail, detail) : pstrdup(detail);
   error->hint = error->hint ? psprintf("%s\n%s", error->hint, hint) : pstrdup(hint);
   ReThrowError(error);

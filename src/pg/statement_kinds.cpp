@@ -294,13 +294,11 @@ const size_t kStatementKindCount = sizeof(kStatementKinds) / sizeof(kStatementKi
 namespace {
 
 // The fast path's lookup: an array indexed by node tag, filled when the library loads.
-constexpr int kTagSlots = 1024;
-
 struct ByTag {
-  const StatementKind *slot[kTagSlots] = {};
+  const StatementKind *slot[kStatementKindSlots] = {};
   ByTag() {
     for (size_t i = 0; i < kStatementKindCount; i++)
-      if ((int) kStatementKinds[i].tag < kTagSlots)
+      if ((unsigned) kStatementKinds[i].tag < (unsigned) kStatementKindSlots)
         slot[kStatementKinds[i].tag] = &kStatementKinds[i];
   }
 };
@@ -309,8 +307,9 @@ const ByTag by_tag;
 
 }  // namespace
 
-const StatementKind *statement_kind(NodeTag tag) {
-  if ((int) tag >= 0 && (int) tag < kTagSlots) return by_tag.slot[tag];
+const StatementKind *const *const statement_kind_slots = by_tag.slot;
+
+const StatementKind *statement_kind_beyond_slots(NodeTag tag) {
   for (size_t i = 0; i < kStatementKindCount; i++)
     if (kStatementKinds[i].tag == tag) return &kStatementKinds[i];
   return nullptr;

@@ -41,8 +41,22 @@ struct StatementKind {
   SchemaChange schema;
 };
 
-// The entry for `tag`, or nullptr for a kind the table does not know.
-const StatementKind *statement_kind(NodeTag tag);
+// The entry for `tag`, or nullptr for a kind the table does not know.  Inline: the hook's fast
+// path asks it for every utility statement.
+constexpr int kStatementKindSlots = 1024;
+extern const StatementKind *const *const statement_kind_slots;  // by tag, below the slots' end
+const StatementKind *statement_kind_beyond_slots(NodeTag tag);
+inline const StatementKind *statement_kind(NodeTag tag) {
+  if ((unsigned) tag < (unsigned) kStatementKindSlots) return statement_kind_slots[tag];
+  return statement_kind_beyond_slots(tag);
+}
+
+// True for the statement kinds some rule looks at (and kinds the table does not know: they get
+// the lock cap).  Inline: the hook's fast path asks it for every utility statement.
+inline bool guard_has_rules_for(const StatementKind *kind, const Node *stmt) {
+  if (kind == nullptr) return true;
+  return kind->gather != nullptr && (kind->worth_gathering == nullptr || kind->worth_gathering(stmt));
+}
 
 extern const StatementKind kStatementKinds[];
 extern const size_t kStatementKindCount;

@@ -1,5 +1,7 @@
 #include "pg/table_facts.hpp"
 
+#include "pg/trusted_code.hpp"
+
 extern "C" {
 #include "access/relation.h"
 #include "access/relscan.h"
@@ -13,6 +15,8 @@ extern "C" {
 #include "catalog/pg_inherits.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -60,6 +64,7 @@ struct ClassRow {
   bool has_subclass = false;
   bool written_here = false;  // this transaction wrote the row (created or altered it)
   Oid nsp = InvalidOid;
+  Oid owner = InvalidOid;
   float4 reltuples = -1;
   int32 relpages = 0;
   NameData relname;
@@ -83,6 +88,7 @@ const ClassRow &class_row(Oid relid) {
     last_row.written_here =
         TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
     last_row.nsp = cls->relnamespace;
+    last_row.owner = cls->relowner;
     last_row.reltuples = cls->reltuples;
     last_row.relpages = cls->relpages;
     last_row.relname = cls->relname;
@@ -208,6 +214,14 @@ bool is_table(Oid relid) {
 }
 
 bool relation_has_subclass(Oid relid) { return class_row(relid).has_subclass; }
+
+bool caller_owns_gathered_relation(Oid relid) {
+  const ClassRow &row = class_row(relid);
+  if (!row.found) return caller_owns_relation(relid);  // (PostgreSQL's own error)
+  // As pg_class_ownercheck / object_ownercheck decide, from the row already read.
+  const Oid user = GetUserId();
+  return superuser_arg(user) || has_privs_of_role(user, row.owner);
+}
 
 void forget_class_rows() { gathering_epoch++; }
 

@@ -34,4 +34,9 @@ bool is_table(Oid relid);
 // perhaps since removed), from the row gathering read.
 bool relation_has_subclass(Oid relid);
 
+// Whether the current user owns relid (or is a superuser or a member of its owner), as
+// PostgreSQL's ownership check decides, from the pg_class row gathering read (while it
+// gathers a statement, and until it runs: no second catalog lookup).
+bool caller_owns_gathered_relation(Oid relid);
+
 }  // namespace zd::pg

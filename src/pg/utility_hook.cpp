@@ -3,6 +3,7 @@
 #include "pg/utility_hook.hpp"
 
 #include "pg/boundary.hpp"
+#include "pg/expand/expand.hpp"
 #include "pg/guard.hpp"
 #include "pg/guc.hpp"
 #include "pg/journal.hpp"
@@ -22,47 +23,61 @@ namespace {
 ProcessUtility_hook_type prev_process_utility = nullptr;
 
 
+// The rest of the chain; COPY through expand/contract's column record (insert_columns.cpp).
+inline void run_rest(const StatementKind *kind, PlannedStmt *pstmt, const char *query_string,
+                     bool read_only_tree, ProcessUtilityContext context, ParamListInfo params,
+                     QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
+  if (kind != nullptr && kind->tag == T_CopyStmt)
+    expand::run_copy(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+  else
+    call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
+                              dest, qc);
+}
+
 extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
                                    bool read_only_tree, ProcessUtilityContext context,
                                    ParamListInfo params, QueryEnvironment *query_env,
                                    DestReceiver *dest, QueryCompletion *qc) {
+  Node *const stmt = pstmt->utilityStmt;
+  const StatementKind *const kind = statement_kind(nodeTag(stmt));
   // A statement that changes the schema: the drift policy, then its journal entry (kept as
   // journal_current while it runs, for the guard).  Not the parts of a statement PostgreSQL
   // runs as statements of their own (SUBCOMMAND: a CREATE TABLE's indexes, a CREATE SCHEMA's
   // elements), nor an extension's script, nor pg_upgrade's restore.
   JournalEntry *const outer = journal_current;
   JournalEntry *entry = nullptr;
-  if (schema_watch_on() && context != PROCESS_UTILITY_SUBCOMMAND && !IsBinaryUpgrade &&
-      !creating_extension) {
-    const StatementKind *kind = statement_kind(nodeTag(pstmt->utilityStmt));
-    if (kind == nullptr || kind->schema != SchemaChange::No)
-      entry = schema_watch_begin(pstmt, query_string,
-                                 kind != nullptr && kind->schema == SchemaChange::Secret);
-  }
-  journal_current = entry;
+  if ((kind == nullptr || kind->schema != SchemaChange::No) && schema_watch_on() &&
+      context != PROCESS_UTILITY_SUBCOMMAND && !IsBinaryUpgrade && !creating_extension)
+    entry = schema_watch_begin(pstmt, query_string,
+                               kind != nullptr && kind->schema == SchemaChange::Secret);
 
   // Fast path: no catalog access, no allocation.  Statements the guard has no rules for
-  // (transaction control, SET, SHOW, GRANT, ...) leave here after one switch on the node tag.
+  // (transaction control, SET, SHOW, GRANT, ...) leave here after one look at their kind.
   // The steps of a rewrite run through the rest of the chain, below this hook, so they are not
   // guarded twice.
   if (guc_mode == kModeOff || IsBinaryUpgrade || creating_extension ||
-      !guard_has_rules_for(pstmt->utilityStmt)) {
+      !guard_has_rules_for(kind, stmt)) {
+    if (entry == nullptr && outer == nullptr) {
+      // Nothing journaled, nothing to restore after it (the common case: a tail call).
+      run_rest(kind, pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+      return;
+    }
+    journal_current = entry;
     if (entry != nullptr)
-      journal_running(entry, "allowed", nullptr, nullptr, nullptr,
-                      commits_internally(pstmt->utilityStmt));
-    call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
-                              dest, qc);
+      journal_running(entry, "allowed", nullptr, nullptr, nullptr, commits_internally(stmt));
+    run_rest(kind, pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
     journal_current = outer;
-    journal_ran(entry);
+    if (entry != nullptr) journal_ran(entry);
     return;
   }
+  journal_current = entry;
   if (guc_debug_fault != kFaultNone)
     run_cpp("the ProcessUtility hook", [] { inject_debug_fault(guc_debug_fault); });
 
   guard_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
                         qc);
   journal_current = outer;
-  journal_ran(entry);
+  if (entry != nullptr) journal_ran(entry);
 }
 
 }  // namespace

@@ -9,16 +9,18 @@
 #     warned about, and the last line "warn: tests=N warned=N differing=N".
 #     Exit 0 only if no test differs.
 #
-#   compare.pl enforce PLAIN_DIR ENFORCE_DIR RULE_CATALOG LIST_FILE META [--write]
+#   compare.pl enforce PLAIN_DIR ENFORCE_DIR RULE_CATALOG LIST_FILE MAJOR META [--write]
 #     Finds every test whose ENFORCE_DIR output differs from the plain one and the rules that
 #     the guard's lines in it name (a refusal "ERROR:  <rule>: ...", a rewrite "NOTICE:
 #     zero_downtime: <rule>: ...; running its safe form instead").  A differing test without
 #     any guard line differs because of what an earlier refusal left behind: rule "knock-on".
-#     Compares the set of (rule, test) pairs with the one LIST_FILE documents; prints
+#     Compares the set of (rule, test) pairs with the one LIST_FILE documents in the section of
+#     MAJOR ("# PostgreSQL MAJOR"); prints
 #     "new: <rule> <test>" (in the run, not in the list) and "stale: <rule> <test>" (listed, not
 #     in the run); the last line "enforce: tests=N differing=N pairs=N listed=N".
-#     --write regenerates LIST_FILE from the run instead (keeping the prose under each rule;
-#     META names the suite and server in its header).
+#     --write regenerates MAJOR's section of LIST_FILE from the run instead (keeping the prose
+#     under each rule and the other majors' sections; META names the suite and server in its
+#     header).
 #     Exit 0 only if the sets are equal (or the file was written).
 #
 # The guard's WARNING in psql's output is "WARNING:  zero_downtime: <message>", then
@@ -284,11 +286,26 @@ sub enforce_findings {
   return (\%found, \@differs, scalar @tests);
 }
 
-sub read_list {
+# The list has one section per major, "# PostgreSQL N", after the title and the text shared by
+# all (before the first section).  Returns ([majors in file order], { major => [lines] }).
+sub read_sections {
   my ($path) = @_;
-  my (%pairs, %prose, $rule, $in_items);
+  my (@order, %sections, $major);
   my $lines = slurp_lines($path) // [];
   for my $l (@$lines) {
+    if ($l =~ /^# PostgreSQL (\d+)\s*$/) { $major = $1; push @order, $major; $sections{$major} = []; next; }
+    if ($l =~ /^# /) { $major = undef; next; }
+    push @{$sections{$major}}, $l if defined $major;
+  }
+  return (\@order, \%sections);
+}
+
+# The (rule, test) pairs listed under MAJOR and the prose under each rule heading of its section.
+sub read_list {
+  my ($path, $major) = @_;
+  my (%pairs, %prose, $rule, $in_items);
+  my (undef, $sections) = read_sections($path);
+  for my $l (@{$sections->{$major} // []}) {
     if ($l =~ /^## (\S+)/) { $rule = $1; $in_items = 0; $prose{$rule} = []; next; }
     next unless defined $rule;
     if ($l =~ /^- `([^`]+)`/) { $pairs{"$rule\t$1"} = 1; $in_items = 1; next; }
@@ -303,21 +320,12 @@ sub read_list {
   return (\%pairs, \%prose);
 }
 
+# Rewrites MAJOR's section from this run; the other majors' sections are kept as they are.
 sub write_list {
-  my ($path, $found, $differs, $ntests, $catalog, $prose, $meta) = @_;
+  my ($path, $major, $found, $differs, $ntests, $catalog, $prose, $meta) = @_;
+  my ($order, $sections) = read_sections($path);
   my @rules = sort { ($a eq 'knock-on') <=> ($b eq 'knock-on') || $a cmp $b } keys %$found;
-  my @out = (
-    '# zero_downtime in enforce mode: differences in PostgreSQL 15\'s core regression suite',
-    '',
-    'Every test of `parallel_schedule` whose output, with zero_downtime preloaded in `enforce`',
-    'mode and default settings, differs from the plain server\'s output in the same run of',
-    '`test/core_suite/run.sh`, grouped by the rule that caused it.  That script fails when the',
-    'set of (rule, test) pairs of a run differs from the one listed here, so an unexplained new',
-    'difference (or a stale entry) is caught.',
-    '',
-    'Regenerate with `ZD_CORE_UPDATE_LIST=1 test/core_suite/run.sh`: the lists are rebuilt from',
-    'the run; the text under each rule heading (before its list) is kept, a new rule gets a',
-    'placeholder to review.  Statements are quoted as psql echoed them (at most 5 per test).',
+  my @mine = (
     '',
     "Generated from: $meta.",
     sprintf('%d tests run, %d differ.', $ntests, scalar @$differs),
@@ -328,38 +336,60 @@ sub write_list {
   for my $r (@rules) {
     my $n = 0;
     $n += $found->{$r}{$_}{count} for keys %{$found->{$r}};
-    push @out, sprintf('| %s | %d | %s |', $r, scalar keys %{$found->{$r}}, $r eq 'knock-on' ? '-' : $n);
+    push @mine, sprintf('| %s | %d | %s |', $r, scalar keys %{$found->{$r}}, $r eq 'knock-on' ? '-' : $n);
   }
   for my $r (@rules) {
-    push @out, '', "## $r", '';
+    push @mine, '', "## $r", '';
     my @p = $prose->{$r} && @{$prose->{$r}} ? @{$prose->{$r}}
           : ("Why this is right: " . default_why($r, $catalog->{$r}));
-    push @out, @p, '';
+    push @mine, @p, '';
     for my $t (sort keys %{$found->{$r}}) {
       my $e = $found->{$r}{$t};
       if ($r eq 'knock-on' || $r eq 'missing-result') {
-        push @out, "- `$t`: first new line of the enforce output at $e->{excerpt}";
+        push @mine, "- `$t`: first new line of the enforce output at $e->{excerpt}";
         next;
       }
       my @how = map { $e->{$_} ? "$e->{$_} $_" : () } qw(refused rewritten warned retried);
       my @s = @{$e->{statements}};
       my $more = @s > 5 ? sprintf(' (+%d more)', @s - 5) : '';
       splice(@s, 5) if @s > 5;
-      push @out, sprintf('- `%s` (%s): %s%s', $t, join(', ', @how),
+      push @mine, sprintf('- `%s` (%s): %s%s', $t, join(', ', @how),
                          join('; ', map { my $x = $_; $x =~ s/`/'/g; "`$x`" } @s), $more);
     }
   }
-  push @out, '';
+  push @mine, '';
+  $sections->{$major} = \@mine;
+  my @out = (
+    '# zero_downtime in enforce mode: differences in PostgreSQL\'s core regression suite',
+    '',
+    'Every test of `parallel_schedule` whose output, with zero_downtime preloaded in `enforce`',
+    'mode and default settings, differs from the plain server\'s output in the same run of',
+    '`test/core_suite/run.sh`, grouped by the rule that caused it, one section per major (the',
+    'suite of that major\'s own source against its server).  That script fails when the set of',
+    '(rule, test) pairs of a run differs from the one listed in its major\'s section, so an',
+    'unexplained new difference (or a stale entry) is caught.',
+    '',
+    'Regenerate a major\'s section with `ZD_CORE_UPDATE_LIST=1 test/core_suite/run.sh` (PG_CONFIG:',
+    'that major\'s server): its lists are rebuilt from the run; the text under each rule heading',
+    '(before its list) is kept, a new rule gets a placeholder to review; the other sections are',
+    'kept as they are.  Statements are quoted as psql echoed them (at most 5 per test).',
+    '',
+  );
+  for my $m (sort { $a <=> $b } keys %$sections) {
+    my @body = @{$sections->{$m}};
+    pop @body while @body && $body[-1] =~ /^\s*$/;
+    push @out, "# PostgreSQL $m", @body, '';
+  }
   write_lines($path, \@out);
 }
 
 sub enforce_mode {
-  my ($plain, $guarded, $catalog_path, $list, $write, $meta) = @_;
+  my ($plain, $guarded, $catalog_path, $list, $major, $write, $meta) = @_;
   my $catalog = read_catalog($catalog_path);
   my ($found, $differs, $ntests) = enforce_findings($plain, $guarded, $catalog);
   my %run;
   for my $r (keys %$found) { $run{"$r\t$_"} = 1 for keys %{$found->{$r}}; }
-  my ($listed, $prose) = read_list($list);
+  my ($listed, $prose) = read_list($list, $major);
   for my $r (sort keys %$found) {
     my $n = 0;
     $n += $found->{$r}{$_}{count} for keys %{$found->{$r}};
@@ -367,7 +397,7 @@ sub enforce_mode {
       $r eq 'knock-on' ? '' : ", $n statements";
   }
   if ($write) {
-    write_list($list, $found, $differs, $ntests, $catalog, $prose, $meta);
+    write_list($list, $major, $found, $differs, $ntests, $catalog, $prose, $meta);
     print "wrote $list\n";
   }
   my @new = grep { !$listed->{$_} } sort keys %run;
@@ -385,11 +415,11 @@ sub enforce_mode {
 my $cmd = shift @ARGV // '';
 if ($cmd eq 'warn' && @ARGV == 3) {
   exit warn_mode(@ARGV);
-} elsif ($cmd eq 'enforce' && (@ARGV == 5 || @ARGV == 6)) {
-  my ($plain, $guarded, $catalog, $list, $meta, $flag) = @ARGV;
-  exit enforce_mode($plain, $guarded, $catalog, $list, ($flag // '') eq '--write', $meta);
+} elsif ($cmd eq 'enforce' && (@ARGV == 6 || @ARGV == 7) && $ARGV[4] =~ /^\d+$/) {
+  my ($plain, $guarded, $catalog, $list, $major, $meta, $flag) = @ARGV;
+  exit enforce_mode($plain, $guarded, $catalog, $list, $major, ($flag // '') eq '--write', $meta);
 } else {
   print STDERR "usage: compare.pl warn PLAIN WARN FILTERED_DIR\n"
-    . "       compare.pl enforce PLAIN ENFORCE RULE_CATALOG LIST_FILE META [--write]\n";
+    . "       compare.pl enforce PLAIN ENFORCE RULE_CATALOG LIST_FILE MAJOR META [--write]\n";
   exit 2;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs PostgreSQL 15's own core regression suite (src/test/regress, parallel_schedule) on six
-# throwaway servers and compares them:
+# Runs PostgreSQL's own core regression suite (src/test/regress, parallel_schedule) of the
+# server's major (PG_CONFIG; Debian's 15 by default) on six throwaway servers and compares them:
 #   plain       no zero_downtime: the reference of warn and enforce
 #   warn        zero_downtime preloaded, zero_downtime.mode = warn
 #   enforce     zero_downtime preloaded, zero_downtime.mode = enforce, every other setting default
@@ -10,16 +10,21 @@
 #   warn-last   those four, then zero_downtime last; mode = warn
 # Each guarded run is compared with the plain run of this same invocation, never with the
 # suite's expected/ files (the server may be a newer minor release than the test files).
+# The last three need pgaudit and set_user: on a server without them (the build of 18 from
+# source: test/versions/build_server.sh) only plain, warn and enforce run (ZD_CORE_MODES).
 #
-# The suite comes from Debian's source package of postgresql-15: the installed version if the
-# archive still has it, else another version `apt-cache showsrc postgresql-15` lists.  It is
+# The suite comes from Debian's source package of postgresql-MAJOR: the installed version if the
+# archive still has it, else another version `apt-cache showsrc postgresql-MAJOR` lists (for 18,
+# the source test/versions/build_server.sh built the server from, already in the cache).  It is
 # fetched once into $ZD_CORE_CACHE (default /var/cache/zero_downtime/pgsrc) with
 # `apt-get source`, after adding deb-src entries for the configured Debian sources if there are
 # none.  Built there with it, once per version:
 #   - the suite's C helpers, with PGXS: src/test/regress/regress.c, contrib/spi/refint.c
 #     (-DREFINT_VERBOSE, as the suite expects) and contrib/spi/autoinc.c;
-#   - psql of the same source (build_psql, without configure).  A psql newer than the test
-#     files handles a failed COPY FROM STDIN differently (it reads the following statements as
+#   - on 15, psql of the same source (build_psql, without configure); on another major the
+#     server's own psql, built from this same source (test/versions/build_server.sh), is
+#     used as it is.  A psql newer than the test files handles a failed COPY FROM STDIN
+#     differently (it reads the following statements as
 #     COPY data, up to the next "\."), which silently skips large parts of six tests (copy,
 #     copy2, copyselect, privileges, rowsecurity, generated).  Plain and guarded runs would
 #     still agree with each other, but the skipped statements would never meet the guard; a
@@ -35,11 +40,15 @@
 #               guard may only add warnings, never change what a statement does.
 #   3. others   same health as 1; warn-first and warn-last: as 2, compared with the others run.
 #   4. enforce  same health as 1, and the (rule, test) pairs of the tests that differ from the
-#               plain run are exactly those listed in test/core_suite/enforce_differences.md: a
-#               new refusal or rewrite, or a listed one that no longer happens, fails.
+#               plain run are exactly those listed in the major's section ("# PostgreSQL MAJOR")
+#               of test/core_suite/enforce_differences.md: a new refusal or rewrite, or a listed
+#               one that no longer happens, fails.
 #
 # Settings (environment):
-#   ZD_CORE_UPDATE_LIST=1  rewrite enforce_differences.md from this run (keeps its prose).
+#   ZD_CORE_UPDATE_LIST=1  rewrite the major's section of enforce_differences.md from this run
+#                          (keeps its prose and the other majors' sections).
+#   ZD_CORE_MODES="..."    the runs (default: all six where pgaudit and set_user are installed,
+#                          else "plain warn enforce").
 #   ZD_CORE_LIBRARY=...    what shared_preload_libraries loads (default zero_downtime, the
 #                          installed library; a path to a build's .so tests it uninstalled).
 #   ZD_CORE_BUILD=0        as root, do not `make install` the extension first.
@@ -55,6 +64,7 @@ repo=$(cd "$here/../.." && pwd)
 list_file="$here/enforce_differences.md"
 pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bindir=$("$pg_config" --bindir) || exit 1
+major=$("$pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 pg_regress="$(dirname "$("$pg_config" --pgxs)")/../test/regress/pg_regress"
 cache=${ZD_CORE_CACHE:-/var/cache/zero_downtime/pgsrc}
 library=${ZD_CORE_LIBRARY:-zero_downtime}
@@ -76,6 +86,8 @@ die() {
   exit 1
 }
 elapsed() { echo $(($(date +%s) - $1)); }
+temp_dirs=()  # removed on exit
+trap 'rm -rf "${temp_dirs[@]}"' EXIT
 
 # ---- the extension ------------------------------------------------------------------------------
 if [ "$is_root" -eq 1 ] && [ "${ZD_CORE_BUILD:-1}" != 0 ]; then
@@ -100,11 +112,14 @@ fi
 # (OpenSSL, Kerberos, LDAP, GnuTLS) made it ~18 ms, ~250 times per run.  The non-OpenSSL
 # hashing (SCRAM, MD5) and random source come from src/common and src/port of the same
 # source.  ~10 s, where configure and make took ~90 s on this VM.
+# The psql files listed are 15's (libpq's files change between majors); a server of another
+# major comes with its own psql of the test files' version (test/versions/build_server.sh).
+source_version() { sed -n "s/^PACKAGE_VERSION='\(.*\)'$/\1/p" "$src/configure"; }
 build_psql() {  # build_psql DIR
   local dir=$1 version cflags server_inc d
   [ -f "$dir/.complete" ] && return 0
   [ "$is_root" -eq 1 ] || return 1
-  version=$(sed -n "s/^PACKAGE_VERSION='\(.*\)'$/\1/p" "$src/configure")
+  version=$(source_version)
   [ -n "$version" ] || { echo "no PACKAGE_VERSION in $src/configure"; return 1; }
   echo "building psql $version (with src/fe_utils and libpq) against the installed headers"
   rm -rf "$dir"; mkdir -p "$dir/include" "$dir/obj"
@@ -169,13 +184,29 @@ EOF
     touch "$out/.complete"; rm -f "$out.log"
   fi
 
+  # 15: a psql built from the test files' source (build_psql knows 15's files).  Another major:
+  # the server's own psql, which must be of the test files' version (a server built from this
+  # source: test/versions/build_server.sh).
+  if [ "$major" != 15 ]; then
+    local psql_v
+    psql_v=$("$bindir/psql" --version | awk '{ print $3 }')
+    [ "$psql_v" = "$(source_version)" ] ||
+      { echo "psql $psql_v is not of the test files' version $(source_version)"; return 1; }
+    bin=$bindir
+    chmod -R a+rX "$cache/$src_version"
+    return 0
+  fi
   build_psql "$out/psql" || return 1
 
-  bin="$out/bin"
-  rm -rf "$bin"; mkdir -p "$bin"
+  # The server's programs beside that psql, in a directory of this run's own: the cache is
+  # shared by runs against other copies of the same server (PG_CONFIG), which would otherwise
+  # re-point each other's links mid-run.
+  bin=$(mktemp -d /tmp/zd-core-bin.XXXXXX)
+  temp_dirs+=("$bin")
   local f
   for f in "$bindir"/*; do ln -s "$f" "$bin/"; done
   ln -sfn "$out/psql/psql" "$bin/psql"
+  chmod a+rx "$bin"
   chmod -R a+rX "$cache/$src_version"
 }
 
@@ -183,14 +214,14 @@ mkdir -p "$cache" && chmod 755 "$cache" 2>/dev/null
 prep_start=$(date +%s)
 # One run at a time fetches and builds into the cache.
 if { exec 9>"$cache/.lock"; } 2>/dev/null; then flock 9; fi
-fetch_source || die "no postgresql-15 source: none of the versions apt-cache showsrc lists could be fetched (run as root once)"
+fetch_source "$major" || die "no postgresql-$major source: none of the versions apt-cache showsrc lists could be fetched (run as root once)"
 build_helpers || die "building the suite's helpers or psql failed"
 exec 9>&-
 regress_src="$src/src/test/regress"
 server_version=$("$pg_config" --version)
 psql_version=$("$bin/psql" --version)
 prep_time=$(elapsed "$prep_start")
-echo "== suite: postgresql-15 $src_version ($regress_src)"
+echo "== suite: postgresql-$major $src_version ($regress_src)"
 echo "   server: $server_version; psql: $psql_version; guard: $library; setup ${prep_time}s"
 
 # ---- the runs ------------------------------------------------------------------------------------
@@ -252,7 +283,7 @@ instances=$work
 if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR == 2 { print $4 }')" -gt $((parallel * 1000000)) ]; then
   instances=$(mktemp -d /dev/shm/zd-core.XXXXXX)
   [ "$is_root" -eq 1 ] && chown postgres: "$instances"
-  trap 'rm -rf "$instances"' EXIT
+  temp_dirs+=("$instances")
 fi
 
 run_suite() {  # run_suite MODE
@@ -273,6 +304,13 @@ run_suite() {  # run_suite MODE
   elapsed "$t0" > "$work/$mode.time"
 }
 
+# pg_regress's line per test: "test name ... ok" or " name ... FAILED" (15); "ok N + name" or
+# "not ok N - name" (16 and later: TAP).
+test_line='^(test)? +[^ ]+ +\.\.\. |^(not )?ok +[0-9]+ +[-+] +[^ ]+'
+failed_tests() {  # failed_tests LOG: the names of the tests that differ from expected/
+  sed -nE -e 's/^(test)? +([^ ]+) +\.\.\. FAILED.*/\2/p' -e 's/^not ok +[0-9]+ +[-+] +([^ ]+).*/\1/p' "$1"
+}
+
 # What went wrong with the server or the test processes of a run, one line each (none: healthy).
 health() {  # health MODE
   local mode=$1 log="$work/$1/log/postmaster.log" n ready
@@ -282,11 +320,19 @@ health() {  # health MODE
   ready=$(grep -c 'database system is ready to accept connections' "$log")
   [ "$ready" -eq 1 ] || echo "the server became ready $ready times (1 expected): it restarted"
   grep -E 'test process exited with exit code' "$work/$mode.log" | head -n 5
-  n=$(grep -cE '^(test)? +[^ ]+ +\.\.\. ' "$work/$mode.log")
+  n=$(grep -cE "$test_line" "$work/$mode.log")
   [ "$n" -eq "$schedule_tests" ] || echo "$n of $schedule_tests tests ran"
 }
 
+# The runs beside the other hook extensions need all four installed (Debian's 15 has them; the
+# build of 18 from source has pg_stat_statements and auto_explain only: TAP 005 tests the hooks'
+# chaining there, with what is installed).
 modes="plain warn enforce others warn-first warn-last"
+for l in ${others//,/ }; do
+  [ -f "$("$pg_config" --pkglibdir)/$l.so" ] || { modes="plain warn enforce"; break; }
+done
+modes=${ZD_CORE_MODES:-$modes}
+has_mode() { [[ " $modes " == *" $1 "* ]]; }
 # As many runs at a time as there are cores (ZD_CORE_PARALLEL; 2 here).  A run leaves ~20 % of
 # this 2-core VM idle (initdb, the wait for the server, the schedule's single tests and small
 # groups), which the other run fills: two plain runs took 48.9-50.9 s at once against
@@ -306,7 +352,7 @@ for mode in $modes; do run_time[$mode]=$(cat "$work/$mode.time" 2>/dev/null || e
 
 # ---- 1. plain --------------------------------------------------------------------------------------
 problems=$(health plain)
-vs_expected=$(grep -E '^(test)? +[^ ]+ +\.\.\. FAILED' "$work/plain.log" | awk '{print $1 == "test" ? $2 : $1}' | tr '\n' ' ')
+vs_expected=$(failed_tests "$work/plain.log" | tr '\n' ' ')
 echo "plain: $schedule_tests tests in ${run_time[plain]}s; differing from expected/ (information only): ${vs_expected:-none}"
 [ -n "$problems" ] && echo "$problems"
 check "plain run" "$([ -z "$problems" ]; echo $?)" "suite completed, no crash, no restart"
@@ -333,31 +379,33 @@ check_warn() {  # check_warn MODE REFERENCE: MODE's output equals REFERENCE's bu
   check "$mode run" "$([ -z "$problems" ] && [ "$rc" -eq 0 ]; echo $?)" \
     "no crash, no restart, no difference from the $ref run but the guard's warnings"
 }
-check_warn warn plain
+has_mode warn && check_warn warn plain
 
-problems=$(health others)
-[ -n "$problems" ] && echo "$problems"
-check "others run" "$([ -z "$problems" ]; echo $?)" \
-  "$others without zero_downtime: suite completed, no crash, no restart"
-check_warn warn-first others
-check_warn warn-last others
+if has_mode others; then
+  problems=$(health others)
+  [ -n "$problems" ] && echo "$problems"
+  check "others run" "$([ -z "$problems" ]; echo $?)" \
+    "$others without zero_downtime: suite completed, no crash, no restart"
+  has_mode warn-first && check_warn warn-first others
+  has_mode warn-last && check_warn warn-last others
+fi
 
 # ---- 3. enforce ---------------------------------------------------------------------------------------
 problems=$(health enforce)
-meta="postgresql-15 $src_version test files, $server_version, zero_downtime.mode = enforce, other settings default"
+meta="postgresql-$major $src_version test files, $server_version, zero_downtime.mode = enforce, other settings default"
 if [ "${ZD_CORE_UPDATE_LIST:-}" = 1 ] && [ -n "$problems" ]; then
   echo "not rewriting $(basename "$list_file"): the enforce run was not healthy"
 elif [ "${ZD_CORE_UPDATE_LIST:-}" = 1 ]; then
   perl "$here/compare.pl" enforce "$work/plain" "$work/enforce" "$repo/src/core/rule_catalog.cpp" \
-    "$list_file" "$meta" --write | grep '^wrote'
+    "$list_file" "$major" "$meta" --write | grep '^wrote'
 fi
 enforce_out=$(perl "$here/compare.pl" enforce "$work/plain" "$work/enforce" \
-  "$repo/src/core/rule_catalog.cpp" "$list_file" "$meta")
+  "$repo/src/core/rule_catalog.cpp" "$list_file" "$major" "$meta")
 enforce_rc=$?
 enforce_summary=$(tail -n 1 <<<"$enforce_out")
 enforce_differing=$(sed -n 's/.*differing=\([0-9]*\).*/\1/p' <<<"$enforce_summary")
 enforce_listed=$(sed -n 's/.*listed=\([0-9]*\).*/\1/p' <<<"$enforce_summary")
-echo "enforce: ${run_time[enforce]}s; ${enforce_differing:-?} tests differ from plain; $enforce_listed (rule, test) pairs listed in $(basename "$list_file")"
+echo "enforce: ${run_time[enforce]}s; ${enforce_differing:-?} tests differ from plain; $enforce_listed (rule, test) pairs listed for $major in $(basename "$list_file")"
 grep '^rule:' <<<"$enforce_out" | sed 's/^rule: /  /'
 n_changed=$(grep -cE '^(new|stale):' <<<"$enforce_out")
 grep -E '^(new|stale):' <<<"$enforce_out" | head -n 40 | sed 's/^/  /'
@@ -369,7 +417,8 @@ check "enforce run" "$([ -z "$problems" ] && [ "$enforce_rc" -eq 0 ]; echo $?)" 
 # ---- figures -------------------------------------------------------------------------------------------
 total=$(elapsed "$start")
 times=$(for m in $modes; do printf ', %s %ss' "$m" "${run_time[$m]}"; done)
-echo "figures: $schedule_tests tests per run; differing from their reference: warn ${differing[warn]:-?}, warn-first ${differing[warn-first]:-?}, warn-last ${differing[warn-last]:-?}, enforce ${enforce_differing:-?} (list: $enforce_listed pairs); time ${total}s (setup ${prep_time}s; $parallel runs at a time$times)"
+warned_runs=$(for m in warn warn-first warn-last; do has_mode $m && printf '%s %s, ' "$m" "${differing[$m]:-?}"; done)
+echo "figures: PostgreSQL $major, $schedule_tests tests per run; differing from their reference: ${warned_runs}enforce ${enforce_differing:-?} (list: $enforce_listed pairs); time ${total}s (setup ${prep_time}s; $parallel runs at a time$times)"
 if [ "$failed" -eq 0 ] && [ -z "${ZD_KEEP_TEST_DIR:-}" ]; then
   rm -rf "$work"
 else

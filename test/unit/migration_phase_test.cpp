@@ -76,5 +76,63 @@ TEST(MigrationPhase, NamesRoundTrip) {
   EXPECT_FALSE(phase_is_active(MigrationPhase::Complete));
 }
 
+TEST(MigrationKind, NamesRoundTripAndEachHasItsExpandCall) {
+  for (MigrationKind k : {MigrationKind::RenameColumn, MigrationKind::ChangeType,
+                          MigrationKind::SetNotNull, MigrationKind::AddColumn}) {
+    EXPECT_EQ(kind_from_name(kind_name(k)), k);
+    EXPECT_EQ(std::string(expand_call_name(k)).rfind("zd_expand_", 0), 0u);
+  }
+  EXPECT_FALSE(kind_from_name("drop table").has_value());
+  EXPECT_EQ(std::string(expand_call_name(MigrationKind::SetNotNull)), "zd_expand_set_not_null");
+  EXPECT_EQ(std::string(expand_call_name(MigrationKind::AddColumn)), "zd_expand_add_column");
+}
+
+TEST(MigrationKind, OnlyRenameAndChangeTypeRetireAnOldColumn) {
+  EXPECT_TRUE(kind_retires_old_column(MigrationKind::RenameColumn));
+  EXPECT_TRUE(kind_retires_old_column(MigrationKind::ChangeType));
+  EXPECT_FALSE(kind_retires_old_column(MigrationKind::SetNotNull));
+  EXPECT_FALSE(kind_retires_old_column(MigrationKind::AddColumn));
+}
+
+// The new kinds go through the same phases: every call in every phase is legal or not as for
+// a rename, and moves to the same phase.
+TEST(MigrationKind, SamePhasesForEveryKind) {
+  for (MigrationKind k : {MigrationKind::SetNotNull, MigrationKind::AddColumn})
+    for (MigrationPhase p : kPhases)
+      for (MigrationCall c : kCalls) {
+        const Transition a = transition(p, c, 3, k);
+        const Transition b = transition(p, c, 3);
+        EXPECT_EQ(a.legal, b.legal) << kind_name(k) << " " << phase_name(p) << " " << call_name(c);
+        if (a.legal) {
+          EXPECT_EQ(a.to, b.to);
+        } else {
+          EXPECT_FALSE(a.why.empty());
+        }
+      }
+}
+
+TEST(MigrationKind, AnEarlyContractSaysWhatTheKindWaitsFor) {
+  const Transition n = transition(MigrationPhase::Expanded, MigrationCall::Contract, 4,
+                                  MigrationKind::SetNotNull);
+  EXPECT_FALSE(n.legal);
+  EXPECT_NE(n.why.find("NOT NULL check is not validated"), std::string::npos) << n.why;
+  EXPECT_NE(n.why.find("SELECT zd_migrate(4) first"), std::string::npos) << n.why;
+  EXPECT_NE(n.why.find("SELECT zd_abort(4)"), std::string::npos) << n.why;
+  const Transition a = transition(MigrationPhase::Expanded, MigrationCall::Contract, 4,
+                                  MigrationKind::AddColumn);
+  EXPECT_NE(a.why.find("existing rows"), std::string::npos) << a.why;
+}
+
+TEST(MigrationKind, NextStepSaysWhatTheKindsContractDoes) {
+  const NextStep n = next_step(MigrationPhase::Ready, 5, MigrationKind::SetNotNull);
+  EXPECT_EQ(n.sql, "SELECT zd_contract(5)");
+  EXPECT_NE(n.note.find("no scan"), std::string::npos) << n.note;
+  const NextStep a = next_step(MigrationPhase::Ready, 5, MigrationKind::AddColumn);
+  EXPECT_NE(a.note.find("fill trigger"), std::string::npos) << a.note;
+  EXPECT_EQ(next_step(MigrationPhase::Expanded, 5, MigrationKind::AddColumn).sql,
+            "SELECT zd_migrate(5)");
+  EXPECT_EQ(next_step(MigrationPhase::Complete, 5, MigrationKind::SetNotNull).sql, "");
+}
+
 }  // namespace
 }  // namespace zd

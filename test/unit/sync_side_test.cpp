@@ -67,5 +67,46 @@ TEST(SyncSide, StatedSideFromVersions) {
   EXPECT_EQ(stated_side("1.11", "1.10"), StatedSide::New);
 }
 
+FillFacts fill(FillMode mode, bool insert, bool written, bool is_null, bool inputs_changed) {
+  FillFacts f;
+  f.mode = mode;
+  f.is_insert = insert;
+  f.written = written;
+  f.is_null = is_null;
+  f.inputs_changed = inputs_changed;
+  return f;
+}
+
+TEST(FillTrigger, WhenNullFillsOnlyANull) {
+  for (bool insert : {true, false})
+    for (bool written : {true, false})
+      for (bool changed : {true, false}) {
+        EXPECT_EQ(fill_action(fill(FillMode::WhenNull, insert, written, true, changed)),
+                  FillAction::Compute);
+        EXPECT_EQ(fill_action(fill(FillMode::WhenNull, insert, written, false, changed)),
+                  FillAction::Keep);
+      }
+}
+
+TEST(FillTrigger, WhenNotWrittenComputesWhatOldCodeLeavesOut) {
+  // A write that gave the column no value (an old client's INSERT): computed, whatever is in
+  // the row.
+  EXPECT_EQ(fill_action(fill(FillMode::WhenNotWritten, true, false, false, false)),
+            FillAction::Compute);
+  EXPECT_EQ(fill_action(fill(FillMode::WhenNotWritten, true, false, true, false)),
+            FillAction::Compute);
+  // New code wrote it: its value stays, NULL included.
+  EXPECT_EQ(fill_action(fill(FillMode::WhenNotWritten, true, true, true, false)),
+            FillAction::Keep);
+  EXPECT_EQ(fill_action(fill(FillMode::WhenNotWritten, false, true, false, true)),
+            FillAction::Keep);
+  // An UPDATE that changed what the expression reads: computed again.
+  EXPECT_EQ(fill_action(fill(FillMode::WhenNotWritten, false, false, false, true)),
+            FillAction::Compute);
+  // An UPDATE of other columns keeps what is there (new code may have written it).
+  EXPECT_EQ(fill_action(fill(FillMode::WhenNotWritten, false, false, false, false)),
+            FillAction::Keep);
+}
+
 }  // namespace
 }  // namespace zd

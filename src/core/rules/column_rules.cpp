@@ -225,6 +225,7 @@ RuleResult alter_column_type(const RuleContext &ctx) {
   const Operation &op = ctx.op;
   if (exempt_from_lock_rules(op.table, ctx.policy)) return std::nullopt;
   if (!op.type_change_rewrites) return type_change_side_effects(ctx);
+  if (becomes_migration(ctx)) return std::nullopt;  // started by the PostgreSQL side instead
   return make_refusal(
       "alter-column-type",
       "alter-column-type: ALTER COLUMN " + op.column + " TYPE " + op.new_column_type +

@@ -217,9 +217,9 @@ RuleResult reindex(const RuleContext &ctx) {
   step.lock = Lock::ShareUpdateExclusive;
   step.leaves_on_failure =
       "INVALID indexes named *_ccnew on " + op.table.name + " that every write still updates";
-  step.cleanup_sql = "SELECT format('DROP INDEX CONCURRENTLY %s;', indexrelid::regclass) FROM "
-                     "pg_index WHERE NOT indisvalid AND indexrelid::regclass::text LIKE "
-                     "'%_ccnew%' \\gexec";
+  step.leftover_ccnew = true;
+  step.leftover_ccnew_table = op.table.oid;  // (0 for a schema or a database)
+  step.cleanup_sql = kCcnewDrops;
   step.retry_needs_cleanup = true;
   return rewrite_or_refuse(
       ctx, "reindex", "REINDEX of " + op.table.name + " would block writes",

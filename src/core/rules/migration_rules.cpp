@@ -50,4 +50,20 @@ RuleResult migration_owned(const RuleContext &ctx) {
   return f;
 }
 
+bool becomes_migration(const RuleContext &ctx) {
+  const Operation &op = ctx.op;
+  if (!ctx.policy.orm_renames_migrate || ctx.policy.mode == Mode::Off) return false;
+  if (ctx.stmt.changes() != 1 || op.further_lock || op.migration != 0 ||
+      op.through_other_object || op.table.partitioned || op.table.temporary)
+    return false;
+  const char *rule = op.kind == OpKind::RenameColumn      ? "rename-column"
+                     : op.kind == OpKind::AlterColumnType ? "alter-column-type"
+                                                          : nullptr;
+  if (rule == nullptr || ctx.policy.allows(rule)) return false;
+  for (const Text &allowed : ctx.stmt.allowed_here)
+    if (allowed == rule) return false;  // the statement as written, asked for
+  if (op.kind == OpKind::RenameColumn) return !exempt_from_breaking_rules(op.table);
+  return op.type_change_rewrites && !exempt_from_lock_rules(op.table, ctx.policy);
+}
+
 }  // namespace zd::rules

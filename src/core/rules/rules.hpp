@@ -27,6 +27,10 @@ RuleResult set_expression(const RuleContext &ctx);
 // breaking_rules.cpp: changes that break the code still running
 // migration_rules.cpp
 RuleResult migration_owned(const RuleContext &ctx);
+// zero_downtime.orm_renames = migrate: this RENAME COLUMN, or rewriting ALTER COLUMN TYPE, of a
+// live table is started as an expand/contract migration instead of being refused (the
+// statement is its only change, no migration owns the column, no comment allows the rule).
+bool becomes_migration(const RuleContext &ctx);
 
 RuleResult drop_column(const RuleContext &ctx);
 RuleResult rename_column(const RuleContext &ctx);

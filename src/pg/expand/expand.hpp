@@ -1,7 +1,9 @@
 // Expand/contract migrations, the PostgreSQL side: the state rows (migration_state.cpp), the
 // expressions each way (expression.cpp), the steps each call runs and zd_plan shows
 // (steps.cpp), the SQL calls (expand_calls.cpp, lifecycle_calls.cpp), the sync trigger
-// (sync_trigger.cpp) and the columns each INSERT names (insert_columns.cpp).  The legal phase
+// (sync_trigger.cpp) and the columns each INSERT names (insert_columns.cpp).  The kinds that
+// retire no column (set not null, add column) have their own calls, steps and fill trigger
+// (kind_calls.cpp, kind_steps.cpp, fill_trigger.cpp).  The legal phase
 // transitions and the side a write is for are decided in the pure core
 // (core/migration_phase.hpp, core/sync_side.hpp).  Plain data in palloc memory: these frames
 // may longjmp.
@@ -15,10 +17,12 @@ extern "C" {
 #include "nodes/pg_list.h"
 #include "nodes/primnodes.h"
 #include "utils/relcache.h"
+#include "tcop/utility.h"
 }
 
 namespace zd {
 struct Operation;
+struct StatementFacts;
 }
 
 namespace zd::pg::expand {
@@ -28,7 +32,8 @@ struct Migration {
   int64 id;
   Oid relid;
   const char *relation;    // qualified, quoted
-  const char *kind;        // "rename column", "change type"
+  const char *kind;        // zd::kind_name: "rename column", "change type", "set not null",
+                           // "add column"
   const char *old_column;  // unquoted names
   const char *new_column;
   const char *new_type;
@@ -39,9 +44,24 @@ struct Migration {
   Oid started_by;
   const char *trigger_name;
   const char *backfill_name;
+  bool not_null;  // set not null: always; add column: NOT NULL at contract when asked
 };
 
 bool is_rename(const Migration *m);
+zd::MigrationKind kind_of(const Migration *m);
+// Rename and change of type: an old and a new column, the sync trigger, the old column
+// dropped at contract.  Otherwise (set not null, add column): one column (old_column =
+// new_column), the fill trigger (only with an expression), nothing dropped at contract.
+bool retires_old_column(const Migration *m);
+
+// --- the expand calls' shared checks (expand_calls.cpp) ---
+
+// The migration being started on the table of argument 0, column of argument 1: checks that
+// the caller owns a plain table (not partitioned, no inheritance), refusing with a clear error.
+Migration *new_migration(FunctionCallInfo fcinfo, const char *kind);
+// The old column: an ordinary column of the table (not a system, identity or generated one).
+AttrNumber check_old_column(Relation rel, const Migration *m);
+void check_new_name_free(const Migration *m);
 
 // --- state (zd_migration, zd_migration_object), written as its owner, search_path pinned ---
 
@@ -88,6 +108,12 @@ const char *normalized_sql(Relation rel, Node *expr);
 Expr *prepare_normalized(Relation rel, const char *normalized, AttrNumber target,
                          bool *untrusted);
 
+// prepare_normalized's result for trigger `trigger` (`slot`: which of its expressions), kept
+// for the session (expression_cache.cpp) until its table, a function, operator, cast, type,
+// constraint or role changes; a copy in the current memory context.
+Expr *cached_expression(Relation rel, Oid trigger, int slot, const char *text, AttrNumber target,
+                        bool *untrusted);
+
 // search_path = pg_catalog, pg_temp until restore_search_path(level): the text zero_downtime
 // writes (steps, expressions) is made and run under it, so that every name outside pg_catalog
 // is qualified and no schema on someone's search_path can shadow what it means.  An error
@@ -125,6 +151,16 @@ struct Step {
 List *steps_for(const Migration *m, StepPhase phase);
 const char *step_phase_name(StepPhase phase);
 
+// <source>_zd<id>, cut to fit a name: the names of copies and helpers a migration makes.
+const char *copy_name(const char *source, int64 id);
+Step *make_step(StepPhase phase, const char *sql, zd::Lock lock, const char *duration);
+extern const char *const kBriefLock;  // how long an ACCESS EXCLUSIVE of a step holds it
+
+// The steps of a migration that makes a column NOT NULL or adds one (kind_steps.cpp), made
+// under the pinned search_path; and the name of its helper CHECK (col IS NOT NULL).
+List *fill_kind_steps(const Migration *m, StepPhase phase);
+const char *not_null_check_name(const Migration *m);
+
 // Runs one DDL step of `m` in the current transaction, below the guard, its lock capped (a
 // lock not granted names the sessions that hold the table).
 void run_step(const Migration *m, const Step *step);
@@ -145,6 +181,11 @@ const char *schema_name();
 // (COPY, or no INSERT).  Columns as attnums offset by FirstLowInvalidHeapAttributeNumber.
 const Bitmapset *inserted_columns(Oid relid);
 void install_insert_columns_hook();
+// COPY: the rest of the ProcessUtility chain, with COPY FROM's columns recorded for the trigger
+// and COPY's use of a watched column noted (called by the hook, utility_hook.cpp).
+void run_copy(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
+              ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+              DestReceiver *dest, QueryCompletion *qc);
 
 // --- evidence of use for contract (usage.cpp) ---
 
@@ -153,6 +194,9 @@ void install_usage_hooks();
 // Whether this database has columns of active migrations to watch (for this backend, a client
 // backend): one read of a shared counter when none, a read of pg_trigger when it moved.
 bool watching();
+// Whether this database may have a sync trigger (an active migration), for any backend: one
+// read of the shared counter while it has not moved; true when the library is not preloaded.
+bool sync_triggers_may_exist();
 // COPY of relid naming attlist (NIL: every column), either direction.
 void note_copy(Oid relid, List *attlist);
 // When this transaction commits: m's old column is watched from then / is no longer watched.
@@ -162,5 +206,16 @@ void usage_forget_at_commit(const Migration *m);
 // zero_downtime.contract_quiet_period, naming the applications, or has not been watched for
 // that long; `force` (allowed to a role that may SET that setting) skips the check.
 void check_contract_evidence(const Migration *m, bool force);
+// DROP TABLE (attnum 0) or DROP COLUMN of relid: what the record of its use shows, into op's
+// usage_* facts (for drop-table and drop-column); starts recording it when nothing did.
+void fill_usage_evidence(Oid relid, AttrNumber attnum, zd::Operation *op);
+
+// --- an ORM's own RENAME COLUMN / ALTER COLUMN TYPE as a migration (orm_change.cpp) ---
+
+// zero_downtime.orm_renames = migrate, and the rules let the statement's one change become a
+// migration (core rules::becomes_migration): starts it, as zd_expand_rename_column or
+// zd_expand_change_type would, in place of the statement (Decision::start_migration); tells its
+// id and the next call in a NOTICE.
+void run_as_migration(const zd::StatementFacts *facts);
 
 }  // namespace zd::pg::expand

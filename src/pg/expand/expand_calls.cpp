@@ -43,6 +43,8 @@ const char *required_name(FunctionCallInfo fcinfo, int arg, const char *what) {
   return pstrdup(NameStr(*PG_GETARG_NAME(arg)));
 }
 
+}  // namespace
+
 // The table: a plain table the caller owns, not partitioned, no inheritance.
 Migration *new_migration(FunctionCallInfo fcinfo, const char *kind) {
   if (PG_ARGISNULL(0))
@@ -108,6 +110,8 @@ void check_new_name_free(const Migration *m) {
                     errmsg("zero_downtime: column %s of %s already exists",
                            quote_identifier(m->new_column), m->relation)));
 }
+
+namespace {
 
 // Runs the expand steps and records the migration; returns its id.
 int64 expand(Migration *m) {

@@ -4,8 +4,11 @@
 // While the executor runs a plan that inserts, and while COPY FROM runs, its relation and
 // column set are on a small stack; the innermost entry for a relation is the statement whose
 // row the trigger sees (a nested statement pushes its own and pops it, error or not).
-// Cost for statements that insert nothing: one test.
+// Cost for statements that insert nothing: one test; for inserts while this database has no
+// sync trigger (no active migration): one read of a shared counter (usage.cpp).
 #include "pg/expand/expand.hpp"
+
+#include "pg/utility_hook.hpp"
 
 extern "C" {
 #include "access/sysattr.h"
@@ -34,7 +37,6 @@ int depth = 0;     // entries in use (at most kDepth)
 int overflow = 0;  // pushes beyond kDepth: not recorded (the trigger falls back)
 
 ExecutorRun_hook_type prev_executor_run = nullptr;
-ProcessUtility_hook_type prev_process_utility = nullptr;
 
 void push(Oid relid, const Bitmapset *columns, void *) {
   if (depth < kDepth) stack[depth++] = Entry{relid, columns};
@@ -55,7 +57,8 @@ void run_executor(ZD_EXECUTOR_RUN_PARAMS) {
 }
 
 void executor_run(ZD_EXECUTOR_RUN_PARAMS) {
-  if (!ZD_HAS_RESULT_RELATION(query->plannedstmt) || query->operation == CMD_DELETE) {
+  if (!ZD_HAS_RESULT_RELATION(query->plannedstmt) || query->operation == CMD_DELETE ||
+      !sync_triggers_may_exist()) {
     run_executor(ZD_EXECUTOR_RUN_ARGS);
     return;
   }
@@ -72,30 +75,23 @@ void executor_run(ZD_EXECUTOR_RUN_PARAMS) {
   PG_END_TRY();
 }
 
-void call_next(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
-               ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
-               DestReceiver *dest, QueryCompletion *qc) {
-  if (prev_process_utility != nullptr)
-    prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
-                         qc);
-  else
-    standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
-                            dest, qc);
-}
+}  // namespace
 
-// COPY t (a, b) FROM ...: those columns (no list: every column).
-void process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
-                     ProcessUtilityContext context, ParamListInfo params,
-                     QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
+// COPY t (a, b) FROM ...: those columns (no list: every column).  Called by the ProcessUtility
+// hook (utility_hook.cpp) for every COPY, in the place of the rest of the chain.
+void run_copy(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
+              ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+              DestReceiver *dest, QueryCompletion *qc) {
   Node *stmt = pstmt->utilityStmt;
   // COPY of a table either way reads or writes its columns: evidence for contract.
-  if (IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->relation != nullptr && watching()) {
+  if (((CopyStmt *) stmt)->relation != nullptr && watching()) {
     const Oid relid = RangeVarGetRelid(((CopyStmt *) stmt)->relation, NoLock, true);
     if (OidIsValid(relid)) note_copy(relid, ((CopyStmt *) stmt)->attlist);
   }
-  if (!IsA(stmt, CopyStmt) || !((CopyStmt *) stmt)->is_from ||
-      ((CopyStmt *) stmt)->relation == nullptr) {
-    call_next(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+  if (!((CopyStmt *) stmt)->is_from || ((CopyStmt *) stmt)->relation == nullptr ||
+      !sync_triggers_may_exist()) {
+    call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
+                              dest, qc);
     return;
   }
   CopyStmt *copy = (CopyStmt *) stmt;
@@ -120,13 +116,14 @@ void process_utility(PlannedStmt *pstmt, const char *query_string, bool read_onl
   const int mark = depth, overflow_mark = overflow;
   if (columns != nullptr) push(relid, columns, nullptr);
   PG_TRY();
-  { call_next(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc); }
+  {
+    call_next_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
+                              dest, qc);
+  }
   PG_FINALLY();
   { pop_to(mark, overflow_mark); }
   PG_END_TRY();
 }
-
-}  // namespace
 
 const Bitmapset *inserted_columns(Oid relid) {
   if (overflow > 0) return nullptr;  // the innermost statement was not recorded
@@ -138,8 +135,6 @@ const Bitmapset *inserted_columns(Oid relid) {
 void install_insert_columns_hook() {
   prev_executor_run = ExecutorRun_hook;
   ExecutorRun_hook = executor_run;
-  prev_process_utility = ProcessUtility_hook;
-  ProcessUtility_hook = process_utility;
 }
 
 }  // namespace zd::pg::expand

@@ -26,6 +26,7 @@ extern "C" {
 #include "utils/varlena.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 }
 
 namespace zd::pg::expand {
@@ -121,7 +122,10 @@ bool backfill_done(const Migration *m) {
   return done;
 }
 
-// The work zd_migrate queued and that has not run: skipped (the migration was aborted).
+// The work zd_migrate queued and that has not finished: skipped (the migration was aborted).
+// A step the worker is running meanwhile (a backfill of the column the abort drops) then fails
+// or ends, and stays skipped: deferral_worker.cpp's finish() leaves a skipped row as it is, so
+// no zd_deferred_wait() reports the abort as a failure.
 void skip_queued_work(const Migration *m) {
   Oid owner;
   const char *table = deferred_table(&owner);
@@ -133,10 +137,80 @@ void skip_queued_work(const Migration *m) {
                  psprintf("UPDATE %s SET state = 'skipped', finished_at = pg_catalog.now(), "
                           "error = 'the migration was aborted' "
                           "WHERE statement OPERATOR(pg_catalog.=) $1 "
-                          "AND state OPERATOR(pg_catalog.=) 'pending'",
+                          "AND state OPERATOR(pg_catalog.=) ANY "
+                          "('{pending,running}'::pg_catalog.text[])",
                           table),
                  1, types, values, nullptr, false);
   SPI_finish();
+}
+
+// A set-not-null's or add-column's NOT NULL check: validated (its VALIDATE step ran), else
+// what is wrong, or nullptr.
+const char *unvalidated_check(const Migration *m) {
+  if (retires_old_column(m) || !m->not_null) return nullptr;
+  const char *name = not_null_check_name(m);
+  const Oid check = get_relation_constraint_oid(m->relid, name, true);
+  if (!OidIsValid(check)) return psprintf("its check %s is missing", quote_identifier(name));
+  HeapTuple tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(check));
+  const bool valid = HeapTupleIsValid(tup) && ((Form_pg_constraint) GETSTRUCT(tup))->convalidated;
+  if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
+  return valid ? nullptr
+               : psprintf("its check %s is not validated yet (its VALIDATE failed or has not "
+                          "run: a row may still hold NULL)",
+                          quote_identifier(name));
+}
+
+// Whether zd_migrate runs a backfill for it: always for a rename and a change of type; for
+// the other kinds, when it has a fill expression.
+bool has_backfill(const Migration *m) { return retires_old_column(m) || m->up_sql[0] != '\0'; }
+
+// What zd_migrate queues, in words.
+const char *queued_work(const Migration *m) {
+  if (retires_old_column(m)) return "the backfill, then the index and constraint copies";
+  if (!m->not_null) return "the backfill";
+  return has_backfill(m) ? "the backfill, then the VALIDATE" : "the VALIDATE";
+}
+
+const char *complete_message(const Migration *m) {
+  switch (kind_of(m)) {
+    case zd::MigrationKind::RenameColumn:
+      return psprintf("migration %lld complete: %s.%s is gone, %s stays", (long long) m->id,
+                      m->relation, quote_identifier(m->old_column),
+                      quote_identifier(m->new_column));
+    case zd::MigrationKind::ChangeType:
+      return psprintf("migration %lld complete: %s.%s is of type %s", (long long) m->id,
+                      m->relation, quote_identifier(m->old_column), m->new_type);
+    case zd::MigrationKind::SetNotNull:
+      return psprintf("migration %lld complete: %s.%s is NOT NULL", (long long) m->id,
+                      m->relation, quote_identifier(m->new_column));
+    case zd::MigrationKind::AddColumn:
+      return psprintf("migration %lld complete: %s.%s is an ordinary column%s; writes that do "
+                      "not name it no longer compute it",
+                      (long long) m->id, m->relation, quote_identifier(m->new_column),
+                      m->not_null ? ", NOT NULL" : "");
+  }
+  return "";
+}
+
+const char *abort_message(const Migration *m) {
+  switch (kind_of(m)) {
+    case zd::MigrationKind::SetNotNull:
+      return psprintf("migration %lld aborted: %s.%s may hold NULL again; its check %s",
+                      (long long) m->id, m->relation, quote_identifier(m->new_column),
+                      m->up_sql[0] ? "and its fill trigger are gone (rows the backfill filled "
+                                     "keep the fill value)"
+                                   : "is gone");
+    case zd::MigrationKind::AddColumn:
+      return psprintf("migration %lld aborted: %s.%s and its trigger are gone (the column was "
+                      "new: no value that existed before the expand is lost; what was written "
+                      "to it since went with it)",
+                      (long long) m->id, m->relation, quote_identifier(m->new_column));
+    default:
+      return psprintf("migration %lld aborted: %s.%s and the trigger are gone; %s kept every "
+                      "write",
+                      (long long) m->id, m->relation, quote_identifier(m->new_column),
+                      quote_identifier(m->old_column));
+  }
 }
 
 }  // namespace
@@ -172,9 +246,13 @@ ZD_SQL_FUNCTION(zd_migrate) {
   const zd::MigrationPhase to = check_transition(m, zd::MigrationCall::Migrate);
   if (m->phase == zd::MigrationPhase::Ready)
     PG_RETURN_TEXT_P(cstring_to_text(
-        psprintf("migration %lld is ready: nothing to migrate; SELECT zd_contract(%lld) once "
-                 "no deployed code uses %s",
-                 (long long) m->id, (long long) m->id, quote_identifier(m->old_column))));
+        retires_old_column(m)
+            ? psprintf("migration %lld is ready: nothing to migrate; SELECT zd_contract(%lld) "
+                       "once no deployed code uses %s",
+                       (long long) m->id, (long long) m->id, quote_identifier(m->old_column))
+            : psprintf("migration %lld is ready: nothing to migrate; SELECT zd_contract(%lld) "
+                       "next",
+                       (long long) m->id, (long long) m->id)));
   List *steps = steps_for(m, StepPhase::Migrate);
   const char **sql = (const char **) palloc(list_length(steps) * sizeof(char *));
   // An index copy's build first drops the INVALID index an interrupted build left (a cancel,
@@ -194,10 +272,10 @@ ZD_SQL_FUNCTION(zd_migrate) {
   restore_search_path(level);
   save_phase(m, to);
   PG_RETURN_TEXT_P(cstring_to_text(psprintf(
-      "migration %lld: %d steps queued to run after this transaction commits (the backfill, "
-      "then the index and constraint copies); CALL zd_deferred_wait() waits for them, "
-      "SELECT * FROM zd_migrations WHERE id = %lld shows where they are",
-      (long long) m->id, n, (long long) m->id)));
+      "migration %lld: %d steps queued to run after this transaction commits (%s); "
+      "CALL zd_deferred_wait() waits for them, SELECT * FROM zd_migrations WHERE id = %lld "
+      "shows where they are",
+      (long long) m->id, n, queued_work(m), (long long) m->id)));
 }
 
 // The last queued step of zd_migrate: ready once the backfill is done and every index copy is
@@ -208,7 +286,8 @@ ZD_SQL_FUNCTION(zd_migration_ready) {
   const zd::MigrationPhase to = check_transition(m, zd::MigrationCall::MarkReady);
   if (m->phase == zd::MigrationPhase::Ready) PG_RETURN_VOID();
   const char *index = unfinished_index(m);
-  if (index != nullptr || !backfill_done(m))
+  if (index == nullptr) index = unvalidated_check(m);
+  if (index != nullptr || (has_backfill(m) && !backfill_done(m)))
     ereport(ERROR,
             (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
              errmsg("zero_downtime: migration %lld is not ready: %s", (long long) m->id,
@@ -224,30 +303,25 @@ ZD_SQL_FUNCTION(zd_contract) {
   using namespace zd::pg::expand;
   Migration *m = take(fcinfo);
   const zd::MigrationPhase to = check_transition(m, zd::MigrationCall::Contract);
-  check_contract_evidence(m, !PG_ARGISNULL(1) && PG_GETARG_BOOL(1));
-  usage_forget_at_commit(m);  // (read before the steps drop the old column)
+  // (Only a rename's and a change of type's contract drops a column old code may use.)
+  if (retires_old_column(m)) {
+    check_contract_evidence(m, !PG_ARGISNULL(1) && PG_GETARG_BOOL(1));
+    usage_forget_at_commit(m);  // (read before the steps drop the old column)
+  }
   run_steps(m, StepPhase::Contract);
   save_phase(m, to);
-  PG_RETURN_TEXT_P(cstring_to_text(
-      is_rename(m)
-          ? psprintf("migration %lld complete: %s.%s is gone, %s stays", (long long) m->id,
-                     m->relation, quote_identifier(m->old_column),
-                     quote_identifier(m->new_column))
-          : psprintf("migration %lld complete: %s.%s is of type %s", (long long) m->id,
-                     m->relation, quote_identifier(m->old_column), m->new_type)));
+  PG_RETURN_TEXT_P(cstring_to_text(complete_message(m)));
 }
 
 ZD_SQL_FUNCTION(zd_abort) {
   using namespace zd::pg::expand;
   Migration *m = take(fcinfo);
   const zd::MigrationPhase to = check_transition(m, zd::MigrationCall::Abort);
-  usage_forget_at_commit(m);
+  if (retires_old_column(m)) usage_forget_at_commit(m);
   skip_queued_work(m);
   run_steps(m, StepPhase::Abort);
   save_phase(m, to);
-  PG_RETURN_TEXT_P(cstring_to_text(psprintf(
-      "migration %lld aborted: %s.%s and the trigger are gone; %s kept every write", (long long) m->id,
-      m->relation, quote_identifier(m->new_column), quote_identifier(m->old_column))));
+  PG_RETURN_TEXT_P(cstring_to_text(abort_message(m)));
 }
 
 // zd_plan(migration): every step from expand to contract, and abort's; runs nothing.
@@ -275,7 +349,7 @@ ZD_SQL_FUNCTION(zd_plan) {
       const Step *s = (const Step *) lfirst(lc);
       const char *call =
           phase == StepPhase::Expand
-              ? (is_rename(m) ? "zd_expand_rename_column" : "zd_expand_change_type")
+              ? zd::expand_call_name(kind_of(m))
               : psprintf("SELECT zd_%s(%lld)", step_phase_name(phase), (long long) m->id);
       Datum values[7] = {
           Int32GetDatum(++number),
@@ -294,16 +368,19 @@ ZD_SQL_FUNCTION(zd_plan) {
   return (Datum) 0;
 }
 
-// zd_migration_next(migration, phase): the next call and what it waits for (the core decides).
+// zd_migration_next(migration, phase, kind): the next call and what it waits for (the core
+// decides).
 ZD_SQL_FUNCTION(zd_migration_next) {
   const int64 id = PG_GETARG_INT64(0);
   const char *phase_text = TextDatumGetCString(PG_GETARG_DATUM(1));
+  const char *kind_text = PG_NARGS() > 2 ? TextDatumGetCString(PG_GETARG_DATUM(2)) : "";
   const char *call = "";
   const char *note = "";
   {
     const std::optional<zd::MigrationPhase> phase = zd::phase_from_name(phase_text);
     if (phase.has_value()) {
-      const zd::NextStep next = zd::next_step(*phase, id);
+      const zd::NextStep next = zd::next_step(
+          *phase, id, zd::kind_from_name(kind_text).value_or(zd::MigrationKind::RenameColumn));
       call = pstrdup(next.sql.c_str());
       note = pstrdup(next.note.c_str());
     }

@@ -88,6 +88,12 @@ void set_locktag(LOCKTAG *tag, int64 id) {
 
 bool is_rename(const Migration *m) { return strcmp(m->kind, "rename column") == 0; }
 
+zd::MigrationKind kind_of(const Migration *m) {
+  return zd::kind_from_name(m->kind).value_or(zd::MigrationKind::RenameColumn);
+}
+
+bool retires_old_column(const Migration *m) { return zd::kind_retires_old_column(kind_of(m)); }
+
 const char *schema_name() {
   const Oid schema = extension_schema();
   if (!OidIsValid(schema))
@@ -97,8 +103,8 @@ const char *schema_name() {
 }
 
 void insert_migration(Migration *m) {
-  Oid types[12] = {OIDOID,  TEXTOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID,
-                   TEXTOID, TEXTOID, OIDOID,  TEXTOID, TEXTOID, INT8OID};
+  Oid types[13] = {OIDOID,  TEXTOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID,
+                   TEXTOID, OIDOID,  TEXTOID, TEXTOID, INT8OID, BOOLOID};
   // The id first, so that the trigger and backfill names carry it.
   if (run_state_sql("SELECT pg_catalog.nextval(pg_catalog.pg_get_serial_sequence("
                     "'{m}', 'id'))",
@@ -108,9 +114,11 @@ void insert_migration(Migration *m) {
   bool isnull;
   m->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
   SPI_finish();
-  m->trigger_name = psprintf("zz_zd_sync_%lld", (long long) m->id);
+  // (zz_: fires after the table's own BEFORE triggers, which see the row as the client wrote it)
+  m->trigger_name = psprintf(retires_old_column(m) ? "zz_zd_sync_%lld" : "zz_zd_fill_%lld",
+                             (long long) m->id);
   m->backfill_name = psprintf("zd_migration_%lld", (long long) m->id);
-  Datum values[12] = {ObjectIdGetDatum(m->relid),
+  Datum values[13] = {ObjectIdGetDatum(m->relid),
                       CStringGetTextDatum(m->kind),
                       CStringGetDatum(m->old_column),
                       CStringGetDatum(m->new_column),
@@ -121,21 +129,22 @@ void insert_migration(Migration *m) {
                       ObjectIdGetDatum(m->started_by),
                       CStringGetTextDatum(m->trigger_name),
                       CStringGetTextDatum(m->backfill_name),
-                      Int64GetDatum(m->id)};
+                      Int64GetDatum(m->id),
+                      BoolGetDatum(m->not_null)};
   // NAMEOID parameters want Name data.
   values[2] = DirectFunctionCall1(namein, CStringGetDatum(m->old_column));
   values[3] = DirectFunctionCall1(namein, CStringGetDatum(m->new_column));
-  const char nulls[13] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', m->version[0] ? ' ' : 'n',
-                          ' ', ' ', ' ', ' ', '\0'};
+  const char nulls[14] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', m->version[0] ? ' ' : 'n',
+                          ' ', ' ', ' ', ' ', ' ', '\0'};
   if (run_state_sql("INSERT INTO {m} (relation, kind, old_column, new_column, new_type, up_sql, "
-                    "down_sql, version, started_by, trigger_name, backfill_name, id) "
+                    "down_sql, version, started_by, trigger_name, backfill_name, id, not_null) "
                     "VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                    "$11, $12)",
-                    12, types, values, nulls, false) != SPI_OK_INSERT)
+                    "$11, $12, $13)",
+                    13, types, values, nulls, false) != SPI_OK_INSERT)
     elog(ERROR, "zero_downtime: could not record the migration");
   SPI_finish();
   own_object(m, "column", m->old_column, nullptr);
-  own_object(m, "column", m->new_column, nullptr);
+  if (strcmp(m->old_column, m->new_column) != 0) own_object(m, "column", m->new_column, nullptr);
   own_object(m, "trigger", m->trigger_name, nullptr);
 }
 
@@ -185,7 +194,7 @@ Migration *load_migration(int64 id) {
   Datum values[1] = {Int64GetDatum(id)};
   if (run_state_sql("SELECT id, relation::pg_catalog.oid, kind, old_column, new_column, "
                     "new_type, up_sql, down_sql, version, phase, started_by, trigger_name, "
-                    "backfill_name FROM {m} WHERE id OPERATOR(pg_catalog.=) $1",
+                    "backfill_name, not_null FROM {m} WHERE id OPERATOR(pg_catalog.=) $1",
                     1, types, values, nullptr, true) != SPI_OK_SELECT)
     elog(ERROR, "zero_downtime: could not read the migration");
   if (SPI_processed != 1) {
@@ -213,6 +222,7 @@ Migration *load_migration(int64 id) {
   m->started_by = DatumGetObjectId(SPI_getbinval(row, desc, 11, &isnull));
   m->trigger_name = value_or_empty(row, desc, 12);
   m->backfill_name = value_or_empty(row, desc, 13);
+  m->not_null = DatumGetBool(SPI_getbinval(row, desc, 14, &isnull));
   SPI_finish();
   const char *name = get_rel_name(m->relid);
   const Oid schema = get_rel_namespace(m->relid);
@@ -266,7 +276,10 @@ int64 migration_owning_column(Oid relid, const char *column, zd::MigrationPhase 
                               bool *is_old_column) {
   Oid types[2] = {OIDOID, NAMEOID};
   Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(column))};
+  // (Only a rename's or a change of type's old column is retired: the guard lets DROP COLUMN
+  // of it run the contract.  The one column of a set-not-null or add-column migration is not.)
   if (run_state_sql("SELECT m.id, m.phase, m.old_column OPERATOR(pg_catalog.=) $2 "
+                    "AND m.kind OPERATOR(pg_catalog.=) ANY ('{rename column,change type}') "
                     "FROM {o} o JOIN {m} m ON m.id OPERATOR(pg_catalog.=) o.migration "
                     "WHERE o.relation OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
                     "AND o.kind OPERATOR(pg_catalog.=) 'column' "
@@ -339,7 +352,7 @@ zd::MigrationPhase check_transition(const Migration *m, zd::MigrationCall call) 
   zd::MigrationPhase to;
   const char *why = nullptr;
   {  // (the C++ result is gone before any ereport)
-    const zd::Transition t = zd::transition(m->phase, call, m->id);
+    const zd::Transition t = zd::transition(m->phase, call, m->id, kind_of(m));
     to = t.to;
     if (!t.legal) why = pstrdup(t.why.c_str());
   }

@@ -1,5 +1,6 @@
 // The SQL of every step of a migration, from the catalog: what the calls run and what zd_plan
-// shows are the same list, so the plan never differs from what runs.
+// shows are the same list, so the plan never differs from what runs.  A rename's and a change
+// of type's steps are here; a set-not-null's and an add-column's are in kind_steps.cpp.
 //
 //   expand   (caller's transaction)  ADD COLUMN new; its default; CHECKs on old copied to new
 //            NOT VALID; CHECK (new IS NOT NULL) NOT VALID when old is NOT NULL; the sync trigger
@@ -44,17 +45,30 @@ extern "C" {
 }
 
 namespace zd::pg::expand {
-namespace {
 
-const char *kBrief = "milliseconds (capped at zero_downtime.lock_timeout, retried)";
+const char *const kBriefLock = "milliseconds (capped at zero_downtime.lock_timeout, retried)";
 
-// <source>_zd<id>, cut to fit a name (at a character boundary).
+// (cut at a character boundary)
 const char *copy_name(const char *source, int64 id) {
   const char *suffix = psprintf("_zd%lld", (long long) id);
   const int room = NAMEDATALEN - 1 - (int) strlen(suffix);
   const int len = pg_mbcliplen(source, (int) strlen(source), room);
   return psprintf("%.*s%s", len, source, suffix);
 }
+
+Step *make_step(StepPhase phase, const char *sql, zd::Lock lock, const char *duration) {
+  Step *s = (Step *) palloc0(sizeof(Step));
+  s->phase = phase;
+  s->call = step_phase_name(phase);
+  s->sql = sql;
+  s->lock = lock;
+  s->duration = duration;
+  return s;
+}
+
+namespace {
+
+const char *const kBrief = kBriefLock;
 
 // `def` with every reference to column `from` (as the deparser quotes it) replaced by `to`:
 // a token equal to it, neither qualified (after '.'), a function (before '(') nor a type
@@ -181,13 +195,7 @@ const char *not_null_helper(const Migration *m) {
 }
 
 Step *step(StepPhase phase, const char *sql, zd::Lock lock, const char *duration) {
-  Step *s = (Step *) palloc0(sizeof(Step));
-  s->phase = phase;
-  s->call = step_phase_name(phase);
-  s->sql = sql;
-  s->lock = lock;
-  s->duration = duration;
-  return s;
+  return make_step(phase, sql, lock, duration);
 }
 
 const char *alter(const Migration *m) { return psprintf("ALTER TABLE %s ", m->relation); }
@@ -394,7 +402,7 @@ List *steps_under_pinned_path(const Migration *m, StepPhase phase) {
 // the worker, whatever schemas then shadow what.
 List *steps_for(const Migration *m, StepPhase phase) {
   const int level = pin_search_path();
-  List *out = steps_under_pinned_path(m, phase);
+  List *out = retires_old_column(m) ? steps_under_pinned_path(m, phase) : fill_kind_steps(m, phase);
   restore_search_path(level);
   return out;
 }

@@ -1,7 +1,8 @@
 // The sync trigger of an expand/contract migration: BEFORE INSERT OR UPDATE, FOR EACH ROW, it
 // keeps the old and the new column equal, so that old code (old column only) and new code (new
-// column only) both read what either wrote.  C, no SPI: per statement it parses the
-// migration's expressions (carried in its arguments, search_path pinned) and prepares them;
+// column only) both read what either wrote.  C, no SPI: it parses the migration's expressions
+// (carried in its arguments, search_path pinned) and plans them once per backend while nothing
+// they depend on changes (expression_cache.cpp), and readies them per statement;
 // per row it decides which side the write is for (core/sync_side.hpp: the client's stated
 // version, else the columns the write names) and computes the other side from it.
 //   arguments: id, old column, new column, up_sql, down_sql, version ("" none), kind
@@ -86,9 +87,11 @@ SyncState *set_up(FunctionCallInfo fcinfo, TriggerData *td) {
   s->new_typbyval = new_att->attbyval;
   if (!s->rename) {
     bool up_untrusted, down_untrusted;
-    s->up = ExecInitExpr(prepare_normalized(rel, args[3], s->new_attnum, &up_untrusted), nullptr);
-    s->down =
-        ExecInitExpr(prepare_normalized(rel, args[4], s->old_attnum, &down_untrusted), nullptr);
+    const Oid tgoid = trigger->tgoid;
+    s->up = ExecInitExpr(
+        cached_expression(rel, tgoid, 1, args[3], s->new_attnum, &up_untrusted), nullptr);
+    s->down = ExecInitExpr(
+        cached_expression(rel, tgoid, 2, args[4], s->old_attnum, &down_untrusted), nullptr);
     s->owner = rel->rd_rel->relowner;
     s->untrusted = up_untrusted || down_untrusted;
     s->econtext = CreateStandaloneExprContext();
