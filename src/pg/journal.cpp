@@ -594,15 +594,17 @@ void journal_running(JournalEntry *entry, const char *decision, const char *rule
   // killed before the commit leaves it, and the reader finds its transaction never committed.
   p->deferred = !spans && !IsTransactionBlock();
   if (p->deferred) {
-    const size_t need = kMaxStatementPayload;
-    if (p->record_cap < need) {
-      if (p->record != nullptr) pfree(p->record);
-      p->record = (char *) MemoryContextAlloc(TopMemoryContext, need);
-      p->record_cap = need;
-    }
-    Writer w{p->record, 0};
+    // (Made in a scratch buffer, kept in one of its size: a few hundred bytes, reused.)
+    static char scratch[kMaxStatementPayload];
+    Writer w{scratch, 0};
     w.put_key('C', entry->seq, entry->started);
     put_statement(w, entry, 0, decision, rule, current_tool(facts));
+    if (p->record_cap < w.len) {
+      if (p->record != nullptr) pfree(p->record);
+      p->record_cap = Max(w.len, (size_t) 512);
+      p->record = (char *) MemoryContextAlloc(TopMemoryContext, p->record_cap);
+    }
+    memcpy(p->record, scratch, w.len);
     p->record_len = w.len;
   } else {
     // The transaction id the reader asks the commit log about if no end record follows.  The
