@@ -28,6 +28,14 @@ namespace {
 
 namespace fmt = journal_format;
 
+// How many command tags this server has (its cmdtaglist.h counted: COMMAND_TAG_NEXTTAG is gone
+// from 16 on): a recorded tag beyond them is not trusted.
+#define PG_CMDTAG(tag, name, evtrgok, rwrok, rowcnt) +1
+constexpr int kCommandTags = 0
+#include "tcop/cmdtaglist.h"
+    ;
+#undef PG_CMDTAG
+
 struct Key {
   int32 pid;
   int32 pad;
@@ -141,7 +149,7 @@ void parse(const StringInfo buf, List **statements, HTAB *ends) {
       const char **t = s->text;
       for (int i = 0; i < 6; i++) *t++ = c.text();  // database ... tool
       const uint16 tag = c.get<uint16>();
-      *t++ = tag < COMMAND_TAG_NEXTTAG ? GetCommandTagName((CommandTag) tag) : "?";
+      *t++ = tag < kCommandTags ? GetCommandTagName((CommandTag) tag) : "?";
       *t++ = c.text();  // object
       *t++ = c.text();  // statement
       const uint8 policy = c.get<uint8>(), decision = c.get<uint8>();
