@@ -184,6 +184,33 @@ ALTER TABLE app_cache ADD COLUMN after_migration int;
 RESET ROLE;
 SELECT object, role, command, policy, decision, outcome FROM zd_schema_drift();
 
+-- One object however a statement names it: unqualified (found on the search path),
+-- schema-qualified, quoted, a column of it (its table).  Another table of the same name
+-- elsewhere is another object.
+SET client_min_messages = error;
+CREATE TABLE public.orders (a int);
+ALTER TABLE public.orders OWNER TO regress_app;
+RESET client_min_messages;
+SET search_path = public, drift;
+\set VERBOSITY terse
+SET ROLE regress_app;
+COMMENT ON TABLE orders IS 'unqualified';
+COMMENT ON TABLE public.orders IS 'qualified';
+COMMENT ON TABLE "orders" IS 'quoted';
+ALTER TABLE "public"."orders" ADD COLUMN b int;
+COMMENT ON COLUMN orders.b IS 'a column';
+GRANT SELECT ON orders TO regress_reader;
+COMMENT ON TABLE app_cache IS 'found in drift';
+RESET ROLE;
+\set VERBOSITY default
+SET search_path = drift, public;
+SELECT object, string_agg(command, ', ' ORDER BY at) AS commands FROM zd_schema_drift(:'started')
+ WHERE at > (SELECT max(at) FROM zd_journal() WHERE statement LIKE 'ALTER TABLE public.orders OWNER%')
+ GROUP BY object ORDER BY object;
+SET client_min_messages = error;
+DROP TABLE public.orders;
+RESET client_min_messages;
+
 -- Who may read them: superusers and pg_read_all_stats, nobody else (not even with EXECUTE).
 SET ROLE regress_reader;
 SELECT count(*) > 0 AS reader_sees FROM zd_journal();

@@ -167,9 +167,8 @@ void note_locks_taken(const zd::StatementFacts *facts) {
 
 // For the journal, the wait for the statement's first lock: the guard takes that lock itself,
 // just before PostgreSQL would, and notes when it is granted.  Only where that lock is known
-// exactly and taken first by PostgreSQL's own code, on a relation the caller owns (no role may
-// lock what it could not alter): CREATE INDEX (DefineIndex's RangeVarGetRelidExtended) and
-// ALTER TABLE (AlterTableLookupRelation, at AlterTableGetLockLevel of its subcommands).
+// exactly and taken first by PostgreSQL's own code (journal_first_lock), on a relation the
+// caller owns (no role may lock what it could not alter).
 struct MeasuredRun {
   UtilityCall *call;
   Oid relid;
@@ -179,6 +178,7 @@ struct MeasuredRun {
 void run_measured(void *arg) {
   const MeasuredRun *m = (const MeasuredRun *) arg;
   if (OidIsValid(m->relid)) {
+    journal_lock_wait_begins(journal_current);
     LockRelationOid(m->relid, m->mode);
     journal_lock_granted(journal_current);
   }
@@ -192,11 +192,7 @@ MeasuredRun measured(UtilityCall *call, const zd::StatementFacts *facts,
   const Node *stmt = call->pstmt->utilityStmt;
   const zd::Operation &op = facts->ops[0];
   if (op.further_lock || op.through_other_object || !op.table.exists || op.table.oid == 0) return m;
-  LOCKMODE mode = NoLock;
-  if (IsA(stmt, IndexStmt))
-    mode = ((const IndexStmt *) stmt)->concurrent ? ShareUpdateExclusiveLock : ShareLock;
-  else if (IsA(stmt, AlterTableStmt) && ((const AlterTableStmt *) stmt)->objtype == OBJECT_TABLE)
-    mode = AlterTableGetLockLevel(((const AlterTableStmt *) stmt)->cmds);
+  const LOCKMODE mode = journal_first_lock(stmt, op.table.oid);
   // (Never a system catalog: PostgreSQL refuses to alter one only after the lock is granted
   // to it, the caller's lock would block every session first.)
   if (mode == NoLock || op.table.oid < FirstNormalObjectId ||

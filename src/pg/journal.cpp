@@ -26,7 +26,10 @@ extern "C" {
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "miscadmin.h"
 #include "utils/timestamp.h"
 }
 
@@ -40,8 +43,11 @@ int guc_journal_size_kb = 0;
 struct JournalEntry {
   uint32 seq;
   TimestampTz started;    // when the statement reached the hook
-  TimestampTz locked_at;  // its first lock granted (0: not measured)
-  const char *command, *object, *policy;
+  TimestampTz wait_from;  // the guard asked for its lock (0: not measured)
+  TimestampTz locked_at;  // its lock granted (0: not measured)
+  CommandTag command;
+  uint8 policy;  // journal_format::kPolicies
+  const char *object;
   // Its text: as sent, or (redacted) already normalized; the reader normalizes the rest.
   const char *statement;
   int statement_len;
@@ -50,7 +56,8 @@ struct JournalEntry {
   struct Pending *pending;  // once it runs
 };
 
-// A statement that ran, waiting for its transaction's end (in TopMemoryContext).
+// A statement that ran, waiting for its transaction's end.  Kept for reuse (in
+// TopMemoryContext): a stream of statements allocates nothing after the first.
 struct Pending {
   uint32 seq;
   SubTransactionId subid;       // the (sub)transaction it ran in
@@ -60,6 +67,12 @@ struct Pending {
   char *locks;                  // nullptr: not known
   bool running;                 // still running: an internal commit is not its end
   bool spans;
+  // Deferred: its statement record is not written yet, but kept here (`record`: the payload
+  // of a 'C' record up to its end fields), written with its end as one record.
+  bool deferred;
+  bool written;                 // deferred, and written before the commit (XACT_EVENT_PRE_COMMIT)
+  char *record;
+  size_t record_len, record_cap;
 };
 
 namespace {
@@ -72,11 +85,20 @@ Shared *shared = nullptr;
 shmem_request_hook_type prev_shmem_request = nullptr;
 shmem_startup_hook_type prev_shmem_startup = nullptr;
 
+// The entries of the statements running now (nested ones: a function's DDL inside a DDL):
+// taken from here rather than palloc'd.  One is free again when its statement returns, all at a
+// transaction's abort (a statement that failed never returned); should they all be taken, palloc.
+constexpr int kEntries = 8;
+JournalEntry entries[kEntries];
+bool entry_taken[kEntries];
+
 int fd = -1;
 uint32 fd_generation = 0;
 bool warned_write_failure = false;
 uint32 next_seq = 0;
-List *pending = NIL;  // of Pending *, in TopMemoryContext
+// The pending statements, in order, and the ones free for reuse (TopMemoryContext).
+Pending **pending = nullptr, **spare = nullptr;
+int n_pending = 0, n_spare = 0, pending_cap = 0;
 bool callbacks_registered = false;
 
 extern "C" void journal_shmem_request(void) {
@@ -157,13 +179,10 @@ void append(const char *data, size_t len) {
 
 // ---- records ----------------------------------------------------------------------------
 
-// Records are made in one static buffer (no allocation on the statement's path) and written
-// with one write(); several end records at once while they fit.
-struct Buffer {
-  static constexpr size_t kSize = fmt::kHeaderSize + fmt::kMaxPayload;
-  char data[kSize];
-  size_t len = 0;
-  size_t start = 0;  // the record being made
+// Appends fields to a byte array (no bounds check: callers size it for the largest record).
+struct Writer {
+  char *data;
+  size_t len;
 
   void put_bytes(const void *p, size_t n) {
     memcpy(data + len, p, n);
@@ -187,18 +206,37 @@ struct Buffer {
     put<uint32>((uint32) n);
     put_bytes(text, n);
   }
-  // Starts a record: its header is filled by end().
-  void begin(char type, uint32 seq, TimestampTz at) {
-    start = len;
-    put_bytes(fmt::kMagic, 4);
-    len += 8;  // length and CRC, below
+  void put_key(char type, uint32 seq, TimestampTz at) {
     put<char>(type);
     put<int32>(MyProcPid);
     put<int64>(MyStartTimestamp);
     put<uint32>(seq);
     put<int64>(at);
   }
-  void end() {
+};
+
+// The largest payload of a statement's fields: 8 kB of statement, 11 other texts of 1 kB,
+// their lengths, the key and the end fields.
+constexpr size_t kMaxStatementPayload = fmt::kMaxStatement + 11 * 1024 + 12 * 4 + 64;
+static_assert(kMaxStatementPayload + 1024 + 64 <= fmt::kMaxPayload, "a record fits");
+
+// Records are made in one static buffer (no allocation on the statement's path) and written
+// with one write(); several at once while they fit.
+struct Buffer {
+  static constexpr size_t kSize = fmt::kHeaderSize + fmt::kMaxPayload;
+  char data[kSize];
+  size_t len = 0;
+  size_t start = 0;  // the record being made
+
+  Writer writer() { return Writer{data, len}; }
+  // Starts a record: its header is filled by end().
+  void begin() {
+    start = len;
+    memcpy(data + len, fmt::kMagic, 4);
+    len += fmt::kHeaderSize;  // (magic, then length and CRC, below)
+  }
+  void end(const Writer &w) {
+    len = w.len;
     const uint32 payload = (uint32) (len - start - fmt::kHeaderSize);
     pg_crc32c crc;
     INIT_CRC32C(crc);
@@ -218,9 +256,6 @@ Buffer buffer;
 // (Through the SQL function: libpq-be.h's Port needs the GSSAPI headers of some builds.)
 const char *client_address() {
   static char address[64];
-  static bool known = false;
-  if (known) return address[0] != '\0' ? address : nullptr;
-  known = true;
   if (MyProcPort == nullptr) return nullptr;
   LOCAL_FCINFO(fcinfo, 0);
   InitFunctionCallInfoData(*fcinfo, nullptr, 0, InvalidOid, nullptr, nullptr);
@@ -230,15 +265,48 @@ const char *client_address() {
   return address;
 }
 
-const char *database_name() {
-  static char name[NAMEDATALEN];
-  static Oid of = InvalidOid;
-  if (of != MyDatabaseId) {
-    const char *n = get_database_name(MyDatabaseId);
-    strlcpy(name, n != nullptr ? n : "?", sizeof name);
-    of = MyDatabaseId;
+// Who, from where: the database, role, session role, application_name and client address
+// of every record, as record bytes, made again only when one of them changes (SET ROLE, SET
+// application_name, a role renamed).
+struct Who {
+  bool valid = false;
+  Oid user = InvalidOid, session_user = InvalidOid;
+  char application[1026];  // (a longer one is cut at 1 kB in the record anyway)
+  char bytes[5 * (4 + 1024)];
+  size_t len = 0;
+};
+Who who;
+
+extern "C" void forget_who(Datum, int, uint32) { who.valid = false; }
+
+const char *role_text(Oid role) {
+  const char *name = GetUserNameFromId(role, true);
+  return name != nullptr ? name : "?";
+}
+
+void put_who(Writer &w) {
+  const char *app = application_name != nullptr ? application_name : "";
+  if (!who.valid || who.user != GetUserId() || who.session_user != GetSessionUserId() ||
+      strncmp(who.application, app, sizeof who.application) != 0) {
+    static bool registered = false;
+    if (!registered) {
+      CacheRegisterSyscacheCallback(AUTHOID, forget_who, (Datum) 0);
+      registered = true;
+    }
+    who.user = GetUserId();
+    who.session_user = GetSessionUserId();
+    strlcpy(who.application, app, sizeof who.application);
+    const char *database = get_database_name(MyDatabaseId);
+    Writer b{who.bytes, 0};
+    b.put_text(database != nullptr ? database : "?");
+    b.put_text(role_text(who.user));
+    b.put_text(role_text(who.session_user));
+    b.put_text(application_name);
+    b.put_text(client_address());
+    who.len = b.len;
+    who.valid = true;
   }
-  return name;
+  w.put_bytes(who.bytes, who.len);
 }
 
 const char *tool_name(zd::MigrationTool tool) {
@@ -269,68 +337,150 @@ const char *current_tool(const zd::StatementFacts *facts) {
   return tool_name(found);
 }
 
+// The code of a policy's or decision's name (journal_format's tables; 0 when not one of them):
+// by its first letters, the names being few and fixed.
+uint8 code_of(const char *name, const char *const *names, int n) {
+  for (int i = 0; i < n; i++)
+    if (name[0] == names[i][0] && name[1] == names[i][1] && name[2] == names[i][2])
+      return (uint8) i;
+  return 0;
+}
+
+// A statement's fields after its key (and, in an 'S' record, its transaction id).
+void put_statement(Writer &w, const JournalEntry *e, uint8 flags, const char *decision,
+                   const char *rule, const char *tool) {
+  w.put<uint8>(flags | (e->by_schema_role ? fmt::kBySchemaRole : 0) |
+               (e->normalized ? fmt::kNormalized : 0) |
+               (ZD_STANDARD_CONFORMING_STRINGS ? 0 : fmt::kBackslashQuotes));
+  put_who(w);
+  w.put_text(tool);
+  w.put<uint16>((uint16) e->command);
+  w.put_text(e->object);
+  w.put_text(e->statement, e->statement_len, fmt::kMaxStatement);
+  w.put<uint8>(e->policy);
+  w.put<uint8>(code_of(decision, fmt::kDecisions, fmt::kNumDecisions));
+  w.put_text(rule);
+}
+
 void write_statement(JournalEntry *e, uint64 xid, uint8 flags, const char *decision,
                      const char *rule, const char *tool) {
   Buffer &b = buffer;
   b.len = 0;
-  b.begin('S', e->seq, e->started);
-  b.put<uint64>(xid);
-  b.put<uint8>(flags | (e->by_schema_role ? fmt::kBySchemaRole : 0) |
-                (e->normalized ? fmt::kNormalized : 0) |
-                (ZD_STANDARD_CONFORMING_STRINGS ? 0 : fmt::kBackslashQuotes));
-  b.put_text(database_name());
-  b.put_text(role_name(GetUserId()));
-  b.put_text(role_name(GetSessionUserId()));
-  b.put_text(application_name);
-  b.put_text(client_address());
-  b.put_text(tool);
-  b.put_text(e->command);
-  b.put_text(e->object);
-  b.put_text(e->statement, e->statement_len, fmt::kMaxStatement);
-  b.put_text(e->policy);
-  b.put_text(decision);
-  b.put_text(rule);
-  b.end();
+  b.begin();
+  Writer w = b.writer();
+  w.put_key('S', e->seq, e->started);
+  w.put<uint64>(xid);
+  put_statement(w, e, flags, decision, rule, tool);
+  b.end(w);
   b.flush();
 }
 
 // An end record is at most this long (its locks text is cut at 1 kB).
 constexpr size_t kMaxEndRecord = fmt::kHeaderSize + 64 + 1024;
 
-void add_end_record(const Pending *p, TimestampTz now, uint8 outcome) {
-  Buffer &b = buffer;
-  if (b.len + kMaxEndRecord > Buffer::kSize) b.flush();
-  b.begin('E', p->seq, now);
-  b.put<uint8>(outcome);
-  b.put<int64>(p->wait_us);
-  b.put<int64>(now - p->from);
-  b.put_text(p->locks);
-  b.end();
+void put_end(Writer &w, const Pending *p, TimestampTz now, uint8 outcome) {
+  w.put<uint8>(outcome);
+  w.put<int64>(p->wait_us);
+  w.put<int64>(now - p->from);
+  w.put_text(p->locks);
 }
 
-enum class Which { All, NotRunning, Subtransaction };
+// Its end: an 'E' record, or the whole 'C' record of a deferred statement.
+void add_end_record(const Pending *p, TimestampTz now, uint8 outcome) {
+  Buffer &b = buffer;
+  const bool whole = p->deferred && !p->written;
+  if (b.len + kMaxEndRecord + (whole ? p->record_len + 16 : 0) > Buffer::kSize) b.flush();
+  b.begin();
+  Writer w = b.writer();
+  if (whole) {
+    // (The transaction id the reader asks the commit log about: the statement's effects
+    // commit with the top transaction, if it has one by now.)
+    w.put_bytes(p->record, p->record_len);
+    const FullTransactionId top = GetTopFullTransactionIdIfAny();
+    w.put<uint64>(FullTransactionIdIsValid(top) ? U64FromFullTransactionId(top) : 0);
+    w.put<int64>(now);
+  } else {
+    w.put_key('E', p->seq, now);
+  }
+  put_end(w, p, now, outcome);
+  b.end(w);
+}
+
+void release(Pending *p) {
+  if (p->locks != nullptr) pfree(p->locks);
+  p->locks = nullptr;
+  spare[n_spare++] = p;
+}
+
+Pending *new_pending() {
+  if (n_pending + n_spare >= pending_cap) {
+    const int cap = pending_cap == 0 ? 8 : 2 * pending_cap;
+    MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
+    pending = pending == nullptr ? (Pending **) palloc(cap * sizeof(Pending *))
+                                 : (Pending **) repalloc(pending, cap * sizeof(Pending *));
+    spare = spare == nullptr ? (Pending **) palloc(cap * sizeof(Pending *))
+                             : (Pending **) repalloc(spare, cap * sizeof(Pending *));
+    MemoryContextSwitchTo(caller);
+    pending_cap = cap;
+  }
+  Pending *p = n_spare > 0 ? spare[--n_spare]
+                           : (Pending *) MemoryContextAllocZero(TopMemoryContext, sizeof(Pending));
+  pending[n_pending++] = p;
+  return p;
+}
+
+enum class Which { All, NotRunning, Subtransaction, Deferred };
 
 // Writes the end records of the pending statements that `which` selects, in one write.
+// `outcome`: theirs; `spans_outcome`: that of one that commits on its own part way.
 void finish(Which which, SubTransactionId subid, uint8 outcome, uint8 spans_outcome) {
-  if (pending == NIL) return;
+  if (n_pending == 0) return;
   buffer.len = 0;
-  const TimestampTz now = GetCurrentTimestamp();
-  ListCell *lc;
-  foreach (lc, pending) {
-    Pending *p = (Pending *) lfirst(lc);
-    const bool ends = which == Which::All || (which == Which::NotRunning && !p->running) ||
-                      (which == Which::Subtransaction && p->subid == subid);
-    if (!ends) continue;
-    add_end_record(p, now, p->spans ? spans_outcome : outcome);
-    if (p->locks != nullptr) pfree(p->locks);
-    pfree(p);
-    pending = foreach_delete_current(pending, lc);
+  TimestampTz now = 0;
+  int kept = 0;
+  for (int i = 0; i < n_pending; i++) {
+    Pending *p = pending[i];
+    bool ends;
+    switch (which) {
+      case Which::All: ends = true; break;
+      case Which::NotRunning: ends = !p->running; break;
+      case Which::Subtransaction: ends = p->subid == subid; break;
+      case Which::Deferred: ends = !p->running && p->deferred && !p->written; break;
+    }
+    if (!ends) {
+      pending[kept++] = p;
+      continue;
+    }
+    if (which == Which::Deferred) {
+      // Written now, before the commit, its outcome the commit log's (a backend killed
+      // between here and the commit loses nothing: the reader finds it not committed).  It
+      // stays pending: should the commit fail after all, its abort says so.
+      if (now == 0) now = GetCurrentTimestamp();
+      add_end_record(p, now, fmt::kCommitting);
+      p->written = true;
+      pending[kept++] = p;
+      continue;
+    }
+    // A deferred statement written before a commit that went through: nothing more to say.
+    if (!(p->written && outcome == fmt::kCommitted)) {
+      if (now == 0) now = GetCurrentTimestamp();
+      add_end_record(p, now, p->spans ? spans_outcome : outcome);
+    }
+    release(p);
   }
+  n_pending = kept;
   buffer.flush();
 }
 
 extern "C" void journal_xact_callback(XactEvent event, void *) {
+  // (Every transaction of the backend comes here once it has journaled a statement: the ones
+  // with nothing pending leave at once.)
+  if (n_pending == 0 && event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT) return;
   switch (event) {
+    case XACT_EVENT_PRE_COMMIT:
+    case XACT_EVENT_PARALLEL_PRE_COMMIT:
+      finish(Which::Deferred, InvalidSubTransactionId, fmt::kCommitting, fmt::kCommitting);
+      break;
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
       // (A statement still running committed a transaction of its own: not its end.)
@@ -339,6 +489,7 @@ extern "C" void journal_xact_callback(XactEvent event, void *) {
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
       journal_current = nullptr;
+      memset(entry_taken, 0, sizeof entry_taken);
       finish(Which::All, InvalidSubTransactionId, fmt::kRolledBack, fmt::kFailed);
       break;
     case XACT_EVENT_PREPARE:
@@ -351,15 +502,12 @@ extern "C" void journal_xact_callback(XactEvent event, void *) {
 
 extern "C" void journal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
                                          SubTransactionId parentSubid, void *) {
-  if (pending == NIL) return;
+  if (n_pending == 0) return;
   if (event == SUBXACT_EVENT_ABORT_SUB) {
     finish(Which::Subtransaction, mySubid, fmt::kRolledBack, fmt::kFailed);
   } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
-    ListCell *lc;
-    foreach (lc, pending) {
-      Pending *p = (Pending *) lfirst(lc);
-      if (p->subid == mySubid) p->subid = parentSubid;
-    }
+    for (int i = 0; i < n_pending; i++)
+      if (pending[i]->subid == mySubid) pending[i]->subid = parentSubid;
   }
 }
 
@@ -374,15 +522,30 @@ void journal_install_hooks() {
   shmem_startup_hook = journal_shmem_startup;
 }
 
-JournalEntry *journal_open(const char *command, const char *object, const char *text,
-                           int length, bool redact, bool by_schema_role, const char *policy) {
-  JournalEntry *e = (JournalEntry *) palloc0(sizeof(JournalEntry));
+JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *text, int length,
+                           bool redact, bool by_schema_role, const char *policy) {
+  JournalEntry *e = nullptr;
+  for (int i = 0; i < kEntries && e == nullptr; i++)
+    if (!entry_taken[i]) {
+      entry_taken[i] = true;
+      e = &entries[i];
+    }
+  if (e == nullptr) e = (JournalEntry *) palloc(sizeof(JournalEntry));
   e->seq = ++next_seq;
-  e->started = GetCurrentTimestamp();
+  // When it reached the hook: outside a transaction block, the statement's own start
+  // (PostgreSQL's, already taken: no clock read), else the clock's.  Never before the one
+  // before it (statements run by a function share their caller's start): the journal's order.
+  static TimestampTz last_started = 0;
+  e->started = IsTransactionBlock() ? GetCurrentTimestamp() : GetCurrentStatementStartTimestamp();
+  if (e->started <= last_started) e->started = last_started + 1;
+  last_started = e->started;
+  e->wait_from = 0;
+  e->locked_at = 0;
   e->command = command;
-  e->object = object;
-  e->policy = policy;
+  e->object = journal_object(stmt);
+  e->policy = code_of(policy, fmt::kPolicies, fmt::kNumPolicies);
   e->by_schema_role = by_schema_role;
+  e->pending = nullptr;
   if (length > fmt::kMaxStatement) length = fmt::kMaxStatement;
   // Normalized here only when a secret must not reach the file; otherwise by the reader (the
   // text as sent costs nothing to keep, its normalization ~20 instructions a byte).
@@ -395,6 +558,7 @@ JournalEntry *journal_open(const char *command, const char *object, const char *
   } else {
     e->statement = text;
     e->statement_len = length;
+    e->normalized = false;
   }
   return e;
 }
@@ -412,40 +576,67 @@ void journal_running(JournalEntry *entry, const char *decision, const char *rule
     RegisterSubXactCallback(journal_subxact_callback, nullptr);
     callbacks_registered = true;
   }
-  // The transaction id the reader asks the commit log about if no end record follows.  The
-  // statement would take one anyway (it writes the catalog); not in a read-only transaction,
-  // where it fails, and has nothing to commit.  Nor for a statement that commits on its own
-  // (DROP INDEX CONCURRENTLY must be the first action of its transaction, before any id; and
-  // its first transaction's commit says nothing of its end): the reader asks whether its
-  // backend still runs instead.
-  uint64 xid = 0;
-  if (!spans && !XactReadOnly && !RecoveryInProgress() && !IsInParallelMode())
-    xid = U64FromFullTransactionId(GetCurrentFullTransactionId());
-  write_statement(entry, xid, spans ? fmt::kSpans : 0, decision, rule, current_tool(facts));
-
-  MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
-  Pending *p = (Pending *) palloc0(sizeof(Pending));
+  Pending *p = new_pending();
   p->seq = entry->seq;
   p->subid = GetCurrentSubTransactionId();
   p->lxid = ZD_MY_LXID;
   p->from = entry->started;
   p->wait_us = -1;
-  p->locks = locks != nullptr ? pstrdup(locks) : nullptr;
+  p->locks = locks != nullptr ? MemoryContextStrdup(TopMemoryContext, locks) : nullptr;
   p->running = true;
   p->spans = spans;
-  pending = lappend(pending, p);
-  MemoryContextSwitchTo(caller);
+  p->written = false;
+  // Outside a transaction block the statement's transaction ends with it: its record waits
+  // for that end and goes out whole, one write() a statement (XACT_EVENT_PRE_COMMIT, before
+  // the commit, or at the abort).  A backend killed while it runs loses it with its
+  // transaction, which never committed (as a server killed loses what it had not committed).
+  // In a transaction block (a migration's), the record goes now and its end follows: a backend
+  // killed before the commit leaves it, and the reader finds its transaction never committed.
+  p->deferred = !spans && !IsTransactionBlock();
+  if (p->deferred) {
+    // (Made in a scratch buffer, kept in one of its size: a few hundred bytes, reused.)
+    static char scratch[kMaxStatementPayload];
+    Writer w{scratch, 0};
+    w.put_key('C', entry->seq, entry->started);
+    put_statement(w, entry, 0, decision, rule, current_tool(facts));
+    if (p->record_cap < w.len) {
+      if (p->record != nullptr) pfree(p->record);
+      p->record_cap = Max(w.len, (size_t) 512);
+      p->record = (char *) MemoryContextAlloc(TopMemoryContext, p->record_cap);
+    }
+    memcpy(p->record, scratch, w.len);
+    p->record_len = w.len;
+  } else {
+    // The transaction id the reader asks the commit log about if no end record follows.  The
+    // statement would take one anyway (it writes the catalog); not in a read-only
+    // transaction, where it fails, and has nothing to commit.  Nor for a statement that
+    // commits on its own (DROP INDEX CONCURRENTLY must be the first action of its
+    // transaction, before any id; and its first transaction's commit says nothing of its
+    // end): the reader asks whether its backend still runs instead.
+    uint64 xid = 0;
+    if (!spans && !XactReadOnly && !RecoveryInProgress() && !IsInParallelMode())
+      xid = U64FromFullTransactionId(GetCurrentFullTransactionId());
+    write_statement(entry, xid, spans ? fmt::kSpans : 0, decision, rule, current_tool(facts));
+  }
   entry->pending = p;
+}
+
+void journal_lock_wait_begins(JournalEntry *entry) {
+  if (entry == nullptr || entry->locked_at != 0 || entry->wait_from != 0) return;
+  entry->wait_from = GetCurrentTimestamp();
 }
 
 void journal_lock_granted(JournalEntry *entry) {
   if (entry == nullptr || entry->pending == nullptr || entry->locked_at != 0) return;
+  Pending *p = entry->pending;
   entry->locked_at = GetCurrentTimestamp();
-  entry->pending->from = entry->locked_at;
-  entry->pending->wait_us = entry->locked_at - entry->started;
+  // (From when the guard asked for the lock; else from the statement's start.)
+  p->wait_us = entry->locked_at - (entry->wait_from != 0 ? entry->wait_from : entry->started);
+  p->from = entry->locked_at;
 }
 
 void journal_ran(JournalEntry *entry) {
+  if (entry >= entries && entry < entries + kEntries) entry_taken[entry - entries] = false;
   if (entry == nullptr || entry->pending == nullptr) return;
   Pending *p = entry->pending;
   entry->pending = nullptr;

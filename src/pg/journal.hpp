@@ -1,15 +1,22 @@
 // The DDL journal: every schema-changing statement that reaches the hook, refused ones
 // included, with who ran it, from where, what the guard decided, the locks it took, how long
 // it waited for them and held them, and whether it committed.  Appended to a file under the
-// data directory (journal_format.hpp) with one write() a record: a statement's record before
-// it runs, carrying its transaction id, and an end record when its transaction ends.  A
-// backend killed in between leaves the first alone; the reader (zd_journal()) then asks the
-// commit log whether that transaction committed.  No lock, no catalog write: recording never
-// waits behind anything but the kernel's append.
+// data directory (journal_format.hpp) with one write() a record.  In a transaction block: a
+// statement's record before it runs, carrying its transaction id, and an end record when its
+// transaction ends; a backend killed in between leaves the first alone, and the reader
+// (zd_journal()) asks the commit log whether that transaction committed.  Outside one (the
+// statement is its transaction): one record, statement and end, written just before the
+// commit (the commit log again says whether it went through) or at the abort.  No lock, no
+// catalog write: recording never waits behind anything but the kernel's append.
 #pragma once
 
 #include "core/facts.hpp"
 #include "pg/pg_headers.hpp"
+
+extern "C" {
+#include "storage/lockdefs.h"
+#include "tcop/cmdtag.h"
+}
 
 namespace zd::pg {
 
@@ -27,12 +34,18 @@ bool journal_enabled();
 // From _PG_init during shared_preload_libraries.
 void journal_install_hooks();
 
-// Who and what, when the statement reaches the hook.  `text`/`length`: the statement's own
-// text; `redact`: its string constants are replaced (a password may be among them).
-// `policy`: what the schema drift policy did ("schema role", "exempt", "warned", "refused",
-// "off").  palloc'd in the statement's memory.
-JournalEntry *journal_open(const char *command, const char *object, const char *text,
-                           int length, bool redact, bool by_schema_role, const char *policy);
+// Who and what, when the statement `stmt` reaches the hook.  `text`/`length`: the statement's
+// own text; `redact`: its string constants are replaced (a password may be among them).
+// `policy`: what the schema drift policy did (journal_format::kPolicies: "schema role",
+// "exempt", "warned", "refused", "off").  palloc'd in the statement's memory.
+JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *text, int length,
+                           bool redact, bool by_schema_role, const char *policy);
+
+// The object `stmt` acts on, as the journal names it: a relation schema-qualified and quoted
+// (resolved on the search path when the statement did not qualify it), so that one table is
+// one object however statements wrote it; other objects as statement_object() names them.
+// (journal_object.cpp)
+const char *journal_object(const Node *stmt);
 
 // The statement is refused (by the policy or a rule): its record, final.
 void journal_refused(JournalEntry *entry, const char *rule);
@@ -44,12 +57,20 @@ void journal_refused(JournalEntry *entry, const char *rule);
 void journal_running(JournalEntry *entry, const char *decision, const char *rule,
                      const zd::StatementFacts *facts, const char *locks, bool spans);
 
-// The statement's first lock was granted now (the guard took it itself: wait measured).
+// The guard asks for the statement's lock now (journal_lock_wait_begins), and it was granted
+// now (journal_lock_granted): the lock wait the journal shows.  (Without the first, the wait
+// counts from the statement's start.)
+void journal_lock_wait_begins(JournalEntry *entry);
 void journal_lock_granted(JournalEntry *entry);
 
 // The statement returned: its end record waits for its transaction's end (or is written now,
 // when it committed on its own).
 void journal_ran(JournalEntry *entry);
+
+// The lock PostgreSQL takes first for `stmt` on the relation `relid` it names, when known
+// exactly (NoLock: not known): the guard may take it a moment before, to time the statement's
+// lock wait.  (journal_lock.cpp)
+LOCKMODE journal_first_lock(const Node *stmt, Oid relid);
 
 // "SHARE on public.t, ..." for the statement's gathered operations (nullptr: none).
 const char *journal_locks_of(const zd::StatementFacts *facts);

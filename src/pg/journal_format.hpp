@@ -7,14 +7,22 @@
 // reader looks for the next magic; the magic starts with a NUL byte, which no text of a record
 // can contain, so a statement's text can never pass for a record of its own.
 // Payloads (integers in the machine's byte order, texts as uint32 length + bytes, 0xFFFFFFFF
-// for NULL):
+// for NULL; the command as PostgreSQL's CommandTag, u16, the policy and the decision as the
+// codes below, u8: fewer bytes to checksum and copy for every statement):
 //   'S' a statement, written before it runs (or when it is refused):
 //       pid i32, backend start i64, seq u32 | at i64 | xid u64 (full; 0: none) | flags u8 |
-//       database, role, session role, application_name, client address, tool, command,
-//       object, statement (as sent, unless flags say normalized), policy, decision, rule
+//       database, role, session role, application_name, client address, tool | command u16 |
+//       object, statement (as sent, unless flags say normalized) | policy u8 | decision u8 |
+//       rule
 //   'E' its end, written when its transaction (or subtransaction) ends:
 //       pid i32, backend start i64, seq u32 | at i64 | outcome u8 | wait_us i64 (-1: not
 //       measured) | hold_us i64 | locks
+//   'C' a statement and its end in one record, written when its transaction ends (outside a
+//       transaction block: one write() a statement), or just before it commits (outcome
+//       kCommitting: the commit log says; an 'E' record after it says otherwise):
+//       pid i32, backend start i64, seq u32 | at i64 | the fields of 'S' from flags on |
+//       xid u64 (full, top transaction; 0: none) | ended at i64 | outcome u8 | wait_us i64 |
+//       hold_us i64 | locks
 #pragma once
 
 #include <cstdint>
@@ -40,11 +48,19 @@ enum Flags : uint8_t {
   kBackslashQuotes = 16,  // written with standard_conforming_strings off
 };
 
+// What the schema drift policy did, what the guard decided: their names in zd_journal().
+// (Each told from the others by its first three letters: journal.cpp's code_of.)
+constexpr const char *kPolicies[] = {"off", "schema role", "exempt", "allowed", "warned", "refused"};
+constexpr const char *kDecisions[] = {"allowed", "warned", "rewritten", "deferred", "refused"};
+constexpr int kNumPolicies = sizeof kPolicies / sizeof kPolicies[0];
+constexpr int kNumDecisions = sizeof kDecisions / sizeof kDecisions[0];
+
 enum Outcome : uint8_t {
   kCommitted = 1,
   kRolledBack = 2,
   kPrepared = 3,  // PREPARE TRANSACTION: the xid's fate tells the rest
   kFailed = 4,    // a statement of kSpans that failed part way
+  kCommitting = 5,  // written just before the commit: the commit log says whether it did
 };
 
 }  // namespace zd::pg::journal_format

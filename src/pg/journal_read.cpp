@@ -1,6 +1,6 @@
 // zd_journal(): the DDL journal's records (journal_format.hpp), each statement joined with its
 // end record; a statement without one (its backend or the server was killed, or it is still
-// running) gets its outcome from the commit log.  Superusers and pg_read_all_stats only.
+// running), or written just before its commit, gets its outcome from the commit log.  Superusers and pg_read_all_stats only.
 #include "pg/journal.hpp"
 #include "pg/journal_format.hpp"
 #include "pg/boundary.hpp"
@@ -20,12 +20,21 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
+#include "tcop/cmdtag.h"
 }
 
 namespace zd::pg {
 namespace {
 
 namespace fmt = journal_format;
+
+// How many command tags this server has (its cmdtaglist.h counted: COMMAND_TAG_NEXTTAG is gone
+// from 16 on): a recorded tag beyond them is not trusted.
+#define PG_CMDTAG(tag, name, evtrgok, rwrok, rowcnt) +1
+constexpr int kCommandTags = 0
+#include "tcop/cmdtaglist.h"
+    ;
+#undef PG_CMDTAG
 
 struct Key {
   int32 pid;
@@ -40,7 +49,7 @@ struct Statement {
   TimestampTz at;
   uint64 xid;
   uint8 flags;
-  const char *text[12];  // database ... rule, as in the format
+  const char *text[12];  // database ... rule, as zd_journal() shows them
 };
 
 struct End {
@@ -131,13 +140,32 @@ void parse(const StringInfo buf, List **statements, HTAB *ends) {
     key.backend_start = c.get<int64>();
     key.seq = c.get<uint32>();
     const TimestampTz at = c.get<int64>();
-    if (type == 'S') {
+    if (type == 'S' || type == 'C') {
       Statement *s = (Statement *) palloc0(sizeof(Statement));
       s->key = key;
       s->at = at;
-      s->xid = c.get<uint64>();
+      if (type == 'S') s->xid = c.get<uint64>();
       s->flags = c.get<uint8>();
-      for (const char *&t : s->text) t = c.text();
+      const char **t = s->text;
+      for (int i = 0; i < 6; i++) *t++ = c.text();  // database ... tool
+      const uint16 tag = c.get<uint16>();
+      *t++ = tag < kCommandTags ? GetCommandTagName((CommandTag) tag) : "?";
+      *t++ = c.text();  // object
+      *t++ = c.text();  // statement
+      const uint8 policy = c.get<uint8>(), decision = c.get<uint8>();
+      *t++ = policy < fmt::kNumPolicies ? fmt::kPolicies[policy] : "?";
+      *t++ = decision < fmt::kNumDecisions ? fmt::kDecisions[decision] : "?";
+      *t++ = c.text();  // rule
+      End e{};
+      if (type == 'C') {  // its end too
+        s->xid = c.get<uint64>();
+        e.key = key;
+        e.at = c.get<int64>();
+        e.outcome = c.get<uint8>();
+        e.wait_us = c.get<int64>();
+        e.hold_us = c.get<int64>();
+        e.locks = c.text();
+      }
       if (!c.ok) continue;
       const char *&text = s->text[8];  // the statement
       if (text != nullptr && !(s->flags & fmt::kNormalized)) {
@@ -147,6 +175,11 @@ void parse(const StringInfo buf, List **statements, HTAB *ends) {
         text = normalized;
       }
       *statements = lappend(*statements, s);
+      if (type == 'C') {
+        bool found;
+        End *slot = (End *) hash_search(ends, &key, HASH_ENTER, &found);
+        *slot = e;
+      }
     } else if (type == 'E') {
       End e{};
       e.key = key;
@@ -176,7 +209,7 @@ const char *xact_status(uint64 xid) {
 
 const char *outcome_of(const Statement *s, const End *e) {
   if (s->flags & fmt::kRefused) return "refused";
-  if (e != nullptr && e->outcome != fmt::kPrepared) {
+  if (e != nullptr && e->outcome != fmt::kPrepared && e->outcome != fmt::kCommitting) {
     switch (e->outcome) {
       case fmt::kCommitted: return "committed";
       case fmt::kRolledBack: return "rolled back";
@@ -184,17 +217,23 @@ const char *outcome_of(const Statement *s, const End *e) {
     }
     return "unknown";
   }
-  // No end record (or a prepared transaction): the commit log says.
+  // No end record, a prepared transaction, or written just before the commit: the commit log
+  // says.
   if (s->flags & fmt::kSpans) {
     // Its first transaction committed long before it ended: only whether it still runs.
     return BackendPidGetProc(s->key.pid) != nullptr ? "in progress" : "interrupted";
   }
-  if (s->xid == 0) return "rolled back";  // (no transaction id: nothing to commit)
+  const bool committing = e != nullptr && e->outcome == fmt::kCommitting;
+  // (No transaction id: nothing to commit.  Just before a commit, that commit had nothing to
+  // write; otherwise the transaction never got one.)
+  if (s->xid == 0) return committing ? "committed" : "rolled back";
   const char *status = xact_status(s->xid);
   if (status == nullptr) return "unknown";
   if (strcmp(status, "committed") == 0) return "committed";
   if (strcmp(status, "aborted") == 0) return "rolled back";
-  return e != nullptr ? "prepared" : "in progress";
+  // (In progress: a backend killed just before its commit, and the server not restarted yet,
+  // still shows so until the crash restart.)
+  return committing ? "committing" : e != nullptr ? "prepared" : "in progress";
 }
 
 void require_reader() {

@@ -67,17 +67,18 @@ JournalEntry *schema_watch_begin(PlannedStmt *pstmt, const char *query_string, b
                        : facts.allowed                  ? "allowed"
                        : verdict == zd::DriftVerdict::Warn ? "warned"
                                                            : "refused";
-  const char *command = GetCommandTagName(CreateCommandTag((Node *) stmt));
-  const char *object = statement_object(stmt);
+  const CommandTag tag = CreateCommandTag((Node *) stmt);
   JournalEntry *entry = nullptr;
   if (journal_enabled()) {
     const int location = pstmt->stmt_location >= 0 ? pstmt->stmt_location : 0;
     const int length = pstmt->stmt_len > 0 ? pstmt->stmt_len : (int) strlen(query_string + location);
-    entry = journal_open(command, object, query_string + location, length, redact,
+    entry = journal_open(tag, stmt, query_string + location, length, redact,
                          facts.by_schema_role, policy);
   }
   if (verdict == zd::DriftVerdict::Pass) return entry;
 
+  const char *command = GetCommandTagName(tag);
+  const char *object = statement_object(stmt);
   const Wording w = word(verdict, command, object);
   if (verdict == zd::DriftVerdict::Refuse) {
     journal_refused(entry, kRule);

@@ -1,6 +1,8 @@
 # The schema drift policy and the DDL journal against a real server: an application role's
 # CREATE INDEX on a live table refused while the migration role's runs behind a blocker (its
-# lock wait and hold time in the journal and the drift report); a backend killed (kill -9, so
+# lock wait and hold time in the journal and the drift report); the lock wait of each kind of
+# statement whose lock the guard takes (ALTER TABLE, RENAME, CREATE INDEX / TRIGGER / POLICY,
+# DROP TABLE) behind a writer; objects named schema-qualified; a backend killed (kill -9, so
 # the postmaster restarts every backend and wipes shared memory) mid-transaction and after a
 # commit: no entry lost, the one whose transaction never committed shown rolled back; a
 # prepared transaction committed after the restart; the journal kept within its size.
@@ -81,7 +83,7 @@ my $rows = $node->safe_psql('postgres', q{
 SELECT role, command, decision, outcome, locks,
        CASE WHEN lock_wait_ms IS NULL THEN 'null' WHEN lock_wait_ms >= 700 THEN 'waited' ELSE 'granted at once' END,
        CASE WHEN lock_hold_ms IS NULL THEN 'null' WHEN lock_hold_ms >= 450 THEN 'held long' ELSE 'held briefly' END
-  FROM zd_journal() WHERE object = 'orders' AND command IN ('CREATE INDEX', 'ALTER TABLE')
+  FROM zd_journal() WHERE object = 'public.orders' AND command IN ('CREATE INDEX', 'ALTER TABLE')
  ORDER BY at});
 is($rows, join("\n",
     'app|CREATE INDEX|refused|refused||null|null',
@@ -90,7 +92,63 @@ is($rows, join("\n",
    'the journal has both attempts, the lock wait behind the writer and the hold until commit');
 is($node->safe_psql('postgres',
     qq{SELECT object, role, command, outcome FROM zd_schema_drift('$setup_done')}),
-   'orders|app|CREATE INDEX|refused', 'the drift report lists the refused attempt, who and when');
+   'public.orders|app|CREATE INDEX|refused', 'the drift report lists the refused attempt, who and when');
+
+# --- the lock wait of every kind of statement the guard takes the lock of ----------------------
+# Each waits behind an application transaction that wrote to its table (ROW EXCLUSIVE: every
+# lock these take conflicts with it), through the lock cap's retries; the journal shows the
+# whole wait.
+my %waiting = (
+    'ALTER TABLE w_alter ALTER COLUMN v SET DEFAULT 1' => 'w_alter',
+    'ALTER TABLE w_rename RENAME COLUMN v TO v2' => 'w_rename',
+    'ALTER TABLE w_renamed RENAME TO w_renamed2' => 'w_renamed',
+    'CREATE TRIGGER w_trigger_t BEFORE INSERT ON w_trigger FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()' => 'w_trigger',
+    'CREATE POLICY w_policy_p ON w_policy USING (true)' => 'w_policy',
+    'DROP TABLE w_drop' => 'w_drop',
+    'CREATE INDEX w_index_v ON w_index (v)' => 'w_index',
+);
+my @tables = sort values %waiting;
+# (The rules that would refuse a rename or a drop on a live table, allowed for this part.)
+$node->append_conf('postgresql.conf', "zero_downtime.allow = 'rename-column, rename-table, drop-table'");
+$node->reload;
+$node->safe_psql('postgres', join('', 'SET ROLE migrator;',
+    map { "CREATE TABLE $_ (id int, v int); GRANT INSERT ON $_ TO app;" } @tables));
+my $writer = $node->background_psql('postgres', on_error_stop => 1);
+$writer->query_safe('SET ROLE app');
+$writer->query_safe('BEGIN');
+$writer->query_safe(join('', map { "INSERT INTO $_ VALUES (1, 1);" } @tables));
+my @runs;
+for my $sql (sort keys %waiting) {
+    my ($o, $e) = ('', '');
+    push @runs, [ $sql, IPC::Run::start(
+        [ $node->installed_command('psql'), '-X', '-v', 'ON_ERROR_STOP=1', '-U', 'migrator',
+          '-d', $node->connstr('postgres'), '-c', $sql ], '>', \$o, '2>', \$e), \$e ];
+}
+# (Between the lock cap's attempts a statement sleeps: seen running, then given a second.)
+$node->poll_query_until('postgres',
+    "SELECT count(*) >= @{[ scalar @runs ]} FROM pg_stat_activity "
+  . "WHERE usename = 'migrator' AND state = 'active'")
+  or die 'the statements never all ran';
+usleep(1_000_000);
+$writer->query_safe('COMMIT');
+for my $run (@runs) {
+    $run->[1]->finish;
+    is($?, 0, "$run->[0]: runs once the writer commits") or diag(${ $run->[2] });
+}
+is($node->safe_psql('postgres', q{
+SELECT string_agg(command || ' ' || object || ': ' ||
+                  CASE WHEN lock_wait_ms IS NULL THEN 'not measured'
+                       WHEN lock_wait_ms >= 700 THEN 'waited' ELSE 'granted at once' END,
+                  ', ' ORDER BY object)
+  FROM zd_journal() WHERE object LIKE 'public.w\_%' AND role = 'migrator' AND outcome = 'committed'
+   AND command NOT IN ('CREATE TABLE', 'GRANT')}),
+   'ALTER TABLE public.w_alter: waited, DROP TABLE public.w_drop: waited, '
+ . 'CREATE INDEX public.w_index: waited, CREATE POLICY public.w_policy: waited, '
+ . 'ALTER TABLE public.w_rename: waited, ALTER TABLE public.w_renamed: waited, '
+ . 'CREATE TRIGGER public.w_trigger: waited',
+   'the journal has the lock wait of each kind');
+$node->append_conf('postgresql.conf', "zero_downtime.allow = ''");
+$node->reload;
 
 # --- a backend killed: mid-transaction and after a commit ----------------------------------------
 $node->safe_psql('postgres', q{SET ROLE migrator; CREATE TABLE committed_before (a int)});
@@ -117,12 +175,12 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM zd_journal()'), $entries_b
    'no entry was lost with shared memory');
 is($node->safe_psql('postgres', q{
 SELECT string_agg(object || ': ' || outcome, ', ' ORDER BY at) FROM zd_journal()
- WHERE object IN ('committed_before', 'never_committed', 'prepared_then_committed')}),
-   'committed_before: committed, never_committed: rolled back, prepared_then_committed: prepared',
+ WHERE object IN ('public.committed_before', 'public.never_committed', 'public.prepared_then_committed')}),
+   'public.committed_before: committed, public.never_committed: rolled back, public.prepared_then_committed: prepared',
    "the killed backend's statement shows rolled back (its transaction never committed)");
 $node->safe_psql('postgres', q{COMMIT PREPARED 'drift'});
 is($node->safe_psql('postgres',
-    q{SELECT outcome FROM zd_journal() WHERE object = 'prepared_then_committed'}),
+    q{SELECT outcome FROM zd_journal() WHERE object = 'public.prepared_then_committed'}),
    'committed', 'a transaction prepared before the crash and committed after it: committed');
 
 # A backend killed right after its DDL committed.
@@ -135,7 +193,7 @@ $after->{run}->kill_kill;
 $node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 $node->poll_query_until('postgres', 'SELECT true') or die 'the server never came back';
 is($node->safe_psql('postgres',
-    q{SELECT outcome FROM zd_journal() WHERE object = 'committed_then_killed'}),
+    q{SELECT outcome FROM zd_journal() WHERE object = 'public.committed_then_killed'}),
    'committed', 'a DDL committed before its backend was killed stays committed');
 
 # --- bounded: two segments of half zero_downtime.journal_size ------------------------------------

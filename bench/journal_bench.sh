@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The DDL journal's cost in CPU time, kernel included (the write() calls that
+# bench/instructions_bench.sh cannot count), side by side: each stream runs in a single-user
+# server (no client, no network: the statement's own cost, the journal's share the largest it
+# can be) from a copy of the same data directory, with zero_downtime preloaded and the same
+# settings named, once with the journal and the schema drift policy off and once with both on
+# (zero_downtime.journal_size = 16MB, schema_drift = refuse, the statements the schema role's),
+# back to back, alternating which goes first; ROUNDS rounds (default 7).  Reported: the median
+# of the paired ratios of the process's CPU time (user + system: what getrusage counts, the
+# kernel's write() included), their range, and the median difference a statement in
+# microseconds of CPU and of system time alone.  CPU time rather than wall clock: on a shared
+# VM the wall clock of one run moves by tens of percent with what else runs (the elapsed time
+# is reported too), the CPU a process uses much less.
+#   comment   COMMENT ON TABLE tiny IS 'n': the cheapest DDL (journaled, not gathered)
+#   guarded   ALTER TABLE tiny ALTER COLUMN v SET DEFAULT n: gathered, decided, lock capped
+#   block     BEGIN; COMMENT ON TABLE ...; COMMIT: in a transaction block, two records
+#   dml       UPDATE t SET v = v + 1 WHERE id = n: nothing to record
+# Usage, as root: bash bench/journal_bench.sh [ROUNDS]     Results: bench/results/journal.md
+# PG_CONFIG=...: build, install into and run that installation instead of Debian's 15 (then
+# scripts/install-deps.sh is not run).
+set -euo pipefail
+
+rounds=${1:-7}
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+[ -n "${PG_CONFIG:-}" ] || bash "$repo/scripts/install-deps.sh"
+make -C "$repo" -s PG_CONFIG="$pg_config" >/dev/null
+make -C "$repo" -s PG_CONFIG="$pg_config" install >/dev/null
+source "$repo/bench/lib.sh"
+trap 'rm -rf "$work"' EXIT
+
+declare -A count=([comment]=100000 [guarded]=5000 [block]=50000 [dml]=50000)
+setup='CREATE ROLE migrator; CREATE TABLE tiny (id int, v int); CREATE TABLE t (id int PRIMARY KEY, v int);
+INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;
+ALTER TABLE tiny OWNER TO migrator; ALTER TABLE t OWNER TO migrator;'
+as_pg "$bindir/initdb" -D "$work/template" >/dev/null 2>&1
+echo "$setup" | as_pg "$bindir/postgres" --single -D "$work/template" postgres >/dev/null
+for s in "${!count[@]}"; do
+  {
+    echo "SET ROLE migrator;"
+    for i in $(seq 1 "${count[$s]}"); do
+      case $s in
+        comment) echo "COMMENT ON TABLE tiny IS 'comment $i';" ;;
+        guarded) echo "ALTER TABLE tiny ALTER COLUMN v SET DEFAULT $i;" ;;
+        block) printf 'BEGIN;\nCOMMENT ON TABLE tiny IS %s;\nCOMMIT;\n' "'comment $i'" ;;
+        dml) echo "UPDATE t SET v = v + 1 WHERE id = $(( i % 1000 + 1 ));" ;;
+      esac
+    done
+  } >"$work/$s.sql"
+done
+chown postgres: "$work"/*.sql
+
+common=(-c shared_preload_libraries=zero_downtime -c zero_downtime.schema_roles=migrator,postgres
+        -c synchronous_commit=off)
+off=("${common[@]}" -c zero_downtime.journal_size=0 -c zero_downtime.schema_drift=off)
+on=("${common[@]}" -c zero_downtime.journal_size=16MB -c zero_downtime.schema_drift=refuse)
+
+# run STREAM SIDE: "elapsed user system" seconds of one single-user run on a fresh copy.
+run() {
+  local data="$work/data" stream=$1 side=$2
+  rm -rf "$data"
+  cp -a "$work/template" "$data"
+  if [ "$side" = on ]; then set -- "${on[@]}"; else set -- "${off[@]}"; fi
+  # (getrusage of the child in microseconds: /usr/bin/time prints hundredths of a second)
+  python3 -c '
+import resource, subprocess, sys, time
+t = time.monotonic()
+with open(sys.argv[1]) as f:
+    subprocess.run(sys.argv[2:], stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.6f %.6f %.6f" % (time.monotonic() - t, r.ru_utime, r.ru_stime))' \
+    "$work/$stream.sql" runuser -u postgres -- "$bindir/postgres" --single -D "$data" "$@" postgres
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+declare -A ratio us sys_us wall
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round of $rounds"
+  for s in comment guarded block dml; do
+    if [ $((round % 2)) -eq 1 ]; then a=$(run "$s" off); b=$(run "$s" on)
+    else b=$(run "$s" on); a=$(run "$s" off); fi
+    read -r ae au as <<<"$a"
+    read -r be bu bs <<<"$b"
+    n=${count[$s]}
+    ratio[$s]+="$(awk -v a="$au" -v b="$as" -v c="$bu" -v d="$bs" 'BEGIN { printf "%.4f", (c + d) / (a + b) }') "
+    us[$s]+="$(awk -v a="$au" -v b="$as" -v c="$bu" -v d="$bs" -v n="$n" 'BEGIN { printf "%.3f", ((c + d) - (a + b)) * 1e6 / n }') "
+    sys_us[$s]+="$(awk -v b="$as" -v d="$bs" -v n="$n" 'BEGIN { printf "%.3f", (d - b) * 1e6 / n }') "
+    wall[$s]+="$(awk -v a="$ae" -v b="$be" 'BEGIN { printf "%.4f", b / a }') "
+  done
+done
+
+row() {  # row LABEL STREAM
+  local s=$2 r range u y w
+  r=$(tr ' ' '\n' <<<"${ratio[$s]}" | grep . | median)
+  range=$(tr ' ' '\n' <<<"${ratio[$s]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { printf "%.3f - %.3f", a[1], a[NR] }')
+  u=$(tr ' ' '\n' <<<"${us[$s]}" | grep . | median)
+  y=$(tr ' ' '\n' <<<"${sys_us[$s]}" | grep . | median)
+  w=$(tr ' ' '\n' <<<"${wall[$s]}" | grep . | median)
+  awk -v l="$1" -v n="${count[$s]}" -v r="$r" -v g="$range" -v u="$u" -v y="$y" -v w="$w" \
+    'BEGIN { printf "| %s | %d | %.3f | %s | %+.2f | %+.2f | %.3f |\n", l, n, r, g, u, y, w }'
+}
+out="$repo/bench/results/journal.md"
+mkdir -p "$(dirname "$out")"
+{
+  echo "# The DDL journal's cost in CPU time, kernel included"
+  echo
+  echo "Command: \`bash bench/journal_bench.sh $rounds\` ($(date -u +%Y-%m-%d), $("$bindir/postgres" --version), $(nproc) cores)."
+  echo "Single-user server on a copy of one data directory, zero_downtime preloaded, the journal"
+  echo "and the schema drift policy off, then on (\`journal_size = 16MB\`, \`schema_drift = refuse\`,"
+  echo "the statements the schema role's), back to back, alternating which goes first, $rounds"
+  echo "rounds. Ratio: the median of the paired ratios of the process's CPU time (user + system,"
+  echo "getrusage: the journal's write() calls included), with their range; the median extra CPU"
+  echo "and system time a statement; and the median ratio of the elapsed times (the wall clock,"
+  echo "which on this shared VM moves with what else runs)."
+  echo
+  echo "| stream | statements | CPU on / off | range | CPU µs a statement | of which system µs | elapsed on / off |"
+  echo "|---|---|---|---|---|---|---|"
+  row "COMMENT ON TABLE (autocommit: one record, one write())" comment
+  row "ALTER TABLE tiny ... SET DEFAULT (autocommit)" guarded
+  row "BEGIN; COMMENT ON TABLE; COMMIT (two records, two write())" block
+  row "UPDATE by primary key (nothing recorded)" dml
+} >"$out"
+cat "$out"
