@@ -1,5 +1,6 @@
 #include "pg/journal.hpp"
 
+#include "pg/compat.h"
 #include "pg/journal_format.hpp"
 #include "pg/migration_tool.hpp"
 #include "pg/schema_roles.hpp"
@@ -277,7 +278,7 @@ struct Who {
 };
 Who who;
 
-extern "C" void forget_who(Datum, int, uint32) { who.valid = false; }
+extern "C" void forget_who(Datum, ZD_SYSCACHE_ID, uint32) { who.valid = false; }
 
 const char *role_text(Oid role) {
   const char *name = GetUserNameFromId(role, true);

@@ -11,6 +11,7 @@
 // created, renamed, dropped or moved; a schema's privileges) or the search path or the user
 // does.  A hit costs a few string compares.
 #include "pg/journal.hpp"
+#include "pg/compat.h"
 
 #include "pg/schema_target.hpp"
 
@@ -44,7 +45,7 @@ Oid cached_user = InvalidOid;
 char *cached_path = nullptr;  // the search path the slots were found with (TopMemoryContext)
 bool callbacks_registered = false;
 
-extern "C" void forget_names(Datum, int, uint32) { used = 0; }
+extern "C" void forget_names(Datum, ZD_SYSCACHE_ID, uint32) { used = 0; }
 
 bool cache_current() {
   const char *path = namespace_search_path != nullptr ? namespace_search_path : "";
