@@ -83,6 +83,14 @@
 #define ZD_MY_LXID (MyProc->lxid)
 #endif
 
+// 17: a backend's number among the PGPROCs is MyProcNumber (storage/procnumber.h, which
+// storage/proc.h includes); before, its PGPROC's pgprocno.
+#if PG_VERSION_NUM >= 170000
+#define ZD_MY_PROC_NUMBER ((int) MyProcNumber)
+#else
+#define ZD_MY_PROC_NUMBER (MyProc->pgprocno)
+#endif
+
 // 17: LockHeldByMe can also answer "this mode or a stronger one"; this is the exact mode,
 // as 15's (storage/lock.h).
 #if PG_VERSION_NUM >= 170000

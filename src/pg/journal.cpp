@@ -2,6 +2,7 @@
 
 #include "pg/compat.h"
 #include "pg/journal_format.hpp"
+#include "pg/journal_stage.hpp"
 #include "pg/migration_tool.hpp"
 #include "pg/schema_roles.hpp"
 #include "core/sql_normalize.hpp"
@@ -102,6 +103,11 @@ Pending **pending = nullptr, **spare = nullptr;
 int n_pending = 0, n_spare = 0, pending_cap = 0;
 bool callbacks_registered = false;
 
+void close_file() {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
 extern "C" void journal_shmem_request(void) {
   if (prev_shmem_request) prev_shmem_request();
   RequestAddinShmemSpace(sizeof(Shared));
@@ -121,6 +127,10 @@ extern "C" void journal_shmem_startup(void) {
       ereport(LOG, (errcode_for_file_access(),
                     errmsg("zero_downtime: could not create directory \"%s\": %m",
                            fmt::kDirectory)));
+    // What a killed backend or server left staged goes to the file now, before any backend
+    // stages more.  (The file is closed again: backends open their own.)
+    journal_stage_recover();
+    close_file();
   }
   LWLockRelease(AddinShmemInitLock);
 }
@@ -137,21 +147,35 @@ void warn_write_failure(const char *what) {
 }
 
 // The segment is half of zero_downtime.journal_size: the one before it is kept as .old, so
-// the journal holds between half and all of it.  One backend rotates (the one whose append
-// crosses the half); the others see the generation change and reopen.
-void rotate_if_full(uint64 before, size_t len) {
+// the journal holds about half to all of it.  A writer claims its bytes in the segment before
+// writing them (a compare-and-swap on the segment's size); the one whose bytes would take it
+// past the half starts a new segment instead: it claims the new one's first bytes and renames
+// the file to .old, and the others see the generation change and reopen.  (A write that
+// claimed its bytes in the old segment a moment before lands in it, renamed: kept.)  True when
+// this writer must start the new segment.
+bool claim(size_t len) {
   const uint64 half = (uint64) guc_journal_size_kb * 1024 / 2;
-  if (!(before < half && before + len >= half)) return;
+  uint64 before = pg_atomic_read_u64(&shared->bytes);
+  for (;;) {
+    const bool starts_new = before > 0 && before + len > half;
+    if (pg_atomic_compare_exchange_u64(&shared->bytes, &before, starts_new ? len : before + len))
+      return starts_new;
+  }
+}
+
+void start_new_segment() {
   if (rename(fmt::kFile, fmt::kOldFile) != 0) {
     warn_write_failure("rotate");
     return;
   }
-  pg_atomic_write_u64(&shared->bytes, 0);
   pg_atomic_fetch_add_u32(&shared->generation, 1);
 }
 
-void append(const char *data, size_t len) {
-  if (shared == nullptr || len == 0) return;
+}  // namespace
+
+bool journal_write_file(const char *data, size_t len) {
+  if (shared == nullptr || len == 0) return true;
+  if (claim(len)) start_new_segment();
   const uint32 generation = pg_atomic_read_u32(&shared->generation);
   if (fd >= 0 && fd_generation != generation) {
     close(fd);
@@ -162,7 +186,7 @@ void append(const char *data, size_t len) {
                            pg_file_create_mode);
     if (fd < 0) {
       warn_write_failure("open");
-      return;
+      return false;
     }
     fd_generation = generation;
   }
@@ -173,10 +197,12 @@ void append(const char *data, size_t len) {
   if (written != (ssize_t) len) {
     if (written >= 0) errno = ENOSPC;
     warn_write_failure("write to");
-    return;
+    return false;
   }
-  rotate_if_full(pg_atomic_fetch_add_u64(&shared->bytes, len), len);
+  return true;
 }
+
+namespace {
 
 // ---- records ----------------------------------------------------------------------------
 
@@ -246,8 +272,9 @@ struct Buffer {
     memcpy(data + start + 4, &payload, 4);
     memcpy(data + start + 8, &crc, 4);
   }
+  // Staged (journal_stage.hpp), or, should that fail, written to the file at once.
   void flush() {
-    append(data, len);
+    if (len > 0 && !journal_stage(data, len)) journal_write_file(data, len);
     len = 0;
   }
 };

@@ -3,6 +3,7 @@
 // running), or written just before its commit, gets its outcome from the commit log.  Superusers and pg_read_all_stats only.
 #include "pg/journal.hpp"
 #include "pg/journal_format.hpp"
+#include "pg/journal_stage.hpp"
 #include "pg/boundary.hpp"
 #include "core/sql_normalize.hpp"
 
@@ -106,8 +107,10 @@ struct Cursor {
   }
 };
 
-// Every valid record of `buf`, in order: statements appended to *statements, ends to `ends`.
-void parse(const StringInfo buf, List **statements, HTAB *ends) {
+// Every valid record of `buf`, in order: statements appended to *statements (once: a record
+// can be read twice, staged and written out, or written out again after a crash between its
+// write and its slot's reset), ends to `ends`.
+void parse(const StringInfo buf, List **statements, HTAB *ends, HTAB *seen) {
   const char *data = buf->data;
   const int len = buf->len;
   int pos = 0;
@@ -167,6 +170,9 @@ void parse(const StringInfo buf, List **statements, HTAB *ends) {
         e.locks = c.text();
       }
       if (!c.ok) continue;
+      bool again;
+      hash_search(seen, &key, HASH_ENTER, &again);
+      if (again) continue;
       const char *&text = s->text[8];  // the statement
       if (text != nullptr && !(s->flags & fmt::kNormalized)) {
         const size_t n = strlen(text);
@@ -176,9 +182,10 @@ void parse(const StringInfo buf, List **statements, HTAB *ends) {
       }
       *statements = lappend(*statements, s);
       if (type == 'C') {
+        // (Unless its 'E' record, which always comes after it, was read first: staged.)
         bool found;
         End *slot = (End *) hash_search(ends, &key, HASH_ENTER, &found);
-        *slot = e;
+        if (!found) *slot = e;
       }
     } else if (type == 'E') {
       End e{};
@@ -236,6 +243,14 @@ const char *outcome_of(const Statement *s, const End *e) {
   return committing ? "committing" : e != nullptr ? "prepared" : "in progress";
 }
 
+// In the order they reached the hook (records are read a slot at a time, not in that order).
+int by_time(const ListCell *a, const ListCell *b) {
+  const Statement *x = (const Statement *) lfirst(a), *y = (const Statement *) lfirst(b);
+  if (x->at != y->at) return x->at < y->at ? -1 : 1;
+  if (x->key.pid != y->key.pid) return x->key.pid < y->key.pid ? -1 : 1;
+  return x->key.seq < y->key.seq ? -1 : x->key.seq > y->key.seq ? 1 : 0;
+}
+
 void require_reader() {
   if (!superuser() && !has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -260,11 +275,18 @@ ZD_SQL_FUNCTION(zd_journal) {
   ctl.hcxt = CurrentMemoryContext;
   HTAB *ends = hash_create("zero_downtime journal ends", 1024, &ctl,
                            HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+  ctl.entrysize = sizeof(Key);
+  HTAB *seen = hash_create("zero_downtime journal statements", 1024, &ctl,
+                           HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
   List *statements = NIL;
+  // The staged records first: one written out to the file while this reads is then read twice
+  // (once), never missed.
+  parse(journal_staged(), &statements, ends, seen);
   for (const char *path : {fmt::kOldFile, fmt::kFile}) {
     StringInfo buf = read_whole(path);
-    if (buf != nullptr) parse(buf, &statements, ends);
+    if (buf != nullptr) parse(buf, &statements, ends, seen);
   }
+  list_sort(statements, by_time);
   ListCell *lc;
   foreach (lc, statements) {
     const Statement *s = (const Statement *) lfirst(lc);

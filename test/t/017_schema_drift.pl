@@ -5,7 +5,9 @@
 # DROP TABLE) behind a writer; objects named schema-qualified; a backend killed (kill -9, so
 # the postmaster restarts every backend and wipes shared memory) mid-transaction and after a
 # commit: no entry lost, the one whose transaction never committed shown rolled back; a
-# prepared transaction committed after the restart; the journal kept within its size.
+# prepared transaction committed after the restart; records staged in a mapped file, read back,
+# moved to the journal file at their backend's exit and after the whole server was killed; the
+# journal kept within its size.
 use strict;
 use warnings;
 use IPC::Run;
@@ -196,13 +198,46 @@ is($node->safe_psql('postgres',
     q{SELECT outcome FROM zd_journal() WHERE object = 'public.committed_then_killed'}),
    'committed', 'a DDL committed before its backend was killed stays committed');
 
+# --- staged: in a mapped file, no write() a record ---------------------------------------------
+# A committed statement's record is in its backend's slot of zero_downtime/journal.stage (the
+# page cache), not yet in the journal file, and zd_journal() shows it; the backend's exit moves
+# it to the file.
+my $dir = $node->data_dir . '/zero_downtime';
+my $stager = $node->background_psql('postgres', on_error_stop => 1);
+$stager->query_safe(q{SET ROLE migrator; COMMENT ON TABLE orders IS 'staged only'});
+my $file_before = -s "$dir/journal" // 0;
+ok(-e "$dir/journal.stage", 'the staging file exists');
+is($node->safe_psql('postgres',
+    q{SELECT outcome FROM zd_journal() WHERE statement = 'COMMENT ON TABLE orders IS ''staged only'''}),
+   'committed', 'a staged record is read back');
+is(-s "$dir/journal" // 0, $file_before, 'and it is not in the journal file yet');
+$stager->quit;
+$node->poll_query_until('postgres',
+    q{SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE 'COMMENT ON TABLE orders IS ''staged only%'})
+  or die 'the staging backend never exited';
+cmp_ok(-s "$dir/journal", '>', $file_before, "its backend's exit wrote it to the journal file");
+
+# The whole server killed (kill -9 of the postmaster and of every other process of it, no
+# shutdown): the records committed before are in the page cache, and the next start moves them
+# to the file.
+my $doomed = $node->background_psql('postgres', on_error_stop => 1);
+$doomed->query_safe(q{SET ROLE migrator; COMMENT ON TABLE orders IS 'before the server was killed'});
+my @children = split /\s+/, `pgrep -P $node->{_pid}`;
+$node->kill9;
+kill 'KILL', @children;
+$doomed->{run}->kill_kill;
+for (1 .. 100) { last unless grep { kill 0, $_ } @children; usleep(100_000); }
+$node->start;
+is($node->safe_psql('postgres',
+    q{SELECT outcome FROM zd_journal() WHERE statement = 'COMMENT ON TABLE orders IS ''before the server was killed'''}),
+   'committed', 'a DDL committed before a kill -9 of the whole server is kept');
+
 # --- bounded: two segments of half zero_downtime.journal_size ------------------------------------
 $node->append_conf('postgresql.conf', "zero_downtime.journal_size = '64kB'");
 $node->reload;
 $node->safe_psql('postgres', join('',
     'SET ROLE migrator;',
     map { "COMMENT ON TABLE orders IS 'comment number $_';" } 1 .. 1500));
-my $dir = $node->data_dir . '/zero_downtime';
 my $size = (-s "$dir/journal") + (-s "$dir/journal.old");
 cmp_ok($size, '<=', 64 * 1024 + 1024, "the journal's two segments hold at most its size ($size bytes)");
 is($node->safe_psql('postgres',
