@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The DDL journal's cost in CPU time, kernel included (the write() calls that
-# bench/instructions_bench.sh cannot count), side by side: each stream runs in a single-user
-# server (no client, no network: the statement's own cost, the journal's share the largest it
-# can be) from a copy of the same data directory, with zero_downtime preloaded and the same
+# The DDL journal's cost in CPU time, kernel included (what bench/instructions_bench.sh cannot
+# count: the staging file's page faults, the write() of a full slot), side by side, two ways.
+# Single-user: each stream runs in a single-user server (no client, no network: the
+# statement's own cost, the journal's share the largest it can be) from a copy of the same
+# data directory, with zero_downtime preloaded and the same
 # settings named, once with the journal and the schema drift policy off and once with both on
 # (zero_downtime.journal_size = 16MB, schema_drift = refuse, the statements the schema role's),
 # back to back, alternating which goes first; ROUNDS rounds (default 7).  Reported: the median
@@ -15,6 +16,13 @@
 #   guarded   ALTER TABLE tiny ALTER COLUMN v SET DEFAULT n: gathered, decided, lock capped
 #   block     BEGIN; COMMENT ON TABLE ...; COMMIT: in a transaction block, two records
 #   dml       UPDATE t SET v = v + 1 WHERE id = n: nothing to record
+# Over a connection, as an application sends them: pgbench (one client, simple protocol, the
+# Unix socket) against one running server whose settings switch between the sides (ALTER
+# SYSTEM, reload), alternating; the backend's CPU time is what the postmaster's reaped
+# children used (cutime + cstime in /proc/PID/stat, clock ticks; autovacuum off, so no other
+# child exits during a run).
+#   comment-client   COMMENT ON TABLE tiny IS '...'
+#   dml-client       UPDATE t SET v = v + 1 WHERE id = random
 # Usage, as root: bash bench/journal_bench.sh [ROUNDS]     Results: bench/results/journal.md
 # PG_CONFIG=...: build, install into and run that installation instead of Debian's 15 (then
 # scripts/install-deps.sh is not run).
@@ -29,7 +37,8 @@ make -C "$repo" -s PG_CONFIG="$pg_config" install >/dev/null
 source "$repo/bench/lib.sh"
 trap 'rm -rf "$work"' EXIT
 
-declare -A count=([comment]=100000 [guarded]=5000 [block]=50000 [dml]=50000)
+declare -A count=([comment]=100000 [guarded]=5000 [block]=50000 [dml]=50000
+                  [comment-client]=100000 [dml-client]=100000)
 setup='CREATE ROLE migrator; CREATE TABLE tiny (id int, v int); CREATE TABLE t (id int PRIMARY KEY, v int);
 INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;
 ALTER TABLE tiny OWNER TO migrator; ALTER TABLE t OWNER TO migrator;'
@@ -73,18 +82,66 @@ print("%.6f %.6f %.6f" % (time.monotonic() - t, r.ru_utime, r.ru_stime))' \
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 declare -A ratio us sys_us wall
+# record_pair STREAM OFF ON: one pair of runs ("elapsed user system" each) of the stream.
+record_pair() {
+  local s=$1 n=${count[$1]} ae au as be bu bs
+  read -r ae au as <<<"$2"
+  read -r be bu bs <<<"$3"
+  ratio[$s]+="$(awk -v a="$au" -v b="$as" -v c="$bu" -v d="$bs" 'BEGIN { printf "%.4f", (c + d) / (a + b) }') "
+  us[$s]+="$(awk -v a="$au" -v b="$as" -v c="$bu" -v d="$bs" -v n="$n" 'BEGIN { printf "%.3f", ((c + d) - (a + b)) * 1e6 / n }') "
+  sys_us[$s]+="$(awk -v b="$as" -v d="$bs" -v n="$n" 'BEGIN { printf "%.3f", (d - b) * 1e6 / n }') "
+  wall[$s]+="$(awk -v a="$ae" -v b="$be" 'BEGIN { printf "%.4f", b / a }') "
+}
 for round in $(seq 1 "$rounds"); do
   echo "== round $round of $rounds"
   for s in comment guarded block dml; do
     if [ $((round % 2)) -eq 1 ]; then a=$(run "$s" off); b=$(run "$s" on)
     else b=$(run "$s" on); a=$(run "$s" off); fi
-    read -r ae au as <<<"$a"
-    read -r be bu bs <<<"$b"
-    n=${count[$s]}
-    ratio[$s]+="$(awk -v a="$au" -v b="$as" -v c="$bu" -v d="$bs" 'BEGIN { printf "%.4f", (c + d) / (a + b) }') "
-    us[$s]+="$(awk -v a="$au" -v b="$as" -v c="$bu" -v d="$bs" -v n="$n" 'BEGIN { printf "%.3f", ((c + d) - (a + b)) * 1e6 / n }') "
-    sys_us[$s]+="$(awk -v b="$as" -v d="$bs" -v n="$n" 'BEGIN { printf "%.3f", (d - b) * 1e6 / n }') "
-    wall[$s]+="$(awk -v a="$ae" -v b="$be" 'BEGIN { printf "%.4f", b / a }') "
+    record_pair "$s" "$a" "$b"
+  done
+done
+
+# ---- over a connection ----------------------------------------------------------------------
+rm -rf "$work/data"
+start_bench_server "zero_downtime.schema_roles = 'migrator,postgres'
+synchronous_commit = off"
+trap 'as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+{ echo "$setup"; echo 'ALTER ROLE migrator LOGIN;'; } | psql >/dev/null
+echo "COMMENT ON TABLE tiny IS 'a comment';" >"$work/comment-client.sql"
+printf '%s\n' '\set id random(1, 1000)' 'UPDATE t SET v = v + 1 WHERE id = :id;' >"$work/dml-client.sql"
+chown postgres: "$work"/*.sql
+postmaster=$(head -1 "$work/data/postmaster.pid")
+ticks=$(getconf CLK_TCK)
+children_cpu() { awk '{ print $16, $17 }' "/proc/$postmaster/stat"; }
+switch_to() {
+  if [ "$1" = on ]; then
+    psql -c "ALTER SYSTEM SET zero_downtime.journal_size = '16MB'" \
+      -c "ALTER SYSTEM SET zero_downtime.schema_drift = refuse" -c 'SELECT pg_reload_conf()'
+  else
+    psql -c "ALTER SYSTEM SET zero_downtime.journal_size = 0" \
+      -c "ALTER SYSTEM SET zero_downtime.schema_drift = off" -c 'SELECT pg_reload_conf()'
+  fi >/dev/null
+  sleep 0.5  # (psql's backend reaped, the reload read)
+}
+# client_run STREAM SIDE: "elapsed user system" seconds of the stream's backend.
+client_run() {
+  local u0 s0 u1 s1 t0 t1
+  switch_to "$2"
+  read -r u0 s0 < <(children_cpu)
+  t0=$(date +%s.%N)
+  pgbench -n -M simple -U migrator -c 1 -t "${count[$1]}" -f "$work/$1.sql" postgres >/dev/null
+  t1=$(date +%s.%N)
+  sleep 0.5
+  read -r u1 s1 < <(children_cpu)
+  awk -v t0="$t0" -v t1="$t1" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v k="$ticks" \
+    'BEGIN { printf "%.6f %.6f %.6f", t1 - t0, u / k, s / k }'
+}
+for round in $(seq 1 "$rounds"); do
+  echo "== over a connection: round $round of $rounds"
+  for s in comment-client dml-client; do
+    if [ $((round % 2)) -eq 1 ]; then a=$(client_run "$s" off); b=$(client_run "$s" on)
+    else b=$(client_run "$s" on); a=$(client_run "$s" off); fi
+    record_pair "$s" "$a" "$b"
   done
 done
 
@@ -104,19 +161,25 @@ mkdir -p "$(dirname "$out")"
   echo "# The DDL journal's cost in CPU time, kernel included"
   echo
   echo "Command: \`bash bench/journal_bench.sh $rounds\` ($(date -u +%Y-%m-%d), $("$bindir/postgres" --version), $(nproc) cores)."
-  echo "Single-user server on a copy of one data directory, zero_downtime preloaded, the journal"
-  echo "and the schema drift policy off, then on (\`journal_size = 16MB\`, \`schema_drift = refuse\`,"
-  echo "the statements the schema role's), back to back, alternating which goes first, $rounds"
-  echo "rounds. Ratio: the median of the paired ratios of the process's CPU time (user + system,"
-  echo "getrusage: the journal's write() calls included), with their range; the median extra CPU"
-  echo "and system time a statement; and the median ratio of the elapsed times (the wall clock,"
-  echo "which on this shared VM moves with what else runs)."
+  echo "Single-user: a single-user server on a copy of one data directory, zero_downtime preloaded,"
+  echo "the journal and the schema drift policy off, then on (\`journal_size = 16MB\`,"
+  echo "\`schema_drift = refuse\`, the statements the schema role's), back to back, alternating which"
+  echo "goes first, $rounds rounds: the process's CPU time (getrusage, user + system)."
+  echo "Over a connection: pgbench (one client, simple protocol, Unix socket) against one running"
+  echo "server switched between the same two settings (ALTER SYSTEM, reload), alternating, $rounds"
+  echo "rounds: the backend's CPU time (what the postmaster's reaped children used, clock ticks)."
+  echo "Ratio: the median of the paired ratios of CPU time (user + system: the staging file's page"
+  echo "faults and the write() of a full slot included), with their range; the median extra CPU and"
+  echo "system time a statement; and the median ratio of the elapsed times (the wall clock, which on"
+  echo "this shared VM moves with what else runs)."
   echo
   echo "| stream | statements | CPU on / off | range | CPU µs a statement | of which system µs | elapsed on / off |"
   echo "|---|---|---|---|---|---|---|"
-  row "COMMENT ON TABLE (autocommit: one record, one write())" comment
-  row "ALTER TABLE tiny ... SET DEFAULT (autocommit)" guarded
-  row "BEGIN; COMMENT ON TABLE; COMMIT (two records, two write())" block
-  row "UPDATE by primary key (nothing recorded)" dml
+  row "single-user: COMMENT ON TABLE (autocommit: one record)" comment
+  row "single-user: ALTER TABLE tiny ... SET DEFAULT (autocommit)" guarded
+  row "single-user: BEGIN; COMMENT ON TABLE; COMMIT (two records)" block
+  row "single-user: UPDATE by primary key (nothing recorded)" dml
+  row "connection: COMMENT ON TABLE (autocommit: one record)" comment-client
+  row "connection: UPDATE by primary key (nothing recorded)" dml-client
 } >"$out"
 cat "$out"

@@ -193,8 +193,8 @@ void define_gucs() {
       "zero_downtime.journal_size",
       "How much of the DDL journal is kept (0, the default: no journal).",
       "Two segments of half this size under the data directory (zero_downtime/journal and "
-      "journal.old): the oldest entries go first.  Off by default: recording costs each DDL "
-      "statement a write() and more than 1 % of the cheapest ones.",
+      "journal.old): the oldest entries go first.  Records are staged in a mapped file "
+      "(zero_downtime/journal.stage, 32 kB a backend) first.",
       &guc_journal_size_kb, 0, 0, 1024 * 1024, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr,
       nullptr);
 

@@ -1,13 +1,14 @@
 // The DDL journal: every schema-changing statement that reaches the hook, refused ones
 // included, with who ran it, from where, what the guard decided, the locks it took, how long
-// it waited for them and held them, and whether it committed.  Appended to a file under the
-// data directory (journal_format.hpp) with one write() a record.  In a transaction block: a
-// statement's record before it runs, carrying its transaction id, and an end record when its
-// transaction ends; a backend killed in between leaves the first alone, and the reader
-// (zd_journal()) asks the commit log whether that transaction committed.  Outside one (the
-// statement is its transaction): one record, statement and end, written just before the
-// commit (the commit log again says whether it went through) or at the abort.  No lock, no
-// catalog write: recording never waits behind anything but the kernel's append.
+// it waited for them and held them, and whether it committed.  Records (journal_format.hpp)
+// are staged in the backend's slot of a mapped file (journal_stage.hpp: a copy, no system
+// call) and move to the journal file under the data directory a full slot at a time.  In a
+// transaction block: a statement's record before it runs, carrying its transaction id, and an
+// end record when its transaction ends; a backend killed in between leaves the first alone,
+// and the reader (zd_journal()) asks the commit log whether that transaction committed.
+// Outside one (the statement is its transaction): one record, statement and end, staged just
+// before the commit (the commit log again says whether it went through) or at the abort.  No
+// lock, no catalog write: recording never waits behind anything.
 #pragma once
 
 #include "core/facts.hpp"

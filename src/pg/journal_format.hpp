@@ -2,8 +2,9 @@
 // (journal_read.cpp).  Files: zero_downtime/journal under the data directory, and
 // zero_downtime/journal.old, the segment before it.  A record is
 //   magic "\0ZDJ" | payload length (uint32) | CRC-32C of the payload (uint32) | payload
-// written with one write() on a file opened O_APPEND, so records of concurrent backends never
-// interleave.  A record cut short (the server killed during the write) fails its CRC and the
+// staged whole in a backend's slot (journal_stage.hpp) and appended to the file with the rest
+// of the slot by one write() on a file opened O_APPEND, so records of concurrent backends never
+// interleave.  The staging file's slots hold records in this same format.  A record cut short (the server killed during the write) fails its CRC and the
 // reader looks for the next magic; the magic starts with a NUL byte, which no text of a record
 // can contain, so a statement's text can never pass for a record of its own.
 // Payloads (integers in the machine's byte order, texts as uint32 length + bytes, 0xFFFFFFFF
