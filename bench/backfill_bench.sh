@@ -24,11 +24,9 @@ set -euo pipefail
 
 rows=${1:-5000000}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$repo/scripts/install-deps.sh"
+source "$repo/bench/lib.sh" --install
 command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
   --no-install-recommends gnuplot-nox >/dev/null
-make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
-source "$repo/bench/lib.sh"
 # Stop the server and drop its data directory (GBs); the logs stay in $work.
 trap 'as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
       rm -rf "$work/data"' EXIT

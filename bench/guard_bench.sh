@@ -17,9 +17,7 @@ set -euo pipefail
 
 rows=${1:-3000000}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$repo/scripts/install-deps.sh"
-make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
-source "$repo/bench/lib.sh"
+source "$repo/bench/lib.sh" --install
 cleanup() {
   as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
   # The data directory takes GBs; the logs stay in $work.

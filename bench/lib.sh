@@ -1,6 +1,20 @@
-# Shared by the benchmarks: a throwaway server as the OS user postgres, psql/pgbench against
-# it, and the application's latency over a window from pgbench's per-transaction log.
-# Source it after setting `repo`; then call start_bench_server EXTRA_CONF.
+# Shared by the benchmarks: zero_downtime built and installed, a throwaway server as the OS
+# user postgres, psql/pgbench against it, and the application's latency over a window from
+# pgbench's per-transaction log.
+# Source it after setting `repo` (`source "$repo/bench/lib.sh" --install`: build and install
+# first); then call start_bench_server EXTRA_CONF.
+
+# build_and_install: builds zero_downtime and installs it into PG_CONFIG's installation; with
+# no PG_CONFIG, into Debian's 15, after scripts/install-deps.sh (which installs that server and
+# what the build needs).  Sourcing this file with --install runs it first: what follows needs
+# the server installed.
+build_and_install() {
+  local pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+  [ -n "${PG_CONFIG:-}" ] || bash "$repo/scripts/install-deps.sh"
+  make -C "$repo" -s PG_CONFIG="$pg_config" >/dev/null
+  make -C "$repo" -s PG_CONFIG="$pg_config" install >/dev/null
+}
+if [ "${1:-}" = --install ]; then build_and_install; fi
 
 # PG_CONFIG: another installation (a copy of Debian's in /tmp, say, or a build of another
 # major); Debian's 15 by default.

@@ -24,9 +24,7 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   server_cpu=(taskset -c 1) client_cpu=(taskset -c 0)
 fi
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$repo/scripts/install-deps.sh"
-make -C "$repo" -s >/dev/null && make -C "$repo" -s install >/dev/null
-source "$repo/bench/lib.sh"
+source "$repo/bench/lib.sh" --install
 cleanup() {
   for side in none zero_downtime; do
     as_pg "$bindir/pg_ctl" -D "$work/ovh_$side" -m immediate stop >/dev/null 2>&1 || true

@@ -188,7 +188,7 @@ void run_copy(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
               ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
               DestReceiver *dest, QueryCompletion *qc);
 
-// --- evidence of use for contract (usage.cpp) ---
+// --- evidence of use for contract and DROP (recorded: usage.cpp; judged: usage_evidence.cpp) ---
 
 // The executor hook, the commit callback and (preloaded) the shared memory.
 void install_usage_hooks();

@@ -10,6 +10,7 @@
 // An error of the expression is the writer's error, with a context line naming the migration.
 #include "core/sync_side.hpp"
 #include "pg/expand/expand.hpp"
+#include "pg/expand/trigger_protocol.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -118,15 +119,7 @@ PG_FUNCTION_INFO_V1(zd_fill_trigger);
 // (Plain C frames: an error of the expression longjmps through here.)
 extern "C" Datum zd_fill_trigger(PG_FUNCTION_ARGS) {
   using namespace zd::pg::expand;
-  if (!CALLED_AS_TRIGGER(fcinfo))
-    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                    errmsg("zero_downtime: zd_fill_trigger must be called as a trigger")));
-  TriggerData *td = (TriggerData *) fcinfo->context;
-  if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-      TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
-    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                    errmsg("zero_downtime: zd_fill_trigger must fire BEFORE INSERT OR UPDATE "
-                           "FOR EACH ROW")));
+  TriggerData *td = check_before_row_trigger(fcinfo, "zd_fill_trigger");
   const bool insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
   HeapTuple tuple = insert ? td->tg_trigtuple : td->tg_newtuple;
   Relation rel = td->tg_relation;

@@ -1,8 +1,9 @@
 // What the guard learns of expand/contract migrations: for a DROP, RENAME or ALTER TYPE of a
 // column, the active migration that owns it (the migration-owned rule, src/core/rules), and the
 // DROP of an old column that runs its migration's contract; for a DROP TABLE, and a DROP
-// COLUMN of no migration's column, the record of their use (usage.cpp; drop-table and
-// drop-column).  Read only for those operations, and only where the extension is installed.
+// COLUMN of no migration's column, the record of their use (usage_evidence.cpp; drop-table
+// and drop-column).  Read only for those operations, and only where the extension is
+// installed.
 #include "pg/expand/expand.hpp"
 
 #include "core/facts.hpp"
