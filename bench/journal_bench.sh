@@ -30,11 +30,7 @@ set -euo pipefail
 
 rounds=${1:-7}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-[ -n "${PG_CONFIG:-}" ] || bash "$repo/scripts/install-deps.sh"
-make -C "$repo" -s PG_CONFIG="$pg_config" >/dev/null
-make -C "$repo" -s PG_CONFIG="$pg_config" install >/dev/null
-source "$repo/bench/lib.sh"
+source "$repo/bench/lib.sh" --install
 trap 'rm -rf "$work"' EXIT
 
 declare -A count=([comment]=100000 [guarded]=5000 [block]=50000 [dml]=50000
