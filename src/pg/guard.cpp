@@ -309,7 +309,7 @@ void guard_statement(MemoryContext facts_memory, PlannedStmt *pstmt, const char 
     const bool unknown = statement_kind(nodeTag(pstmt->utilityStmt)) == nullptr;
     CapTarget target{unknown ? zd::Lock::AccessExclusive : zd::Lock::None,
                      "the relations it locks", false, false, "lock-cap"};
-    journal_running(journal_current, "allowed", nullptr, nullptr, nullptr,
+    journal_running(journal_current, journal_format::kAllowed, nullptr, nullptr, nullptr,
                     commits_internally(pstmt->utilityStmt));
     run_with_lock_cap(target, run_original, &original);
     return;
@@ -323,7 +323,7 @@ void guard_statement(MemoryContext facts_memory, PlannedStmt *pstmt, const char 
       journal_refused(journal_current, rule);
       guard_refuse(plan);
     case zd::Verdict::Warn: {
-      journal_running(journal_current, "warned", rule, facts, journal_locks_of(facts), spans);
+      journal_running(journal_current, journal_format::kWarned, rule, facts, journal_locks_of(facts), spans);
       guard_warn(plan);
       MeasuredRun run = measured(&original, facts);
       run_measured(&run);
@@ -331,21 +331,21 @@ void guard_statement(MemoryContext facts_memory, PlannedStmt *pstmt, const char 
       return;
     }
     case zd::Verdict::Rewrite:
-      journal_running(journal_current, "rewritten", rule, facts, rewrite_locks(plan), true);
+      journal_running(journal_current, journal_format::kRewritten, rule, facts, rewrite_locks(plan), true);
       run_rewrite(plan);
       return;
     case zd::Verdict::Defer:
-      journal_running(journal_current, "deferred", rule, facts, journal_locks_of(facts), false);
+      journal_running(journal_current, journal_format::kDeferred, rule, facts, journal_locks_of(facts), false);
       run_deferral(plan, facts, sent_statement != nullptr ? sent_statement : facts->sql.c_str());
       note_locks_taken(facts);
       return;
     case zd::Verdict::DeferEach:
       // (One journal entry, the statement sent: its changes run below the hook.)
-      journal_running(journal_current, "deferred", rule, facts, journal_locks_of(facts), false);
+      journal_running(journal_current, journal_format::kDeferred, rule, facts, journal_locks_of(facts), false);
       run_each_change(plan, facts, original);  // (each notes the locks it took)
       return;
     case zd::Verdict::Allow: {
-      journal_running(journal_current, "allowed", rule, facts, journal_locks_of(facts), spans);
+      journal_running(journal_current, journal_format::kAllowed, rule, facts, journal_locks_of(facts), spans);
       CapTarget target{plan->cap_lock, plan->capped_table, may_retry(tx, facts),
                        runs_in_subtransaction(pstmt->utilityStmt), "lock-cap",
                        lock_cap_applies(plan->cap_lock)

@@ -41,6 +41,7 @@ namespace fmt = journal_format;
 
 JournalEntry *journal_current = nullptr;
 int guc_journal_size_kb = 0;
+bool journal_preloaded = false;
 
 struct JournalEntry {
   uint32 seq;
@@ -72,9 +73,8 @@ struct Pending {
   // Deferred: its statement record is not written yet, but kept here (`record`: the payload
   // of a 'C' record up to its end fields), written with its end as one record.
   bool deferred;
-  bool written;                 // deferred, and written before the commit (XACT_EVENT_PRE_COMMIT)
-  char *record;
-  size_t record_len, record_cap;
+  char *record;  // (kMaxStatementPayload bytes)
+  size_t record_len;
 };
 
 namespace {
@@ -118,6 +118,7 @@ extern "C" void journal_shmem_startup(void) {
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
   bool found;
   shared = (Shared *) ShmemInitStruct("zero_downtime journal", sizeof(Shared), &found);
+  journal_preloaded = true;
   if (!found) {
     // (Also after a crash restart: the file outlives shared memory, its size is the truth.)
     struct stat st;
@@ -247,17 +248,30 @@ struct Writer {
 constexpr size_t kMaxStatementPayload = fmt::kMaxStatement + 11 * 1024 + 12 * 4 + 64;
 static_assert(kMaxStatementPayload + 1024 + 64 <= fmt::kMaxPayload, "a record fits");
 
-// Records are made in one static buffer (no allocation on the statement's path) and written
-// with one write(); several at once while they fit.
+// Records are made where they are staged: in the free part of the backend's staging slot
+// (journal_stage.hpp), published when done; or, should there be no slot, in a static buffer
+// written to the file at once.  No allocation on the statement's path, one copy of each field.
 struct Buffer {
-  static constexpr size_t kSize = fmt::kHeaderSize + fmt::kMaxPayload;
-  char data[kSize];
+  static constexpr size_t kOwnSize = fmt::kHeaderSize + fmt::kMaxPayload;
+  char own[kOwnSize];
+  char *data = nullptr;  // the slot's free part, or `own` (nullptr: none yet)
+  size_t cap = 0;
   size_t len = 0;
   size_t start = 0;  // the record being made
+  bool staged = false;
 
   Writer writer() { return Writer{data, len}; }
-  // Starts a record: its header is filled by end().
-  void begin() {
+  // Starts a record of at most `need` bytes, header included: its header is filled by end().
+  void begin(size_t need) {
+    if (data != nullptr && len + need > cap) flush();
+    if (data == nullptr) {
+      data = journal_stage_space(need, &cap);
+      staged = data != nullptr;
+      if (!staged) {
+        data = own;
+        cap = kOwnSize;
+      }
+    }
     start = len;
     memcpy(data + len, fmt::kMagic, 4);
     len += fmt::kHeaderSize;  // (magic, then length and CRC, below)
@@ -272,9 +286,18 @@ struct Buffer {
     memcpy(data + start + 4, &payload, 4);
     memcpy(data + start + 8, &crc, 4);
   }
-  // Staged (journal_stage.hpp), or, should that fail, written to the file at once.
+  // Drops a record left unfinished (an error part way): never published, never written.
+  void reset() {
+    data = nullptr;
+    len = 0;
+  }
+  // The records made so far: published in the slot, or written to the file.
   void flush() {
-    if (len > 0 && !journal_stage(data, len)) journal_write_file(data, len);
+    if (len > 0) {
+      if (staged) journal_stage_publish(len);
+      else journal_write_file(data, len);
+    }
+    data = nullptr;
     len = 0;
   }
 };
@@ -300,6 +323,7 @@ struct Who {
   bool valid = false;
   Oid user = InvalidOid, session_user = InvalidOid;
   char application[1026];  // (a longer one is cut at 1 kB in the record anyway)
+  const char *tool_by_name = nullptr;  // the migration tool application_name alone tells (psql)
   char bytes[5 * (4 + 1024)];
   size_t len = 0;
 };
@@ -324,6 +348,7 @@ void put_who(Writer &w) {
     who.user = GetUserId();
     who.session_user = GetSessionUserId();
     strlcpy(who.application, app, sizeof who.application);
+    who.tool_by_name = strcmp(app, "psql") == 0 ? "psql" : nullptr;
     const char *database = get_database_name(MyDatabaseId);
     Writer b{who.bytes, 0};
     b.put_text(database != nullptr ? database : "?");
@@ -350,12 +375,11 @@ const char *tool_name(zd::MigrationTool tool) {
 }
 
 // The tool, when the guard did not gather facts: looked for in a transaction block (once a
-// transaction while it is not found), by application_name alone in autocommit (as gather).
+// transaction while it is not found), by application_name alone in autocommit (as gather; what
+// put_who found for the current application_name).
 const char *current_tool(const zd::StatementFacts *facts) {
   if (facts != nullptr && facts->tx != zd::TxContext::Autocommit) return tool_name(facts->tool);
-  if (!IsTransactionBlock())
-    return application_name != nullptr && strcmp(application_name, "psql") == 0 ? "psql"
-                                                                                 : nullptr;
+  if (!IsTransactionBlock()) return who.tool_by_name;
   static LocalTransactionId found_in = InvalidLocalTransactionId;
   static zd::MigrationTool found = zd::MigrationTool::Unknown;
   if (found_in != ZD_MY_LXID || found == zd::MigrationTool::Unknown) {
@@ -365,40 +389,34 @@ const char *current_tool(const zd::StatementFacts *facts) {
   return tool_name(found);
 }
 
-// The code of a policy's or decision's name (journal_format's tables; 0 when not one of them):
-// by its first letters, the names being few and fixed.
-uint8 code_of(const char *name, const char *const *names, int n) {
-  for (int i = 0; i < n; i++)
-    if (name[0] == names[i][0] && name[1] == names[i][1] && name[2] == names[i][2])
-      return (uint8) i;
-  return 0;
-}
-
 // A statement's fields after its key (and, in an 'S' record, its transaction id).
-void put_statement(Writer &w, const JournalEntry *e, uint8 flags, const char *decision,
-                   const char *rule, const char *tool) {
+void put_statement(Writer &w, const JournalEntry *e, uint8 flags, fmt::Decision decision,
+                   const char *rule, const zd::StatementFacts *facts) {
   w.put<uint8>(flags | (e->by_schema_role ? fmt::kBySchemaRole : 0) |
                (e->normalized ? fmt::kNormalized : 0) |
                (ZD_STANDARD_CONFORMING_STRINGS ? 0 : fmt::kBackslashQuotes));
   put_who(w);
-  w.put_text(tool);
+  w.put_text(current_tool(facts));
   w.put<uint16>((uint16) e->command);
   w.put_text(e->object);
   w.put_text(e->statement, e->statement_len, fmt::kMaxStatement);
   w.put<uint8>(e->policy);
-  w.put<uint8>(code_of(decision, fmt::kDecisions, fmt::kNumDecisions));
+  w.put<uint8>(decision);
   w.put_text(rule);
 }
 
-void write_statement(JournalEntry *e, uint64 xid, uint8 flags, const char *decision,
-                     const char *rule, const char *tool) {
+void write_statement(JournalEntry *e, uint64 xid, uint8 flags, fmt::Decision decision,
+                     const char *rule, const zd::StatementFacts *facts) {
   Buffer &b = buffer;
-  b.len = 0;
-  b.begin();
+  b.reset();
+  // (Room for it as its texts will be cut: the session's fields at most 5 kB, three more
+  // texts at most 1 kB each, the statement's own length.)
+  b.begin(fmt::kHeaderSize + 64 + 5 * 1028 + 3 * 1028 + 4 +
+          (size_t) Min(e->statement_len, fmt::kMaxStatement));
   Writer w = b.writer();
   w.put_key('S', e->seq, e->started);
   w.put<uint64>(xid);
-  put_statement(w, e, flags, decision, rule, tool);
+  put_statement(w, e, flags, decision, rule, facts);
   b.end(w);
   b.flush();
 }
@@ -416,9 +434,8 @@ void put_end(Writer &w, const Pending *p, TimestampTz now, uint8 outcome) {
 // Its end: an 'E' record, or the whole 'C' record of a deferred statement.
 void add_end_record(const Pending *p, TimestampTz now, uint8 outcome) {
   Buffer &b = buffer;
-  const bool whole = p->deferred && !p->written;
-  if (b.len + kMaxEndRecord + (whole ? p->record_len + 16 : 0) > Buffer::kSize) b.flush();
-  b.begin();
+  const bool whole = p->deferred;
+  b.begin(kMaxEndRecord + (whole ? p->record_len + 16 : 0));
   Writer w = b.writer();
   if (whole) {
     // (The transaction id the reader asks the commit log about: the statement's effects
@@ -463,7 +480,7 @@ enum class Which { All, NotRunning, Subtransaction, Deferred };
 // `outcome`: theirs; `spans_outcome`: that of one that commits on its own part way.
 void finish(Which which, SubTransactionId subid, uint8 outcome, uint8 spans_outcome) {
   if (n_pending == 0) return;
-  buffer.len = 0;
+  buffer.reset();
   TimestampTz now = 0;
   int kept = 0;
   for (int i = 0; i < n_pending; i++) {
@@ -473,27 +490,20 @@ void finish(Which which, SubTransactionId subid, uint8 outcome, uint8 spans_outc
       case Which::All: ends = true; break;
       case Which::NotRunning: ends = !p->running; break;
       case Which::Subtransaction: ends = p->subid == subid; break;
-      case Which::Deferred: ends = !p->running && p->deferred && !p->written; break;
+      case Which::Deferred: ends = !p->running && p->deferred; break;
     }
     if (!ends) {
       pending[kept++] = p;
       continue;
     }
-    if (which == Which::Deferred) {
-      // Written now, before the commit, its outcome the commit log's (a backend killed
-      // between here and the commit loses nothing: the reader finds it not committed).  It
-      // stays pending: should the commit fail after all, its abort says so.
-      if (now == 0) now = GetCurrentTimestamp();
-      add_end_record(p, now, fmt::kCommitting);
-      p->written = true;
-      pending[kept++] = p;
-      continue;
-    }
-    // A deferred statement written before a commit that went through: nothing more to say.
-    if (!(p->written && outcome == fmt::kCommitted)) {
-      if (now == 0) now = GetCurrentTimestamp();
-      add_end_record(p, now, p->spans ? spans_outcome : outcome);
-    }
+    // (A deferred statement's record goes whole just before the commit, its outcome the commit
+    // log's: a backend killed between here and the commit, or a commit that fails after all,
+    // loses nothing, the reader finds the transaction not committed.  Nothing more to say
+    // about it after that.)
+    if (now == 0) now = GetCurrentTimestamp();
+    add_end_record(p, now, which == Which::Deferred ? (uint8) fmt::kCommitting
+                           : p->spans              ? spans_outcome
+                                                   : outcome);
     release(p);
   }
   n_pending = kept;
@@ -541,7 +551,6 @@ extern "C" void journal_subxact_callback(SubXactEvent event, SubTransactionId my
 
 }  // namespace
 
-bool journal_enabled() { return shared != nullptr && guc_journal_size_kb > 0; }
 
 void journal_install_hooks() {
   prev_shmem_request = shmem_request_hook;
@@ -551,7 +560,7 @@ void journal_install_hooks() {
 }
 
 JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *text, int length,
-                           bool redact, bool by_schema_role, const char *policy) {
+                           bool redact, bool by_schema_role, fmt::Policy policy) {
   JournalEntry *e = nullptr;
   for (int i = 0; i < kEntries && e == nullptr; i++)
     if (!entry_taken[i]) {
@@ -571,7 +580,7 @@ JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *tex
   e->locked_at = 0;
   e->command = command;
   e->object = journal_object(stmt);
-  e->policy = code_of(policy, fmt::kPolicies, fmt::kNumPolicies);
+  e->policy = policy;
   e->by_schema_role = by_schema_role;
   e->pending = nullptr;
   if (length > fmt::kMaxStatement) length = fmt::kMaxStatement;
@@ -593,10 +602,10 @@ JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *tex
 
 void journal_refused(JournalEntry *entry, const char *rule) {
   if (entry == nullptr || !journal_enabled()) return;
-  write_statement(entry, 0, fmt::kRefused, "refused", rule, current_tool(nullptr));
+  write_statement(entry, 0, fmt::kRefused, fmt::kRefusedDecision, rule, nullptr);
 }
 
-void journal_running(JournalEntry *entry, const char *decision, const char *rule,
+void journal_running(JournalEntry *entry, fmt::Decision decision, const char *rule,
                      const zd::StatementFacts *facts, const char *locks, bool spans) {
   if (entry == nullptr || !journal_enabled() || entry->pending != nullptr) return;
   if (!callbacks_registered) {
@@ -613,7 +622,6 @@ void journal_running(JournalEntry *entry, const char *decision, const char *rule
   p->locks = locks != nullptr ? MemoryContextStrdup(TopMemoryContext, locks) : nullptr;
   p->running = true;
   p->spans = spans;
-  p->written = false;
   // Outside a transaction block the statement's transaction ends with it: its record waits
   // for that end and goes out whole, one write() a statement (XACT_EVENT_PRE_COMMIT, before
   // the commit, or at the abort).  A backend killed while it runs loses it with its
@@ -622,17 +630,12 @@ void journal_running(JournalEntry *entry, const char *decision, const char *rule
   // killed before the commit leaves it, and the reader finds its transaction never committed.
   p->deferred = !spans && !IsTransactionBlock();
   if (p->deferred) {
-    // (Made in a scratch buffer, kept in one of its size: a few hundred bytes, reused.)
-    static char scratch[kMaxStatementPayload];
-    Writer w{scratch, 0};
+    // (Made in place: room for the largest, kept with the pending entry and reused.)
+    if (p->record == nullptr)
+      p->record = (char *) MemoryContextAlloc(TopMemoryContext, kMaxStatementPayload);
+    Writer w{p->record, 0};
     w.put_key('C', entry->seq, entry->started);
-    put_statement(w, entry, 0, decision, rule, current_tool(facts));
-    if (p->record_cap < w.len) {
-      if (p->record != nullptr) pfree(p->record);
-      p->record_cap = Max(w.len, (size_t) 512);
-      p->record = (char *) MemoryContextAlloc(TopMemoryContext, p->record_cap);
-    }
-    memcpy(p->record, scratch, w.len);
+    put_statement(w, entry, 0, decision, rule, facts);
     p->record_len = w.len;
   } else {
     // The transaction id the reader asks the commit log about if no end record follows.  The
@@ -644,7 +647,7 @@ void journal_running(JournalEntry *entry, const char *decision, const char *rule
     uint64 xid = 0;
     if (!spans && !XactReadOnly && !RecoveryInProgress() && !IsInParallelMode())
       xid = U64FromFullTransactionId(GetCurrentFullTransactionId());
-    write_statement(entry, xid, spans ? fmt::kSpans : 0, decision, rule, current_tool(facts));
+    write_statement(entry, xid, spans ? fmt::kSpans : 0, decision, rule, facts);
   }
   entry->pending = p;
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "core/facts.hpp"
+#include "pg/journal_format.hpp"
 #include "pg/pg_headers.hpp"
 
 extern "C" {
@@ -29,18 +30,20 @@ extern JournalEntry *journal_current;
 // zero_downtime.journal_size (kB; 0: no journal)
 extern int guc_journal_size_kb;
 
-// The library is preloaded (the file's shared state exists) and the journal is on.
-bool journal_enabled();
+// The library was preloaded (the journal's shared state exists).
+extern bool journal_preloaded;
+
+// The library is preloaded and the journal is on.  (Inline: asked at every schema change.)
+inline bool journal_enabled() { return journal_preloaded && guc_journal_size_kb > 0; }
 
 // From _PG_init during shared_preload_libraries.
 void journal_install_hooks();
 
 // Who and what, when the statement `stmt` reaches the hook.  `text`/`length`: the statement's
 // own text; `redact`: its string constants are replaced (a password may be among them).
-// `policy`: what the schema drift policy did (journal_format::kPolicies: "schema role",
-// "exempt", "warned", "refused", "off").  palloc'd in the statement's memory.
+// `policy`: what the schema drift policy did.  palloc'd in the statement's memory.
 JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *text, int length,
-                           bool redact, bool by_schema_role, const char *policy);
+                           bool redact, bool by_schema_role, journal_format::Policy policy);
 
 // The object `stmt` acts on, as the journal names it: a relation schema-qualified and quoted
 // (resolved on the search path when the statement did not qualify it), so that one table is
@@ -51,11 +54,11 @@ const char *journal_object(const Node *stmt);
 // The statement is refused (by the policy or a rule): its record, final.
 void journal_refused(JournalEntry *entry, const char *rule);
 
-// The statement is about to run after the guard's `decision` ("allowed", "warned",
-// "rewritten", "deferred"): its record, with its transaction id.  `locks`: the locks it
+// The statement is about to run after the guard's `decision` (allowed, warned, rewritten,
+// deferred): its record, with its transaction id.  `locks`: the locks it
 // takes on existing relations, as the guard knows them (nullptr: not known).  `spans`: it
 // commits transactions of its own part way.
-void journal_running(JournalEntry *entry, const char *decision, const char *rule,
+void journal_running(JournalEntry *entry, journal_format::Decision decision, const char *rule,
                      const zd::StatementFacts *facts, const char *locks, bool spans);
 
 // The guard asks for the statement's lock now (journal_lock_wait_begins), and it was granted

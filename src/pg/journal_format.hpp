@@ -18,9 +18,10 @@
 //   'E' its end, written when its transaction (or subtransaction) ends:
 //       pid i32, backend start i64, seq u32 | at i64 | outcome u8 | wait_us i64 (-1: not
 //       measured) | hold_us i64 | locks
-//   'C' a statement and its end in one record, written when its transaction ends (outside a
-//       transaction block: one write() a statement), or just before it commits (outcome
-//       kCommitting: the commit log says; an 'E' record after it says otherwise):
+//   'C' a statement and its end in one record (outside a transaction block), staged at its
+//       transaction's abort, or just before its commit (outcome kCommitting: the commit log
+//       says whether it committed; older journals may have an 'E' record after it, which
+//       then says):
 //       pid i32, backend start i64, seq u32 | at i64 | the fields of 'S' from flags on |
 //       xid u64 (full, top transaction; 0: none) | ended at i64 | outcome u8 | wait_us i64 |
 //       hold_us i64 | locks
@@ -49,8 +50,11 @@ enum Flags : uint8_t {
   kBackslashQuotes = 16,  // written with standard_conforming_strings off
 };
 
-// What the schema drift policy did, what the guard decided: their names in zd_journal().
-// (Each told from the others by its first three letters: journal.cpp's code_of.)
+// What the schema drift policy did, what the guard decided: recorded as these codes, their
+// names in zd_journal() (the tables below, in the same order).
+enum Policy : uint8_t { kPolicyOff, kPolicySchemaRole, kPolicyExempt, kPolicyAllowed, kPolicyWarned,
+                        kPolicyRefused };
+enum Decision : uint8_t { kAllowed, kWarned, kRewritten, kDeferred, kRefusedDecision };
 constexpr const char *kPolicies[] = {"off", "schema role", "exempt", "allowed", "warned", "refused"};
 constexpr const char *kDecisions[] = {"allowed", "warned", "rewritten", "deferred", "refused"};
 constexpr int kNumPolicies = sizeof kPolicies / sizeof kPolicies[0];

@@ -1,6 +1,6 @@
 // The DDL journal's staging area (journal_stage.hpp): a file of one slot a backend, each slot
-// mapped by its own backend alone, so that staging a record is a copy and a count, no lock,
-// no atomic, no system call.  The count is published after the bytes: a backend killed
+// mapped by its own backend alone, so that staging a record is writing it there and counting
+// it: no lock, no atomic, no system call.  The count is published after the bytes: a backend killed
 // mid-copy leaves nothing counted, and a copy that is counted is in the page cache, which
 // outlives every process.
 //   file:  header (magic, slot size, slots), padded to a page | slot 0 | slot 1 | ...
@@ -121,14 +121,16 @@ bool map_slot() {
 
 }  // namespace
 
-bool journal_stage(const char *data, size_t len) {
-  if (slot == nullptr && !map_slot()) return false;
-  if (staged() + len > kCapacity && (!flush_slot() || len > kCapacity)) return false;
-  const uint32 n = staged();
-  memcpy(records() + n, data, len);
+char *journal_stage_space(size_t need, size_t *cap) {
+  if (slot == nullptr && !map_slot()) return nullptr;
+  if (staged() + need > kCapacity && (!flush_slot() || need > kCapacity)) return nullptr;
+  *cap = kCapacity - staged();
+  return records() + staged();
+}
+
+void journal_stage_publish(size_t len) {
   pg_write_barrier();  // (the bytes before their count)
-  staged() = n + (uint32) len;
-  return true;
+  staged() = staged() + (uint32) len;
 }
 
 void journal_stage_recover() {

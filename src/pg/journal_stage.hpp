@@ -15,10 +15,14 @@ extern "C" {
 
 namespace zd::pg {
 
-// Stages whole records (`len` bytes); false when they are not staged (no slot for this
-// backend, the file cannot be made, or they are longer than a slot): the caller writes them
-// to the journal file itself, after the slot's own records (flushed first, in order).
-bool journal_stage(const char *records, size_t len);
+// Room for records in this backend's slot: at least `need` bytes (the slot's records are
+// written to the file first when it has less), `*cap` of them, to be published with
+// journal_stage_publish.  nullptr: none (no slot, the file cannot be made or written, or
+// `need` is more than a slot holds): the caller writes its records to the file itself.
+char *journal_stage_space(size_t need, size_t *cap);
+
+// The first `len` bytes of the room journal_stage_space gave, whole records, are staged.
+void journal_stage_publish(size_t len);
 
 // At server start (shared memory made, no backend yet; after a crash too): the records a
 // killed backend or server left staged go to the journal file; the staging file is made

@@ -61,12 +61,13 @@ JournalEntry *schema_watch_begin(PlannedStmt *pstmt, const char *query_string, b
     facts.private_objects = !facts.allowed && only_private_objects(stmt);
   }
   const zd::DriftVerdict verdict = zd::drift_verdict(facts);
-  const char *policy = facts.mode == zd::DriftMode::Off ? "off"
-                       : facts.by_schema_role           ? "schema role"
-                       : facts.private_objects          ? "exempt"
-                       : facts.allowed                  ? "allowed"
-                       : verdict == zd::DriftVerdict::Warn ? "warned"
-                                                           : "refused";
+  namespace fmt = journal_format;
+  const fmt::Policy policy = facts.mode == zd::DriftMode::Off       ? fmt::kPolicyOff
+                             : facts.by_schema_role                 ? fmt::kPolicySchemaRole
+                             : facts.private_objects                ? fmt::kPolicyExempt
+                             : facts.allowed                        ? fmt::kPolicyAllowed
+                             : verdict == zd::DriftVerdict::Warn    ? fmt::kPolicyWarned
+                                                                    : fmt::kPolicyRefused;
   const CommandTag tag = CreateCommandTag((Node *) stmt);
   JournalEntry *entry = nullptr;
   if (journal_enabled()) {

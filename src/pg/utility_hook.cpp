@@ -64,7 +64,7 @@ extern "C" void zd_process_utility(PlannedStmt *pstmt, const char *query_string,
     }
     journal_current = entry;
     if (entry != nullptr)
-      journal_running(entry, "allowed", nullptr, nullptr, nullptr, commits_internally(stmt));
+      journal_running(entry, journal_format::kAllowed, nullptr, nullptr, nullptr, commits_internally(stmt));
     run_rest(kind, pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
     journal_current = outer;
     if (entry != nullptr) journal_ran(entry);
