@@ -20,7 +20,7 @@
 # Unix socket) against one running server whose settings switch between the sides (ALTER
 # SYSTEM, reload), alternating; the backend's CPU time is what the postmaster's reaped
 # children used (cutime + cstime in /proc/PID/stat, clock ticks; autovacuum off, so no other
-# child exits during a run).
+# child exits during a run).  Servers run on the machine's last CPU, pgbench on its first.
 #   comment-client   COMMENT ON TABLE tiny IS '...'
 #   dml-client       UPDATE t SET v = v + 1 WHERE id = random
 # Usage, as root: bash bench/journal_bench.sh [ROUNDS]     Results: bench/results/journal.md
@@ -74,10 +74,15 @@ with open(sys.argv[1]) as f:
     subprocess.run(sys.argv[2:], stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print("%.6f %.6f %.6f" % (time.monotonic() - t, r.ru_utime, r.ru_stime))' \
-    "$work/$stream.sql" runuser -u postgres -- "$bindir/postgres" --single -D "$data" "$@" postgres
+    "$work/$stream.sql" runuser -u postgres -- taskset -c "$server_cpu" "$bindir/postgres" --single \
+    -D "$data" "$@" postgres
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 declare -A ratio us sys_us wall
+# Each side's server on the same CPU (the last one), the client on another (the first): the
+# two CPUs of a VM need not run alike.
+server_cpu=$(( $(nproc) - 1 ))
+client_cpu=0
 # record_pair STREAM OFF ON: one pair of runs ("elapsed user system" each) of the stream.
 record_pair() {
   local s=$1 n=${count[$1]} ae au as be bu bs
@@ -107,6 +112,7 @@ echo "COMMENT ON TABLE tiny IS 'a comment';" >"$work/comment-client.sql"
 printf '%s\n' '\set id random(1, 1000)' 'UPDATE t SET v = v + 1 WHERE id = :id;' >"$work/dml-client.sql"
 chown postgres: "$work"/*.sql
 postmaster=$(head -1 "$work/data/postmaster.pid")
+taskset -p -c "$server_cpu" "$postmaster" >/dev/null  # (its backends, forked from now on, too)
 ticks=$(getconf CLK_TCK)
 children_cpu() { awk '{ print $16, $17 }' "/proc/$postmaster/stat"; }
 switch_to() {
@@ -125,7 +131,8 @@ client_run() {
   switch_to "$2"
   read -r u0 s0 < <(children_cpu)
   t0=$(date +%s.%N)
-  pgbench -n -M simple -U migrator -c 1 -t "${count[$1]}" -f "$work/$1.sql" postgres >/dev/null
+  as_pg taskset -c "$client_cpu" "$bindir/pgbench" -h "$work" -n -M simple -U migrator -c 1 \
+    -t "${count[$1]}" -f "$work/$1.sql" postgres >/dev/null
   t1=$(date +%s.%N)
   sleep 0.5
   read -r u1 s1 < <(children_cpu)

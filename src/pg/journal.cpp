@@ -1,3 +1,6 @@
+// The journal's records (journal.hpp): a statement's made when the hook sees it run, its end
+// when its transaction ends (the transaction callbacks below), each staged where it is made
+// (journal_stage.hpp).  The file they go to: journal_file.cpp.
 #include "pg/journal.hpp"
 
 #include "pg/compat.h"
@@ -7,25 +10,16 @@
 #include "pg/schema_roles.hpp"
 #include "core/sql_normalize.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 extern "C" {
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "common/file_perm.h"
 #include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "port/atomics.h"
 #include "port/pg_crc32c.h"
 #include "parser/parser.h"
-#include "storage/fd.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
 #include "storage/proc.h"
-#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -41,7 +35,6 @@ namespace fmt = journal_format;
 
 JournalEntry *journal_current = nullptr;
 int guc_journal_size_kb = 0;
-bool journal_preloaded = false;
 
 struct JournalEntry {
   uint32 seq;
@@ -79,14 +72,6 @@ struct Pending {
 
 namespace {
 
-struct Shared {
-  pg_atomic_uint64 bytes;       // written to the current segment (about: for rotation)
-  pg_atomic_uint32 generation;  // bumped by each rotation: backends reopen the file
-};
-Shared *shared = nullptr;
-shmem_request_hook_type prev_shmem_request = nullptr;
-shmem_startup_hook_type prev_shmem_startup = nullptr;
-
 // The entries of the statements running now (nested ones: a function's DDL inside a DDL):
 // taken from here rather than palloc'd.  One is free again when its statement returns, all at a
 // transaction's abort (a statement that failed never returned); should they all be taken, palloc.
@@ -94,116 +79,11 @@ constexpr int kEntries = 8;
 JournalEntry entries[kEntries];
 bool entry_taken[kEntries];
 
-int fd = -1;
-uint32 fd_generation = 0;
-bool warned_write_failure = false;
 uint32 next_seq = 0;
 // The pending statements, in order, and the ones free for reuse (TopMemoryContext).
 Pending **pending = nullptr, **spare = nullptr;
 int n_pending = 0, n_spare = 0, pending_cap = 0;
 bool callbacks_registered = false;
-
-void close_file() {
-  if (fd >= 0) close(fd);
-  fd = -1;
-}
-
-extern "C" void journal_shmem_request(void) {
-  if (prev_shmem_request) prev_shmem_request();
-  RequestAddinShmemSpace(sizeof(Shared));
-}
-
-extern "C" void journal_shmem_startup(void) {
-  if (prev_shmem_startup) prev_shmem_startup();
-  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-  bool found;
-  shared = (Shared *) ShmemInitStruct("zero_downtime journal", sizeof(Shared), &found);
-  journal_preloaded = true;
-  if (!found) {
-    // (Also after a crash restart: the file outlives shared memory, its size is the truth.)
-    struct stat st;
-    pg_atomic_init_u64(&shared->bytes, stat(fmt::kFile, &st) == 0 ? (uint64) st.st_size : 0);
-    pg_atomic_init_u32(&shared->generation, 0);
-    if (MakePGDirectory(fmt::kDirectory) < 0 && errno != EEXIST)
-      ereport(LOG, (errcode_for_file_access(),
-                    errmsg("zero_downtime: could not create directory \"%s\": %m",
-                           fmt::kDirectory)));
-    // What a killed backend or server left staged goes to the file now, before any backend
-    // stages more.  (The file is closed again: backends open their own.)
-    journal_stage_recover();
-    close_file();
-  }
-  LWLockRelease(AddinShmemInitLock);
-}
-
-// ---- writing ----------------------------------------------------------------------------
-
-void warn_write_failure(const char *what) {
-  if (warned_write_failure) return;
-  warned_write_failure = true;  // once a backend: the statement goes on, unrecorded
-  ereport(WARNING, (errcode_for_file_access(),
-                    errmsg("zero_downtime: could not %s the DDL journal \"%s\": %m", what,
-                           fmt::kFile),
-                    errdetail("Schema changes of this session may be missing from the journal.")));
-}
-
-// The segment is half of zero_downtime.journal_size: the one before it is kept as .old, so
-// the journal holds about half to all of it.  A writer claims its bytes in the segment before
-// writing them (a compare-and-swap on the segment's size); the one whose bytes would take it
-// past the half starts a new segment instead: it claims the new one's first bytes and renames
-// the file to .old, and the others see the generation change and reopen.  (A write that
-// claimed its bytes in the old segment a moment before lands in it, renamed: kept.)  True when
-// this writer must start the new segment.
-bool claim(size_t len) {
-  const uint64 half = (uint64) guc_journal_size_kb * 1024 / 2;
-  uint64 before = pg_atomic_read_u64(&shared->bytes);
-  for (;;) {
-    const bool starts_new = before > 0 && before + len > half;
-    if (pg_atomic_compare_exchange_u64(&shared->bytes, &before, starts_new ? len : before + len))
-      return starts_new;
-  }
-}
-
-void start_new_segment() {
-  if (rename(fmt::kFile, fmt::kOldFile) != 0) {
-    warn_write_failure("rotate");
-    return;
-  }
-  pg_atomic_fetch_add_u32(&shared->generation, 1);
-}
-
-}  // namespace
-
-bool journal_write_file(const char *data, size_t len) {
-  if (shared == nullptr || len == 0) return true;
-  if (claim(len)) start_new_segment();
-  const uint32 generation = pg_atomic_read_u32(&shared->generation);
-  if (fd >= 0 && fd_generation != generation) {
-    close(fd);
-    fd = -1;
-  }
-  if (fd < 0) {
-    fd = BasicOpenFilePerm(fmt::kFile, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY,
-                           pg_file_create_mode);
-    if (fd < 0) {
-      warn_write_failure("open");
-      return false;
-    }
-    fd_generation = generation;
-  }
-  ssize_t written;
-  do {
-    written = write(fd, data, len);
-  } while (written < 0 && errno == EINTR);
-  if (written != (ssize_t) len) {
-    if (written >= 0) errno = ENOSPC;
-    warn_write_failure("write to");
-    return false;
-  }
-  return true;
-}
-
-namespace {
 
 // ---- records ----------------------------------------------------------------------------
 
@@ -551,13 +431,6 @@ extern "C" void journal_subxact_callback(SubXactEvent event, SubTransactionId my
 
 }  // namespace
 
-
-void journal_install_hooks() {
-  prev_shmem_request = shmem_request_hook;
-  shmem_request_hook = journal_shmem_request;
-  prev_shmem_startup = shmem_startup_hook;
-  shmem_startup_hook = journal_shmem_startup;
-}
 
 JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *text, int length,
                            bool redact, bool by_schema_role, fmt::Policy policy) {
