@@ -25,7 +25,9 @@ set -euo pipefail
 n=${1:-2000}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$repo/bench/lib.sh" --install
-trap 'rm -rf "$work"' EXIT
+trap '[ ! -f "$work/cdata/postmaster.pid" ] ||
+      as_pg "$bindir/pg_ctl" -D "$work/cdata" -m immediate stop >/dev/null 2>&1 || true
+      rm -rf "$work"' EXIT
 
 setup='CREATE ROLE migrator; CREATE TABLE tiny (id int, v int); CREATE TABLE t (id int PRIMARY KEY, v int);
 INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g; CREATE TABLE t2 (id int PRIMARY KEY, v int);
@@ -68,6 +70,67 @@ instructions() {
   grep -oE "Collected : [0-9]+" "$work/cg.err" | grep -oE "[0-9]+"
 }
 
+# ---- over a connection --------------------------------------------------------------------
+# A server under callgrind (its backends are forks: each writes its own count when it exits),
+# one pgbench connection a run.
+cg_server() {
+  as_pg "$bindir/initdb" -D "$work/cdata" -A trust >/dev/null 2>&1
+  cat >>"$work/cdata/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$work'
+autovacuum = off
+shared_preload_libraries = 'zero_downtime'
+zero_downtime.schema_roles = 'migrator,postgres'
+synchronous_commit = off
+CONF
+  as_pg bash -c "valgrind --tool=callgrind --callgrind-out-file='$work/cgc.%p' '$bindir/postgres' \
+    -D '$work/cdata' >'$work/cserver.log' 2>&1 &"
+  local i
+  for i in $(seq 1 180); do as_pg "$bindir/pg_isready" -h "$work" -q && return; sleep 1; done
+  echo "the server under callgrind did not start" >&2
+  exit 1
+}
+cg_side() {  # cg_side on|off
+  local size=0 mode=off
+  [ "$1" = on ] && size="'16MB'" && mode=refuse
+  psql -c "ALTER SYSTEM SET zero_downtime.journal_size = $size" \
+    -c "ALTER SYSTEM SET zero_downtime.schema_drift = $mode" -c 'SELECT pg_reload_conf()' >/dev/null
+  sleep 3  # (the reload read; psql's backend gone)
+}
+# cg_connection FILE COUNT: the instructions of the backend that ran COUNT transactions of FILE.
+cg_connection() {
+  local before after file
+  # (The table as it was before every run: an UPDATE's cost grows with the dead rows the runs
+  # before left, which would count against whichever side runs later.)
+  psql -c 'VACUUM FULL t' -c 'CHECKPOINT' >/dev/null
+  sleep 2
+  before=$(ls "$work"/cgc.* | sort)
+  pgbench -n -M simple -U migrator --random-seed=1 -c 1 -t "$2" -f "$work/$1" postgres \
+    >/dev/null 2>&1
+  sleep 4  # (its backend exits and writes its count)
+  after=$(ls "$work"/cgc.* | sort)
+  file=$(comm -13 <(echo "$before") <(echo "$after") | tail -1)
+  grep -m1 -oE "^(summary|totals): [0-9]+" "$file" | grep -oE "[0-9]+"
+}
+connection_rows() {
+  cg_server
+  { echo "$setup"; echo 'RESET ROLE; ALTER ROLE migrator LOGIN;'; } | psql >/dev/null
+  echo "COMMENT ON TABLE tiny IS 'a comment';" >"$work/comment.pgbench"
+  printf '%s\n' '\set id random(1, 1000)' 'UPDATE t SET v = v + 1 WHERE id = :id;' >"$work/dml.pgbench"
+  chown postgres: "$work"/*.pgbench
+  local s side a b z j
+  for s in comment dml; do
+    for side in off on; do
+      cg_side "$side"
+      a=$(cg_connection "$s.pgbench" "$n")
+      b=$(cg_connection "$s.pgbench" "$((2 * n))")
+      if [ "$side" = off ]; then z=$(( (b - a) / n )); else j=$(( (b - a) / n )); fi
+    done
+    awk -v s="$s" -v z="$z" -v j="$j" 'BEGIN { printf "| %s | %d | %d | %.4f |\n", s, z, j, j / z }'
+  done
+  as_pg "$bindir/pg_ctl" -D "$work/cdata" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 out="$repo/bench/results/instructions.md"
 {
   echo "# Hook overhead in instructions"
@@ -98,5 +161,15 @@ out="$repo/bench/results/instructions.md"
                printf "| %s | %.0f | %.0f | %.4f | %.0f | %.0f | %.4f |\n", s, a, b, b / a,
                       once / 1000, c, c / b }'
   done
+  echo
+  echo "Over a connection: the same COMMENT and UPDATE streams as an application sends them (pgbench,"
+  echo "one client, simple protocol, a fixed random seed), the server under callgrind with the library"
+  echo "loaded, the journal and the policy off, then on (ALTER SYSTEM, reload); a statement's cost is"
+  echo "(instructions of the backend that ran $((2 * n)) - of the one that ran $n) / $n. The protocol's"
+  echo "work is in both; the kernel's (the socket) in neither."
+  echo
+  echo "| stream over a connection | zero_downtime | + journal and policy | ratio |"
+  echo "|---|---|---|---|"
+  connection_rows
 } >"$out"
 cat "$out"

@@ -49,6 +49,7 @@ struct JournalEntry {
   int statement_len;
   bool normalized;
   bool by_schema_role;
+  bool in_block;  // run in a transaction block
   struct Pending *pending;  // once it runs
 };
 
@@ -257,9 +258,9 @@ const char *tool_name(zd::MigrationTool tool) {
 // The tool, when the guard did not gather facts: looked for in a transaction block (once a
 // transaction while it is not found), by application_name alone in autocommit (as gather; what
 // put_who found for the current application_name).
-const char *current_tool(const zd::StatementFacts *facts) {
+const char *current_tool(const JournalEntry *e, const zd::StatementFacts *facts) {
   if (facts != nullptr && facts->tx != zd::TxContext::Autocommit) return tool_name(facts->tool);
-  if (!IsTransactionBlock()) return who.tool_by_name;
+  if (!e->in_block) return who.tool_by_name;
   static LocalTransactionId found_in = InvalidLocalTransactionId;
   static zd::MigrationTool found = zd::MigrationTool::Unknown;
   if (found_in != ZD_MY_LXID || found == zd::MigrationTool::Unknown) {
@@ -276,7 +277,7 @@ void put_statement(Writer &w, const JournalEntry *e, uint8 flags, fmt::Decision 
                (e->normalized ? fmt::kNormalized : 0) |
                (ZD_STANDARD_CONFORMING_STRINGS ? 0 : fmt::kBackslashQuotes));
   put_who(w);
-  w.put_text(current_tool(facts));
+  w.put_text(current_tool(e, facts));
   w.put<uint16>((uint16) e->command);
   w.put_text(e->object);
   w.put_text(e->statement, e->statement_len, fmt::kMaxStatement);
@@ -446,7 +447,8 @@ JournalEntry *journal_open(CommandTag command, const Node *stmt, const char *tex
   // (PostgreSQL's, already taken: no clock read), else the clock's.  Never before the one
   // before it (statements run by a function share their caller's start): the journal's order.
   static TimestampTz last_started = 0;
-  e->started = IsTransactionBlock() ? GetCurrentTimestamp() : GetCurrentStatementStartTimestamp();
+  e->in_block = IsTransactionBlock();
+  e->started = e->in_block ? GetCurrentTimestamp() : GetCurrentStatementStartTimestamp();
   if (e->started <= last_started) e->started = last_started + 1;
   last_started = e->started;
   e->wait_from = 0;
@@ -501,7 +503,7 @@ void journal_running(JournalEntry *entry, fmt::Decision decision, const char *ru
   // transaction, which never committed (as a server killed loses what it had not committed).
   // In a transaction block (a migration's), the record goes now and its end follows: a backend
   // killed before the commit leaves it, and the reader finds its transaction never committed.
-  p->deferred = !spans && !IsTransactionBlock();
+  p->deferred = !spans && !entry->in_block;
   if (p->deferred) {
     // (Made in place: room for the largest, kept with the pending entry and reused.)
     if (p->record == nullptr)
