@@ -86,6 +86,12 @@ INSERT INTO parted SELECT g, g FROM generate_series(1, 10) g;
 ALTER TABLE parted_1 RENAME COLUMN v TO w;
 \set VERBOSITY default
 
+-- A comment after the USING expression is not the expression's.
+ALTER TABLE users ALTER COLUMN years TYPE bigint USING (years * 100)::bigint -- a new unit
+;
+SELECT up_sql FROM zd_migrations ORDER BY id DESC LIMIT 1;
+SELECT zd_abort((SELECT max(id) FROM zd_migrations)) IS NOT NULL AS aborted;
+
 RESET zero_downtime.orm_renames;
 SET zero_downtime.mode = off;
 DROP TABLE users, empty_one, parted;

@@ -13,6 +13,7 @@
 #include "pg/expand/expand.hpp"
 
 #include "core/facts.hpp"
+#include "core/sql_normalize.hpp"
 #include "pg/compat.h"
 #include "pg/deferral.hpp"
 #include "pg/sql_tokens.hpp"
@@ -70,8 +71,10 @@ int64 call_expand(Oid function, const Datum *args, const bool *nulls, int n) {
   return DatumGetInt64(result);
 }
 
-// The USING expression of the statement's one ALTER COLUMN TYPE, as written, or nullptr.  It
-// is the subcommand's last clause, so it runs to the end of the statement.
+// The USING expression of the statement's one ALTER COLUMN TYPE, as written (its comments
+// dropped), or nullptr.  It is the subcommand's last clause, so it runs to the end of the
+// statement, where a comment may follow it ("USING (c * 10)::bigint -- widen"): taken into the
+// trigger's expression, it would swallow what comes after.
 const char *using_text(const char *sql) {
   List *parsed = raw_parser(sql, RAW_PARSE_DEFAULT);
   if (list_length(parsed) != 1) return nullptr;
@@ -87,9 +90,13 @@ const char *using_text(const char *sql) {
   if (from < 0) return nullptr;
   // (The expression's location is its leftmost token's; parentheses before it are its own.)
   while (from > 0 && (sql[from - 1] == '(' || isspace((unsigned char) sql[from - 1]))) from--;
-  int to = (int) strlen(sql);
-  while (to > from && (sql[to - 1] == ';' || isspace((unsigned char) sql[to - 1]))) to--;
-  return pnstrdup(sql + from, to - from);
+  // (The journal's normalizer drops comments, each one a space, knowing PostgreSQL's quoting.)
+  const size_t n = strlen(sql + from);
+  char *out = (char *) palloc(zd::normalized_capacity(n));
+  size_t len = zd::normalize_statement(sql + from, n, out, false, ZD_STANDARD_CONFORMING_STRINGS);
+  while (len > 0 && (out[len - 1] == ';' || out[len - 1] == ' ')) len--;
+  out[len] = '\0';
+  return len > 0 ? out : nullptr;
 }
 
 }  // namespace

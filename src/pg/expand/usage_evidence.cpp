@@ -14,8 +14,10 @@
 #include "core/facts.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
