@@ -97,7 +97,9 @@ bool claim(size_t len) {
   const uint64 half = (uint64) guc_journal_size_kb * 1024 / 2;
   uint64 before = pg_atomic_read_u64(&shared->bytes);
   for (;;) {
-    const bool starts_new = before > 0 && before + len > half;
+    // (No size: the journal was switched off, and what was staged before is written out, at
+    // its backend's exit or the server's start: appended, the segments kept as they are.)
+    const bool starts_new = half > 0 && before > 0 && before + len > half;
     if (pg_atomic_compare_exchange_u64(&shared->bytes, &before, starts_new ? len : before + len))
       return starts_new;
   }

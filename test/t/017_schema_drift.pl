@@ -7,7 +7,7 @@
 # commit: no entry lost, the one whose transaction never committed shown rolled back; a
 # prepared transaction committed after the restart; records staged in a mapped file, read back,
 # moved to the journal file at their backend's exit and after the whole server was killed; the
-# journal kept within its size.
+# journal kept within its size; switched off (what was staged kept, the segments too) and on.
 use strict;
 use warnings;
 use IPC::Run;
@@ -245,5 +245,33 @@ is($node->safe_psql('postgres',
    "COMMENT ON TABLE orders IS 'comment number 1500'", 'the newest entries are kept');
 cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM zd_journal() WHERE command = 'COMMENT'}),
        '<', 1500, 'the oldest went');
+
+# --- switched off, then on again -----------------------------------------------------------------
+# Staged records of a server killed while the journal was on go to the file at the next start
+# even when the journal is off by then, the segments kept; switched on again by a reload, the
+# first backend that records makes the staging file anew.
+my $last = $node->background_psql('postgres', on_error_stop => 1);
+$last->query_safe(q{SET ROLE migrator; COMMENT ON TABLE orders IS 'staged, then the journal off'});
+my $entries = $node->safe_psql('postgres', q{SELECT count(*) FROM zd_journal()});
+@children = split /\s+/, `pgrep -P $node->{_pid}`;
+$node->kill9;
+kill 'KILL', @children;
+$last->{run}->kill_kill;
+for (1 .. 100) { last unless grep { kill 0, $_ } @children; usleep(100_000); }
+$node->append_conf('postgresql.conf', "zero_downtime.journal_size = 0");
+$node->start;
+ok(!-e "$dir/journal.stage", 'with the journal off, no staging file after the start');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM zd_journal()}), $entries,
+   'what was staged went to the file, and nothing else went');
+is($node->safe_psql('postgres',
+    q{SELECT outcome FROM zd_journal() WHERE statement = 'COMMENT ON TABLE orders IS ''staged, then the journal off'''}),
+   'committed', 'the staged record among them');
+$node->append_conf('postgresql.conf', "zero_downtime.journal_size = '64kB'");
+$node->reload;
+$node->safe_psql('postgres', q{SET ROLE migrator; COMMENT ON TABLE orders IS 'journal on again'});
+ok(-e "$dir/journal.stage", 'switched on by a reload: the staging file is made again');
+is($node->safe_psql('postgres',
+    q{SELECT outcome FROM zd_journal() WHERE statement = 'COMMENT ON TABLE orders IS ''journal on again'''}),
+   'committed', 'and records');
 
 done_testing();
