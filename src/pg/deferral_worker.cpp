@@ -438,7 +438,7 @@ ZD_SQL_FUNCTION(zd_deferred_wait) {
   const TimestampTz start = GetCurrentTimestamp();
   const Oid caller = GetUserId();
   MemoryContext outer = CurrentMemoryContext;
-  bool kicked = false;
+  int looks = 0;
   for (;;) {
     if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
       elog(ERROR, "zd_deferred_wait: SPI_connect failed");
@@ -471,8 +471,9 @@ ZD_SQL_FUNCTION(zd_deferred_wait) {
                errhint("SELECT * FROM zd_deferred_status WHERE state = 'failed' shows every "
                        "failure; each is reported by one zd_deferred_wait() call.")));
     if (waiting == 0) PG_RETURN_VOID();
-    if (!kicked) {
-      kicked = true;
+    // At the first look and then each second: a worker terminated a moment ago may still hold
+    // the database's slot at the first look, its rows left running, and none would start again.
+    if (looks++ % 10 == 0) {
       if (lock_database_slot()) {  // no worker runs here: start one
         unlock_database_slot();
         launch_worker(MyDatabaseId, false);
